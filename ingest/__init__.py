@@ -1,0 +1,1 @@
+"""Ingest: readers -> normalize -> validate -> quarantine -> load, into the routewatch store."""

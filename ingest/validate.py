@@ -1,0 +1,164 @@
+"""The contract as a great-expectations suite, and the reasons each row of a chunk fails it.
+
+A chunk is first validated with result_format BOOLEAN_ONLY (cheap); only the expectations that fail are run
+again with COMPLETE results, to name the rows and values that broke them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from ingest.contract import CALL_FIELDS, FEEDBACK_FIELDS, FIELDS, MAX_FUTURE_S, MIN_TS_EPOCH_S, Field
+from ingest.normalize import Reasons
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation of the suite and how to word a row that breaks it: ``message`` may use {value}."""
+
+    expectation: Any
+    column: str
+    message: str
+
+    def explain(self, value: Any) -> str:
+        """The reason recorded for a row whose value broke this rule."""
+        value = value.item() if hasattr(value, "item") else value
+        if self.column == "ts" and isinstance(value, int):
+            value = pd.Timestamp(value, unit="ms", tz="UTC").isoformat()
+        shown = f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else value
+        return f"{self.column}: {self.message.format(value=shown)}"
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f"at least {low:g}"
+    return f"[{'' if low is None else f'{low:g}'}, {high:g}]"
+
+
+def _rules_for(fields: Sequence[Field], now_s: float) -> list[Rule]:
+    import great_expectations.expectations as gxe
+
+    rules: list[Rule] = []
+    expectation: Any
+    for f in fields:
+        if f.required:
+            rules.append(Rule(gxe.ExpectColumnValuesToNotBeNull(column=f.name), f.name, "required"))
+        if f.required and f.kind == "string":
+            rules.append(Rule(gxe.ExpectColumnValuesToBeOfType(column=f.name, type_="str"), f.name, "not a string"))
+            rules.append(
+                Rule(gxe.ExpectColumnValueLengthsToBeBetween(column=f.name, min_value=1), f.name, "must not be empty")
+            )
+        if f.kind == "timestamp":
+            low, high = MIN_TS_EPOCH_S * 1000, (now_s + MAX_FUTURE_S) * 1000
+            expectation = gxe.ExpectColumnValuesToBeBetween(column=f.name, min_value=low, max_value=high)
+            rules.append(Rule(expectation, f.name, "{value} is before 2000 or in the future"))
+        if f.min_value is not None or f.max_value is not None:
+            expectation = gxe.ExpectColumnValuesToBeBetween(column=f.name, min_value=f.min_value, max_value=f.max_value)
+            rules.append(Rule(expectation, f.name, "{value} is outside " + _bounds(f.min_value, f.max_value)))
+        if f.allowed is not None:
+            allowed = list(f.allowed)
+            expectation = gxe.ExpectColumnValuesToBeInSet(column=f.name, value_set=allowed)
+            rules.append(Rule(expectation, f.name, "{value} is not one of " + str(allowed).replace("{", "{{")))
+    return rules
+
+
+# Feedback values by kind: thumb is -1 or +1, csat 1..5, resolved 0 or 1, ticket a count.
+FEEDBACK_VALUE_RANGES: dict[str, tuple[float, float | None]] = {
+    "thumb": (-1, 1),
+    "csat": (1, 5),
+    "resolved": (0, 1),
+    "ticket": (0, None),
+}
+
+
+def _feedback_rules(now_s: float) -> list[Rule]:
+    import great_expectations.expectations as gxe
+
+    rules = _rules_for(FEEDBACK_FIELDS, now_s)
+    for kind, (low, high) in FEEDBACK_VALUE_RANGES.items():
+        condition = f'kind=="{kind}"'
+        expectation: Any = (
+            gxe.ExpectColumnValuesToBeInSet(
+                column="value", value_set=[-1, 1], row_condition=condition, condition_parser="pandas"
+            )
+            if kind == "thumb"
+            else gxe.ExpectColumnValuesToBeBetween(
+                column="value", min_value=low, max_value=high, row_condition=condition, condition_parser="pandas"
+            )
+        )
+        rules.append(Rule(expectation, "value", "{value} is not a valid " + kind + " value"))
+    return rules
+
+
+class ContractSuite:
+    """A great-expectations suite built from contract fields, applied chunk by chunk."""
+
+    def __init__(self, name: str, rules: list[Rule]) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self._context = gx.get_context(mode="ephemeral")
+        self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = self._context.data_sources.add_pandas(f"{name}_source").add_dataframe_asset(f"{name}_chunk")
+        self._batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+        self.rules = rules
+        suite = gx.ExpectationSuite(name=name)
+        for rule in rules:
+            suite.add_expectation(rule.expectation)
+        self.suite = self._context.suites.add(suite)
+
+    def failures(self, frame: pd.DataFrame) -> Reasons:
+        """Reasons per row position (0-based) for every expectation the frame breaks."""
+        reasons: Reasons = {}
+        if frame.empty:
+            return reasons
+        frame = frame.reset_index(drop=True)
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        summary = batch.validate(self.suite, result_format="BOOLEAN_ONLY")
+        if summary.success:
+            return reasons
+        for rule, result in zip(self.suite.expectations, summary.results, strict=True):
+            if result.success:
+                continue
+            detail = batch.validate(rule, result_format={"result_format": "COMPLETE"})
+            found = self._rule_for(rule)
+            indexes = detail.result.get("unexpected_index_list") or []
+            values = detail.result.get("unexpected_list") or []
+            for index, value in zip(indexes, values, strict=False):
+                reasons.setdefault(int(index), []).append(found.explain(value))
+        return reasons
+
+    def _rule_for(self, expectation: Any) -> Rule:
+        for rule in self.rules:
+            if rule.expectation is expectation or rule.expectation.id == expectation.id:
+                return rule
+        raise LookupError(expectation)
+
+
+@cache
+def request_suite() -> ContractSuite:
+    """The suite for canonical request records (built once per process)."""
+    return ContractSuite("requests", _rules_for(FIELDS, time.time()))
+
+
+@cache
+def feedback_suite() -> ContractSuite:
+    """The suite for feedback events."""
+    return ContractSuite("feedback", _feedback_rules(time.time()))
+
+
+@cache
+def call_suite() -> ContractSuite:
+    """The suite for the per-call objects inside ``calls``."""
+    return ContractSuite("calls", _rules_for(CALL_FIELDS, time.time()))

@@ -1,0 +1,1 @@
+"""Metrics: the registry, the dimension allow-list, and (soon) segment gaps and their statistics."""

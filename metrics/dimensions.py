@@ -1,0 +1,81 @@
+"""The dimensions a metric can be cut by: an allow-list of columns and keys of the ``segments`` map.
+
+Only these identifiers ever reach SQL text; a segment key and every filter value are bound parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+COLUMNS = (
+    "language",
+    "channel",
+    "tier",
+    "region",
+    "task_type",
+    "route",
+    "final_route",
+    "model",
+    "router",
+    "account_id",
+    "status",
+    "error_type",
+    "escalation_reason",
+)
+SEGMENT_PREFIX = "segments."
+_SEGMENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+class DimensionError(ValueError):
+    """A dimension that is not on the allow-list."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """SQL fragments for the chosen dimensions and filters, with their bound parameters."""
+
+    dims: str
+    group_by: str
+    filters: str
+    params: dict[str, Any]
+
+
+def expression(name: str, slot: str, params: dict[str, Any]) -> str:
+    """SQL for one dimension; a segment key is bound as parameter ``slot``."""
+    if name in COLUMNS:
+        return name
+    if name.startswith(SEGMENT_PREFIX) and _SEGMENT_KEY.fullmatch(name.removeprefix(SEGMENT_PREFIX)):
+        params[slot] = name.removeprefix(SEGMENT_PREFIX)
+        return f"segments[{{{slot}:String}}]"
+    allowed = ", ".join(COLUMNS)
+    raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
+
+
+def render(by: list[str], where: dict[str, str]) -> Rendered:
+    """Fragments that group by ``by`` and filter on ``where`` (dimension -> value)."""
+    params: dict[str, Any] = {}
+    dims, names = [], []
+    for i, name in enumerate(by):
+        dims.append(f"{expression(name, f'dk{i}', params)} AS `{name}`,")
+        names.append(f"`{name}`")
+    filters = []
+    for i, (name, value) in enumerate(where.items()):
+        filters.append(f"AND {expression(name, f'wk{i}', params)} = {{wv{i}:String}}")
+        params[f"wv{i}"] = value
+    return Rendered(
+        dims="\n    ".join(dims),
+        group_by=f"GROUP BY {', '.join(names)}" if names else "",
+        filters="\n    ".join(filters),
+        params=params,
+    )
+
+
+def fill(sql: str, rendered: Rendered) -> str:
+    """Put rendered fragments into a query's ``{{dims}}``, ``{{filters}}`` and ``{{group_by}}`` slots."""
+    return (
+        sql.replace("{{dims}}", rendered.dims)
+        .replace("{{filters}}", rendered.filters)
+        .replace("{{group_by}}", rendered.group_by)
+    )

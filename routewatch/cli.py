@@ -1,0 +1,271 @@
+"""The routewatch command line. Results go to stdout; progress, logs and errors go to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from routewatch import output
+from routewatch.settings import Settings, SettingsError, load_settings
+from routewatch.store import Store, StoreError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(RuntimeError):
+    """A failure to report in one line, without a traceback."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise CommandError(
+            f"cannot read {text!r} as a time (use ISO 8601, e.g. 2026-11-01 or 2026-11-01T12:00Z)"
+        ) from None
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+
+
+def _where(pairs: list[str]) -> dict[str, str]:
+    where = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise CommandError(f"--where takes DIM=VALUE, not {pair!r}")
+        where[name.strip()] = value
+    return where
+
+
+def _store(settings: Settings, *, read_only: bool = False) -> Store:
+    return Store(settings.store_dsn, read_only=read_only, lock_timeout_s=settings.lock_timeout_s)
+
+
+# -- commands ---------------------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.load import ingest, terminal_progress
+    from ingest.readers import InputError
+
+    store = _store(settings)
+    progress = terminal_progress if sys.stderr.isatty() and not args.json else None
+    try:
+        report = ingest(store, args.paths, fmt=args.format, chunk_rows=args.chunk_rows, progress=progress)
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    summary = report.as_json()
+    if args.json:
+        print(orjson.dumps(summary).decode())
+    for item in report.files:
+        state = "already loaded, skipped" if item.skipped else f"{item.seconds:.1f} s"
+        _say(
+            f"{item.file}: read {item.read:,} = loaded {item.loaded:,} + quarantined {item.quarantined:,}"
+            f" + duplicates {item.duplicates:,} ({item.updated:,} updates; {state})"
+        )
+    if report.recovered_blocks:
+        _say(f"recovered {report.recovered_blocks} block(s) left by an interrupted ingest")
+    _say(
+        f"total: read {summary['read']:,} = loaded {summary['loaded']:,} + quarantined {summary['quarantined']:,}"
+        f" + duplicates {summary['duplicates']:,}"
+    )
+    if summary["quarantined"]:
+        _say(
+            'see the bad rows: routewatch sql "SELECT source_file, source_line, reasons FROM quarantine FINAL LIMIT 20"'
+        )
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.dimensions import DimensionError
+    from metrics.registry import UnknownMetric, compute
+
+    by = [d.strip() for d in args.by.split(",") if d.strip()] if args.by else []
+    try:
+        frame = compute(
+            _store(settings, read_only=True),
+            args.name,
+            by=by,
+            since=_time(args.since),
+            until=_time(args.until),
+            where=_where(args.where),
+        )
+    except (DimensionError, UnknownMetric) as exc:
+        raise CommandError(str(exc).strip("'\"")) from None
+    output.write(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    frame = _store(settings, read_only=True).query_df(args.statement)
+    output.write(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from routewatch.migrations import ledger_statements, migrate, plan
+
+    if args.print:
+        for statement in ledger_statements(args.cluster) + [s for _, group in plan(args.cluster) for s in group]:
+            print(statement.rstrip() + ";\n")
+        return EXIT_OK
+    applied = migrate(_store(settings), cluster=args.cluster)
+    _say(f"applied migrations {applied}" if applied else "schema is up to date")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from routewatch.migrations import latest_version, schema_version, table_exists
+    from routewatch.sqlfiles import query
+
+    rows: list[tuple[str, str]] = [("python", platform.python_version())]
+    for package in (
+        "routewatch",
+        "chdb",
+        "clickhouse-connect",
+        "great-expectations",
+        "pandas",
+        "statsmodels",
+        "streamlit",
+    ):
+        try:
+            rows.append((package, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            rows.append((package, "not installed"))
+    store = _store(settings, read_only=True)
+    rows.append(("store", store.display))
+    healthy = True
+    try:
+        with store.session():
+            rows.append(("clickhouse", str(store.query_rows(query("server_version").text)[0][0])))
+            current, latest = schema_version(store), latest_version()
+            rows.append(
+                (
+                    "schema",
+                    f"{current} of {latest}" + ("" if current == latest else " (run: routewatch migrate)"),
+                )
+            )
+            if table_exists(store, "requests"):
+                counts = store.query_df(query("table_counts").text).iloc[0]
+                rows.extend((name, f"{int(value):,}") for name, value in counts.items())
+    except StoreError as exc:
+        rows.append(("store status", f"UNREACHABLE: {exc}"))
+        healthy = False
+    for name in ("state_db", "smtp_host", "smtp_port", "smtp_tls", "mail_from", "alert_to", "dashboard_url"):
+        rows.append((f"setting {name}", str(getattr(settings, name)) or "(not set)"))
+    rows.append(("setting smtp_password", "(set)" if settings.smtp_password else "(not set)"))
+    output.write(pd.DataFrame(rows, columns=["check", "value"]), args.format)
+    return EXIT_OK if healthy else EXIT_ERROR
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.load import ingest, state_dir, terminal_progress
+    from ingest.synthetic import PLANTED, generate, write_jsonl
+    from metrics.registry import compute
+
+    store = _store(settings)
+    # The window ends at today's midnight, so running the demo twice on one day loads nothing twice.
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    _say(f"generating {args.rows:,} synthetic requests (seed {args.seed}) ending {end:%Y-%m-%d} ...")
+    frame = generate(args.rows, seed=args.seed, end=end)
+    directory = state_dir(store)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        path = write_jsonl(frame, Path(tmp) / "demo-traffic.jsonl")
+        del frame
+        report = ingest(store, [str(path)], progress=terminal_progress if sys.stderr.isatty() else None)
+    summary = report.as_json()
+    _say(
+        f"loaded {summary['loaded']:,}, quarantined {summary['quarantined']:,}, duplicates {summary['duplicates']:,}"
+        f" into {store.display}"
+    )
+    _say(f"planted stories (see ingest/synthetic.py): {orjson.dumps(PLANTED).decode()}")
+    output.write(compute(store, "volume", by=["route"]), "table")
+    if args.no_serve:
+        return EXIT_OK
+    _say("the dashboard is not part of this release yet; explore with: routewatch metrics volume --by language")
+    return EXIT_OK
+
+
+# -- parser -----------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ingest.readers import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="routewatch", description="Routing fairness and cost observability for LLM routers."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="store DSN: chdb:///abs/path or http(s)://user:pass@host:8123/db")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", parents=[common], help="synthetic traffic -> store -> dashboard")
+    demo.add_argument("--rows", type=int, default=200_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--no-serve", action="store_true", help="load the traffic and stop")
+    demo.set_defaults(run=cmd_demo)
+
+    ingest = sub.add_parser("ingest", parents=[common], help="load request logs (files, directories, globs, -)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--format", choices=FORMATS, default="auto")
+    ingest.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ingest.add_argument("--chunk-rows", type=int, default=100_000, help=argparse.SUPPRESS)
+    ingest.set_defaults(run=cmd_ingest)
+
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--format", choices=output.OUTPUT_FORMATS, default="table")
+
+    metrics = sub.add_parser("metrics", parents=[common, fmt], help="one metric, by any dimensions")
+    metrics.add_argument("name")
+    metrics.add_argument("--by", help="DIM[,DIM]: language, channel, tier, route, segments.<key>, ...")
+    metrics.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
+    metrics.add_argument("--until", help="end time, exclusive")
+    metrics.add_argument("--where", action="append", default=[], metavar="DIM=VALUE")
+    metrics.set_defaults(run=cmd_metrics)
+
+    sql = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
+    sql.add_argument("statement")
+    sql.set_defaults(run=cmd_sql)
+
+    migrate = sub.add_parser("migrate", parents=[common], help="create or upgrade the schema")
+    migrate.add_argument("--cluster", help="render ON CLUSTER replicated tables with Distributed tables over them")
+    migrate.add_argument("--print", action="store_true", help="print the statements instead of running them")
+    migrate.set_defaults(run=cmd_migrate)
+
+    doctor = sub.add_parser("doctor", parents=[common, fmt], help="store, versions, settings")
+    doctor.set_defaults(run=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``routewatch`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings({"store": args.store})
+        return int(args.run(args, settings))
+    except (CommandError, SettingsError, StoreError, TimeoutError) as exc:
+        _say(f"routewatch {args.command}: error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

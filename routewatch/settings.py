@@ -1,0 +1,97 @@
+"""Settings: command-line flags first, then ROUTEWATCH_* environment variables, then routewatch.toml."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORE_PATH = Path(".routewatch") / "store"
+CONFIG_FILE = "routewatch.toml"
+
+# Setting name -> environment variable. Every setting is documented in the README; a test checks that.
+ENVIRONMENT = {
+    "store": "ROUTEWATCH_STORE",
+    "state_db": "ROUTEWATCH_STATE_DB",
+    "smtp_host": "ROUTEWATCH_SMTP_HOST",
+    "smtp_port": "ROUTEWATCH_SMTP_PORT",
+    "smtp_user": "ROUTEWATCH_SMTP_USER",
+    "smtp_password": "ROUTEWATCH_SMTP_PASSWORD",
+    "smtp_tls": "ROUTEWATCH_SMTP_TLS",
+    "mail_from": "ROUTEWATCH_MAIL_FROM",
+    "alert_to": "ROUTEWATCH_ALERT_TO",
+    "dashboard_url": "ROUTEWATCH_DASHBOARD_URL",
+    "lock_timeout_s": "ROUTEWATCH_LOCK_TIMEOUT",
+    "route_order": "ROUTEWATCH_ROUTE_ORDER",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value routewatch cannot use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Resolved settings of one routewatch invocation."""
+
+    store: str = ""
+    state_db: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "none"
+    mail_from: str = "routewatch@localhost"
+    alert_to: str = ""
+    dashboard_url: str = "http://localhost:8501"
+    # How long a command waits for an embedded store that another process holds.
+    lock_timeout_s: float = 60.0
+    # Routes from cheapest to most expensive; the first one is "the cheap route".
+    route_order: tuple[str, ...] = field(default=("cheap", "mid", "frontier"))
+
+    @property
+    def store_dsn(self) -> str:
+        """The store DSN, defaulting to the embedded store under the working directory."""
+        return self.store or f"chdb://{DEFAULT_STORE_PATH.resolve()}"
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    try:
+        if kind is tuple:
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | None = None) -> Settings:
+    """Resolve settings from flags (``overrides``), the environment and ``routewatch.toml``."""
+    path = config_path or Path(os.environ.get("ROUTEWATCH_CONFIG", CONFIG_FILE))
+    from_file: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            from_file = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from exc
+        unknown = set(from_file) - {f.name for f in fields(Settings)}
+        if unknown:
+            raise SettingsError(f"{path}: unknown settings {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    kinds = {f.name: f.type for f in fields(Settings)}
+    for f in fields(Settings):
+        kind = {"str": str, "int": int, "float": float}.get(str(kinds[f.name]), tuple)
+        for source in (
+            (overrides or {}).get(f.name),
+            os.environ.get(ENVIRONMENT[f.name]),
+            from_file.get(f.name),
+        ):
+            if source not in (None, ""):
+                values[f.name] = _coerce(f.name, source, kind)
+                break
+    settings = Settings(**values)
+    if settings.smtp_tls not in ("none", "starttls", "ssl"):
+        raise SettingsError(f"smtp_tls must be none, starttls or ssl, not {settings.smtp_tls!r}")
+    return settings

@@ -1,0 +1,208 @@
+"""The ClickHouse store: one clickhouse-connect client for embedded chDB and for a ClickHouse server.
+
+An embedded chDB store admits one process at a time, so routewatch opens it only for one unit of work
+(a query, a chunk of an ingest) under a file lock, and waits a bounded time for the lock. A server store
+keeps one client per Store and needs no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import clickhouse_connect
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+_CHDB_BUSY = "Cannot lock file"
+_POLL_S = 0.05
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or refused a statement. The message never carries a password."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the embedded store for longer than the lock timeout."""
+
+
+def redact(text: str) -> str:
+    """Hide the password of every URL in ``text``."""
+    return re.sub(r"(\w+://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
+
+
+def _scrub(text: str, secret: str) -> str:
+    text = redact(text)
+    return text.replace(secret, "***") if secret else text
+
+
+class Store:
+    """A routewatch store, addressed by a DSN: ``chdb:///abs/path`` or ``http(s)://user:pass@host:port/db``."""
+
+    def __init__(self, dsn: str, *, read_only: bool = False, lock_timeout_s: float = 60.0) -> None:
+        self.dsn = dsn
+        self.read_only = read_only
+        self.lock_timeout_s = lock_timeout_s
+        parts = urlsplit(dsn)
+        self.embedded = parts.scheme == "chdb"
+        self._password = parts.password or ""
+        if self.embedded:
+            raw_path = dsn[len("chdb://") :]
+            if not raw_path.startswith("/"):
+                raise StoreError(f"an embedded store needs an absolute path: chdb:///abs/path, not {dsn!r}")
+            self.path: Path | None = Path(raw_path)
+        elif parts.scheme in ("http", "https"):
+            self.path = None
+        else:
+            raise StoreError(f"unsupported store {redact(dsn)!r}: use chdb:///abs/path or http(s)://host:port/db")
+        self._thread_lock = threading.RLock()
+        self._local = threading.local()
+        self._server_client: Client | None = None
+
+    @property
+    def display(self) -> str:
+        """The DSN with its password hidden, for messages."""
+        if self.embedded:
+            return self.dsn
+        parts = urlsplit(self.dsn)
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@") if parts.password else parts.netloc
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _settings(self) -> dict[str, Any]:
+        # readonly=2 forbids writes yet lets queries carry their own settings (limits, timeouts).
+        return {"readonly": 2} if self.read_only else {}
+
+    def _open(self) -> Client:
+        try:
+            if self.embedded:
+                assert self.path is not None
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                return clickhouse_connect.get_client(dsn=self.dsn, settings=self._settings())
+            if self._server_client is None:
+                self._server_client = clickhouse_connect.get_client(
+                    dsn=self.dsn, settings=self._settings(), connect_timeout=10, send_receive_timeout=300
+                )
+            return self._server_client
+        except Exception as exc:
+            raise StoreError(f"cannot open store {self.display}: {_scrub(str(exc), self._password)}") from None
+
+    @contextmanager
+    def _embedded_lock(self) -> Iterator[None]:
+        assert self.path is not None
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(self._busy_message()) from None
+                    time.sleep(_POLL_S)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _busy_message(self) -> str:
+        return (
+            f"the embedded store {self.path} stayed busy for {self.lock_timeout_s:.0f} s (another routewatch "
+            "process holds it); try again, raise ROUTEWATCH_LOCK_TIMEOUT, or use a ClickHouse server"
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Client]:
+        """A client for one unit of work. Nested sessions in one thread share the client."""
+        with self._thread_lock:
+            depth = getattr(self._local, "depth", 0)
+            if depth:
+                self._local.depth += 1
+                try:
+                    yield self._local.client
+                finally:
+                    self._local.depth -= 1
+                return
+            if not self.embedded:
+                self._local.client, self._local.depth = self._open(), 1
+                try:
+                    yield self._local.client
+                finally:
+                    self._local.depth = 0
+                return
+            with self._embedded_lock():
+                client = self._open_embedded_with_retry()
+                self._local.client, self._local.depth = client, 1
+                try:
+                    yield client
+                finally:
+                    self._local.depth = 0
+                    self._local.client = None
+                    client.close()
+
+    def _open_embedded_with_retry(self) -> Client:
+        # A process that is not routewatch (or an older one) may hold chDB's own lock: wait for it too.
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                return self._open()
+            except StoreError as exc:
+                if _CHDB_BUSY not in str(exc) or time.monotonic() > deadline:
+                    if _CHDB_BUSY in str(exc):
+                        raise StoreBusy(self._busy_message()) from None
+                    raise
+                time.sleep(_POLL_S * 4)
+
+    # Thin wrappers that translate driver errors into StoreError without secrets.
+
+    def query_df(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Run a query and return a pandas DataFrame."""
+        with self.session() as client:
+            try:
+                frame = client.query_df(sql, parameters=parameters or {}, **kwargs)
+                if len(frame.columns) == 0:  # an empty result comes back without its columns
+                    names = client.query_arrow(sql, parameters=parameters or {}, **kwargs).schema.names
+                    frame = pd.DataFrame(columns=list(names))
+                return frame
+            except ClickHouseError as exc:
+                raise StoreError(_scrub(str(exc), self._password)) from None
+
+    def query_rows(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> list[tuple]:
+        """Run a query and return its rows as tuples."""
+        with self.session() as client:
+            try:
+                return [tuple(row) for row in client.query(sql, parameters=parameters or {}, **kwargs).result_rows]
+            except ClickHouseError as exc:
+                raise StoreError(_scrub(str(exc), self._password)) from None
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Run a statement that returns no rows."""
+        with self.session() as client:
+            try:
+                return client.command(sql, parameters=parameters or {}, **kwargs)
+            except ClickHouseError as exc:
+                raise StoreError(_scrub(str(exc), self._password)) from None
+
+    def insert_df(self, table: str, frame: Any, settings: dict[str, Any] | None = None) -> None:
+        """Insert a DataFrame into ``table``; ``settings`` may carry an insert_deduplication_token."""
+        with self.session() as client:
+            try:
+                client.insert_df(table, frame, settings=settings or {})
+            except ClickHouseError as exc:
+                raise StoreError(_scrub(str(exc), self._password)) from None
+
+    def close(self) -> None:
+        """Close the server client, if any (embedded sessions close themselves)."""
+        if self._server_client is not None:
+            self._server_client.close()
+            self._server_client = None
