@@ -11,7 +11,6 @@ import glob
 import gzip
 import hashlib
 import io
-import os
 import shutil
 import sys
 import tempfile
@@ -36,21 +35,15 @@ class InputError(ValueError):
 
 @dataclass
 class Chunk:
-    """Consecutive rows of one input: parallel lists, plus the parse errors of rows that have no record."""
+    """Consecutive non-blank rows of one input: source line numbers and the text the engine parses.
+
+    JSONL lines are passed as they are (bytes). CSV and Parquet rows become JSON objects; a row that could not
+    be read carries ``__error``, and ``__raw`` keeps its original text for the quarantine.
+    """
 
     lines: list[int] = field(default_factory=list)
-    raws: list[str] = field(default_factory=list)
-    records: list[dict[str, Any] | None] = field(default_factory=list)
-    errors: dict[int, list[str]] = field(default_factory=dict)
+    raws: list[bytes] = field(default_factory=list)
     bytes_done: int = 0
-
-    def add(self, line: int, raw: str, record: dict[str, Any] | None, error: str | None = None) -> None:
-        """Append one row; ``error`` marks a row that could not be parsed."""
-        if error:
-            self.errors[len(self.lines)] = [error]
-        self.lines.append(line)
-        self.raws.append(raw)
-        self.records.append(record)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -98,7 +91,8 @@ def _sniff(path: Path) -> Format:
     return guess  # type: ignore[return-value]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -137,20 +131,13 @@ def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None) 
                     path=path,
                     display=display,
                     format=_sniff(path) if fmt == "auto" else fmt,  # type: ignore[arg-type]
-                    sha256=_sha256(path),
+                    sha256=file_sha256(path),
                     size=path.stat().st_size,
                 )
             )
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"{display}: cannot read: {exc}") from None
     return sources
-
-
-def _decode(line: bytes) -> tuple[str, str | None]:
-    try:
-        return line.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return line.decode("utf-8", errors="backslashreplace"), f"invalid UTF-8 at byte {exc.start}"
 
 
 def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
@@ -163,18 +150,8 @@ def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             line = line.rstrip(b"\r\n")
             if not line.strip():
                 continue
-            text, error = _decode(line)
-            record = None
-            if error is None:
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    error = f"malformed JSON: {exc.args[0]}"
-                else:
-                    if not isinstance(record, dict):
-                        error = f"expected a JSON object, got {type(record).__name__.replace('dict', 'object')}"
-                        record = None
-            chunk.add(number, text, record, error)
+            chunk.lines.append(number)
+            chunk.raws.append(line)
             if len(chunk) >= chunk_rows:
                 chunk.bytes_done = raw_handle.tell()
                 yield chunk
@@ -183,16 +160,25 @@ def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
         yield chunk
 
 
+def _as_json(record: dict[str, Any], raw: str | None = None, error: str | None = None) -> bytes:
+    if raw is not None:
+        record["__raw"] = raw
+    if error is not None:
+        record["__error"] = error
+    return orjson.dumps(record, default=str)
+
+
 def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     with _open_binary(source.path) as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
         reader = csv.reader(text)
         header = next(reader, None)
+        chunk = Chunk()
         if header is None:
-            yield Chunk(bytes_done=source.size)
+            chunk.bytes_done = source.size
+            yield chunk
             return
         header = [h.strip() for h in header]
-        chunk = Chunk()
         start = reader.line_num + 1
         for row in reader:
             number, start = start, reader.line_num + 1
@@ -201,14 +187,15 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="").writerow(row)
             raw = buffer.getvalue()
-            error = None
             if any("\udc80" <= ch <= "\udcff" for ch in raw):
                 raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
-                error = "invalid UTF-8"
+                encoded = _as_json({}, raw, "invalid UTF-8")
             elif len(row) != len(header):
-                error = f"row has {len(row)} fields, the header has {len(header)}"
-            record = None if error else _csv_record(header, row)
-            chunk.add(number, raw, record, error)
+                encoded = _as_json({}, raw, f"row has {len(row)} fields, the header has {len(header)}")
+            else:
+                encoded = _as_json(_csv_record(header, row), raw)
+            chunk.lines.append(number)
+            chunk.raws.append(encoded)
             if len(chunk) >= chunk_rows:
                 yield chunk
                 chunk = Chunk()
@@ -224,6 +211,11 @@ def _csv_record(header: list[str], row: list[str]) -> dict[str, Any]:
             continue
         if name.startswith("segments."):
             segments[name.removeprefix("segments.")] = cell
+        elif name in ("segments", "calls") and cell.lstrip().startswith(("{", "[")):
+            try:
+                record[name] = orjson.loads(cell)
+            except orjson.JSONDecodeError:
+                record[name] = cell
         else:
             record[name] = cell
     if segments:
@@ -249,7 +241,8 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
                     clean[key] = value.isoformat()
             if isinstance(clean.get("segments"), list):  # Arrow maps arrive as lists of pairs
                 clean["segments"] = dict(clean["segments"])
-            chunk.add(number, orjson.dumps(clean, default=str).decode(), clean)
+            chunk.lines.append(number)
+            chunk.raws.append(_as_json(clean))
         yield chunk
     yield Chunk(bytes_done=source.size)
 
@@ -262,10 +255,3 @@ def chunks(source: Source, chunk_rows: int = 100_000) -> Iterator[Chunk]:
         yield from _csv_chunks(source, chunk_rows)
     else:
         yield from _parquet_chunks(source, chunk_rows)
-
-
-def cleanup_spooled(sources: list[Source]) -> None:
-    """Remove the temporary files that stdin was spooled to."""
-    for source in sources:
-        if source.display == "<stdin>":
-            os.unlink(source.path)

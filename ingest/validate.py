@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from ingest.contract import CALL_FIELDS, FEEDBACK_FIELDS, FIELDS, MAX_FUTURE_S, MIN_TS_EPOCH_S, Field
-from ingest.normalize import Reasons
+
+Reasons = dict[int, list[str]]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

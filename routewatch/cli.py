@@ -77,8 +77,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             f"{item.file}: read {item.read:,} = loaded {item.loaded:,} + quarantined {item.quarantined:,}"
             f" + duplicates {item.duplicates:,} ({item.updated:,} updates; {state})"
         )
-    if report.recovered_blocks:
-        _say(f"recovered {report.recovered_blocks} block(s) left by an interrupted ingest")
+    if report.recovered_chunks:
+        _say(f"finished {report.recovered_chunks} chunk(s) left by an interrupted ingest")
     _say(
         f"total: read {summary['read']:,} = loaded {summary['loaded']:,} + quarantined {summary['quarantined']:,}"
         f" + duplicates {summary['duplicates']:,}"

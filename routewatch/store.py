@@ -41,8 +41,10 @@ def redact(text: str) -> str:
 
 
 def _scrub(text: str, secret: str) -> str:
-    text = redact(text)
-    return text.replace(secret, "***") if secret else text
+    """The message without secrets, and without the echo of a long statement that the engine appends."""
+    text = redact(text).split(": In scope ", 1)[0].split("\nStack trace", 1)[0]
+    text = text.replace(secret, "***") if secret else text
+    return text if len(text) <= 600 else text[:600] + " ..."
 
 
 class Store:

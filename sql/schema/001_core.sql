@@ -2,7 +2,8 @@
 -- requests holds one row per *version* of a logical request. An update or a re-sent request with new content
 -- writes a cancel row (sign = -1, a copy of the old version) and the new version (sign = +1) in one insert, so
 -- that the materialized rollups below, which fire on every insert before any merge, always sum to exactly one
--- live version per request. Read live rows with FINAL, or aggregate with sign.
+-- live version per request. Read live rows with FINAL, or aggregate with sign. written_version is the version
+-- of the ingest chunk that wrote the row, so a chunk can be decided again exactly as it was (see ingest/load.py).
 
 -- shard key: cityHash64(request_id)
 CREATE TABLE IF NOT EXISTS requests
@@ -47,7 +48,9 @@ CREATE TABLE IF NOT EXISTS requests
     source_line UInt64,
     ingested_at DateTime64(3, 'UTC'),
     version UInt64,
+    written_version UInt64,
     sign Int8,
+    INDEX idx_request request_id TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_account account_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_tier tier TYPE set(64) GRANULARITY 4,

@@ -1,0 +1,20 @@
+-- name: ingest_feedback_quarantine
+-- params: file_hash String, source_file String, batch_id String
+-- returns: nothing; feedback lines that failed parsing, typing or validation, with every reason
+INSERT INTO quarantine
+SELECT
+    {file_hash:String},
+    t.line_no,
+    {source_file:String},
+    {batch_id:String},
+    if(empty(t.raw), l.raw, t.raw),
+    -- a value of the wrong type is reported once, not again as "required"
+    arrayConcat(t.reasons, arrayFilter(
+        reason -> NOT (endsWith(reason, ': required')
+            AND has(arrayMap(known -> splitByChar(':', known)[1], t.reasons), splitByChar(':', reason)[1])),
+        r.reasons)),
+    now64(3, 'UTC')
+FROM chunk_feedback AS t
+LEFT JOIN chunk_rejects AS r ON t.line_no = r.line_no
+LEFT JOIN (SELECT line_no, raw FROM chunk_lines) AS l ON t.line_no = l.line_no
+WHERE notEmpty(t.reasons) OR notEmpty(r.reasons)

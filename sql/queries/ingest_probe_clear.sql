@@ -1,4 +1,0 @@
--- name: ingest_probe_clear
--- params: none
--- returns: nothing
-TRUNCATE TABLE ingest_probe

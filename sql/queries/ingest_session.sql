@@ -1,0 +1,129 @@
+-- name: ingest_session
+-- params: none
+-- returns: nothing; creates (or empties) the session-local tables one ingest chunk works in
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_lines (line_no UInt64, raw String) ENGINE = Memory;
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_typed
+(
+    line_no UInt64,
+    request_id Nullable(String),
+    ts Nullable(Int64),
+    user_id Nullable(String),
+    account_id String,
+    session_id String,
+    language String,
+    channel String,
+    tier String,
+    region String,
+    segments Map(String, String),
+    task_type String,
+    router String,
+    router_score Nullable(Float64),
+    route Nullable(String),
+    final_route Nullable(String),
+    model Nullable(String),
+    escalated Nullable(Bool),
+    escalation_reason String,
+    attempts Int64,
+    retries Int64,
+    input_tokens Int64,
+    output_tokens Int64,
+    cost_usd Nullable(Float64),
+    router_cost_usd Float64,
+    human_cost_usd Float64,
+    latency_ms Nullable(Float64),
+    ttft_ms Nullable(Float64),
+    router_latency_ms Nullable(Float64),
+    status String,
+    error_type String,
+    resolved Nullable(Bool),
+    thumb Nullable(Int64),
+    csat Nullable(Int64),
+    shadow_route String,
+    calls Array(Tuple(
+        model String,
+        route String,
+        input_tokens Nullable(Float64),
+        output_tokens Nullable(Float64),
+        cost_usd Nullable(Float64),
+        latency_ms Nullable(Float64),
+        status String,
+        error_type String
+    )),
+    row_hash UInt64,
+    raw String,
+    parsed Bool,
+    reasons Array(String)
+) ENGINE = Memory;
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_feedback
+(
+    line_no UInt64,
+    request_id Nullable(String),
+    ts Nullable(Int64),
+    kind Nullable(String),
+    value Nullable(Float64),
+    row_hash UInt64,
+    raw String,
+    parsed Bool,
+    reasons Array(String)
+) ENGINE = Memory;
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_rejects (line_no UInt64, reasons Array(String)) ENGINE = Memory;
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_decided
+(
+    calls Array(Tuple(
+        model String,
+        route String,
+        input_tokens Nullable(Float64),
+        output_tokens Nullable(Float64),
+        cost_usd Nullable(Float64),
+        latency_ms Nullable(Float64),
+        status String,
+        error_type String
+    )),
+    request_id String,
+    ts DateTime64(3, 'UTC'),
+    user_id String,
+    account_id String,
+    session_id String,
+    language String,
+    channel String,
+    tier String,
+    region String,
+    segments Map(String, String),
+    task_type String,
+    router String,
+    router_score Nullable(Float64),
+    route String,
+    final_route String,
+    model String,
+    escalated Bool,
+    escalation_reason String,
+    attempts UInt16,
+    retries UInt16,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cost_usd Decimal(18, 9),
+    router_cost_usd Decimal(18, 9),
+    human_cost_usd Decimal(18, 9),
+    latency_ms Float64,
+    ttft_ms Nullable(Float64),
+    router_latency_ms Nullable(Float64),
+    status String,
+    error_type String,
+    resolved Nullable(Bool),
+    thumb Nullable(Int8),
+    csat Nullable(UInt8),
+    shadow_route String,
+    row_hash UInt64,
+    batch_id String,
+    source_file String,
+    source_line UInt64,
+    ingested_at DateTime64(3, 'UTC'),
+    version UInt64,
+    written_version UInt64,
+    sign Int8
+) ENGINE = Memory;
+TRUNCATE TABLE chunk_lines;
+TRUNCATE TABLE chunk_typed;
+TRUNCATE TABLE chunk_feedback;
+TRUNCATE TABLE chunk_rejects;
+TRUNCATE TABLE chunk_decided
