@@ -27,6 +27,7 @@ _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "c
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _FEEDBACK_KEYS = {"request_id", "kind", "value"}
+_BLOCK_BYTES = 16 << 20
 
 
 class InputError(ValueError):
@@ -141,21 +142,29 @@ def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None) 
 
 
 def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
+    # Read large blocks and split them: far faster than iterating line by line.
     with source.path.open("rb") as raw_handle:
         handle: IO[bytes] = raw_handle
         if _is_gzip(source.path):
             handle = gzip.GzipFile(fileobj=raw_handle)  # type: ignore[assignment]
-        chunk = Chunk()
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            chunk.lines.append(number)
-            chunk.raws.append(line)
-            if len(chunk) >= chunk_rows:
-                chunk.bytes_done = raw_handle.tell()
-                yield chunk
-                chunk = Chunk()
+        chunk, number, tail = Chunk(), 0, b""
+        while True:
+            block = handle.read(_BLOCK_BYTES)
+            pieces = (tail + block).split(b"\n")
+            tail = pieces.pop() if block else b""
+            for line in pieces:
+                number += 1
+                line = line.rstrip(b"\r")
+                if not line.strip():
+                    continue
+                chunk.lines.append(number)
+                chunk.raws.append(line)
+                if len(chunk) >= chunk_rows:
+                    chunk.bytes_done = raw_handle.tell()
+                    yield chunk
+                    chunk = Chunk()
+            if not block:
+                break
         chunk.bytes_done = source.size
         yield chunk
 

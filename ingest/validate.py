@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,19 +148,52 @@ class ContractSuite:
         raise LookupError(expectation)
 
 
-@cache
+_BUILD = threading.Lock()
+
+
 def request_suite() -> ContractSuite:
     """The suite for canonical request records (built once per process)."""
+    with _BUILD:
+        return _request_suite()
+
+
+def feedback_suite() -> ContractSuite:
+    """The suite for feedback events."""
+    with _BUILD:
+        return _feedback_suite()
+
+
+def call_suite() -> ContractSuite:
+    """The suite for the per-call objects inside ``calls``."""
+    with _BUILD:
+        return _call_suite()
+
+
+def warm_up(feedback: bool = False) -> threading.Thread:
+    """Build the suites in the background (importing great-expectations takes seconds) while the engine works."""
+
+    def build() -> None:
+        if feedback:
+            feedback_suite()
+        else:
+            request_suite()
+            call_suite()
+
+    thread = threading.Thread(target=build, name="routewatch-suites", daemon=True)
+    thread.start()
+    return thread
+
+
+@cache
+def _request_suite() -> ContractSuite:
     return ContractSuite("requests", _rules_for(FIELDS, time.time()))
 
 
 @cache
-def feedback_suite() -> ContractSuite:
-    """The suite for feedback events."""
+def _feedback_suite() -> ContractSuite:
     return ContractSuite("feedback", _feedback_rules(time.time()))
 
 
 @cache
-def call_suite() -> ContractSuite:
-    """The suite for the per-call objects inside ``calls``."""
+def _call_suite() -> ContractSuite:
     return ContractSuite("calls", _rules_for(CALL_FIELDS, time.time()))

@@ -179,6 +179,14 @@ class Store:
             except ClickHouseError as exc:
                 raise StoreError(_scrub(str(exc), self._password)) from None
 
+    def query_arrow_df(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a query through Arrow (faster for wide results) and return a pandas DataFrame."""
+        with self.session() as client:
+            try:
+                return client.query_arrow(sql, parameters=parameters or {}).to_pandas()
+            except ClickHouseError as exc:
+                raise StoreError(_scrub(str(exc), self._password)) from None
+
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> list[tuple]:
         """Run a query and return its rows as tuples."""
         with self.session() as client:
@@ -200,6 +208,14 @@ class Store:
         with self.session() as client:
             try:
                 client.insert_df(table, frame, settings=settings or {})
+            except ClickHouseError as exc:
+                raise StoreError(_scrub(str(exc), self._password)) from None
+
+    def insert_arrow(self, table: str, data: Any, settings: dict[str, Any] | None = None) -> None:
+        """Insert a pyarrow Table into ``table``."""
+        with self.session() as client:
+            try:
+                client.insert_arrow(table, data, settings=settings or {})
             except ClickHouseError as exc:
                 raise StoreError(_scrub(str(exc), self._password)) from None
 
