@@ -76,6 +76,8 @@ FROM candidates AS c
 LEFT JOIN known AS k ON c.request_id = k.request_id
 WHERE k.known_hash != c.row_hash
 UNION ALL
+-- qualified names: the REPLACE aliases below would otherwise shadow these columns in WHERE
 SELECT [], * REPLACE ({version:UInt64} AS written_version, toInt8(-1) AS sign)
-FROM requests
-WHERE sign = 1 AND written_version < {version:UInt64} AND (request_id, version) IN (SELECT request_id, version FROM replaced)
+FROM requests AS r
+WHERE r.sign = 1 AND r.written_version < {version:UInt64}
+    AND (r.request_id, r.version) IN (SELECT request_id, version FROM replaced)

@@ -50,7 +50,7 @@ SELECT
         router_latency_ms, status, error_type, resolved, thumb, csat, shadow_route, toString(calls)
     )) AS row_hash,
     if(isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
-    object_ok AS parsed,
+    object_ok AND isNull(f.__error) AS parsed,
     reasons
 FROM
 (

@@ -10,7 +10,7 @@ SELECT
     value_v AS value,
     cityHash64(tuple(request_id, ts, kind, value)) AS row_hash,
     if(isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
-    object_ok AS parsed,
+    object_ok AND isNull(f.__error) AS parsed,
     reasons
 FROM
 (

@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh embedded store per test, synthetic traffic files, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.synthetic import generate, write_jsonl
+from routewatch.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_DATA = ROOT.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """An empty embedded store in a temporary directory."""
+    return Store(f"chdb://{tmp_path / 'store'}", lock_timeout_s=30)
+
+
+@pytest.fixture(scope="session")
+def synthetic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """5,000 synthetic requests as JSONL (seed 7)."""
+    return write_jsonl(generate(5_000, seed=7), tmp_path_factory.mktemp("synthetic") / "traffic.jsonl")
+
+
+def run_cli(*args: str, store: Store | None = None, stdin: bytes | None = None, timeout: float = 120) -> Any:
+    """Run ``routewatch`` in a subprocess; returns the CompletedProcess (text stdout and stderr)."""
+    env = {**os.environ}
+    if store is not None:
+        env["ROUTEWATCH_STORE"] = store.dsn
+    result = subprocess.run(
+        [sys.executable, "-m", "routewatch.cli", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+    result.stdout = result.stdout.decode("utf-8", errors="replace")
+    result.stderr = result.stderr.decode("utf-8", errors="replace")
+    return result
+
+
+def cli_json(*args: str, store: Store | None = None) -> Any:
+    """Run the CLI and parse its stdout as JSON, failing with stderr on a non-zero exit."""
+    result = run_cli(*args, store=store)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def write_lines(path: Path, lines: list[str | bytes]) -> Path:
+    """Write raw lines (str or bytes) to ``path``."""
+    with path.open("wb") as out:
+        for line in lines:
+            out.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
+    return path
+
+
+def good_record(request_id: str, **overrides: Any) -> dict[str, Any]:
+    """A minimal valid canonical record."""
+    record: dict[str, Any] = {
+        "request_id": request_id,
+        "ts": "2026-10-01T12:00:00Z",
+        "user_id": "u-1",
+        "route": "cheap",
+        "model": "small-1",
+        "cost_usd": 0.001,
+        "latency_ms": 420.0,
+    }
+    record.update(overrides)
+    return record
