@@ -149,7 +149,7 @@ def generate(rows: int, *, seed: int = 42, end: datetime | None = None, days: in
 
     frame = pd.DataFrame(
         {
-            "request_id": np.char.add("req-", np.char.zfill(np.arange(rows).astype(str), 9)),
+            "request_id": np.char.add(f"req-{seed}-", np.char.zfill(np.arange(rows).astype(str), 9)),
             "ts": np.char.add(np.datetime_as_string(ts, unit="ms"), "Z"),
             "user_id": np.char.add("u-", user.astype(str)),
             "account_id": account_names[user_account[user]],

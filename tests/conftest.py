@@ -30,9 +30,15 @@ def synthetic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_jsonl(generate(5_000, seed=7), tmp_path_factory.mktemp("synthetic") / "traffic.jsonl")
 
 
-def run_cli(*args: str, store: Store | None = None, stdin: bytes | None = None, timeout: float = 120) -> Any:
+def run_cli(
+    *args: str,
+    store: Store | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 120,
+    env_extra: dict[str, str] | None = None,
+) -> Any:
     """Run ``routewatch`` in a subprocess; returns the CompletedProcess (text stdout and stderr)."""
-    env = {**os.environ}
+    env = {**os.environ, **(env_extra or {})}
     if store is not None:
         env["ROUTEWATCH_STORE"] = store.dsn
     result = subprocess.run(

@@ -1,0 +1,120 @@
+"""Crash safety and side-by-side use of one embedded store, with real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ingest.load import Pending, ingest, replay_pending, state_dir
+from ingest.readers import resolve
+from ingest.synthetic import generate, write_jsonl
+from routewatch.store import Store, StoreBusy
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _ingest_process(store: Store, path: Path, chunk_rows: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ROUTEWATCH_STORE": store.dsn}
+    command = [sys.executable, "-m", "routewatch.cli", "ingest", str(path), "--chunk-rows", str(chunk_rows)]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _truth(store: Store) -> tuple[int, Decimal, int, Decimal]:
+    live = store.query_rows("SELECT count(), sum(cost_usd) FROM requests FINAL")[0]
+    rollup = store.query_rows("SELECT sum(requests), sum(cost_total) FROM rollup_daily")[0]
+    return int(live[0]), Decimal(live[1] or 0), int(rollup[0] or 0), Decimal(rollup[1] or 0)
+
+
+def test_kill_9_at_any_point_then_rerun_leaves_exact_counts(tmp_path: Path) -> None:
+    frame = generate(6_000, seed=11)
+    path = write_jsonl(frame, tmp_path / "traffic.jsonl")
+    expected_cost = Decimal(str(round(frame["cost_usd"].sum(), 9)))
+    rng = random.Random(5)
+    for attempt in range(4):
+        store = Store(f"chdb://{tmp_path / f'store{attempt}'}")
+        process = _ingest_process(store, path, chunk_rows=500)
+        time.sleep(rng.uniform(3.0, 7.0))  # somewhere in the middle of the job (start-up takes about 3 s)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        rerun = run_cli("ingest", str(path), "--json", "--chunk-rows", "500", store=store)
+        assert rerun.returncode == 0, rerun.stderr
+        summary = json.loads(rerun.stdout)
+        assert summary["read"] == 6_000 == summary["loaded"] + summary["duplicates"]
+        live, live_cost, rolled, rolled_cost = _truth(store)
+        assert (live, rolled) == (6_000, 6_000), f"attempt {attempt}: recovered {summary['recovered_chunks']}"
+        assert live_cost == rolled_cost
+        assert abs(live_cost - expected_cost) < Decimal("0.000001")
+
+
+def test_a_pending_chunk_is_written_once_whether_or_not_it_had_landed(store: Store, tmp_path: Path) -> None:
+    path = write_jsonl(generate(300, seed=3), tmp_path / "t.jsonl")
+    source = resolve([str(path)])[0]
+    ingest(store, [str(path)], chunk_rows=100)
+    before = _truth(store)
+    # A record left for a chunk that had landed: writing it again changes nothing.
+    batch = store.query_rows("SELECT batch_id FROM ingest_batches FINAL LIMIT 1")[0][0]
+    written = store.query_rows("SELECT min(version) FROM requests WHERE batch_id = {b:String}", {"b": batch})[0][0]
+    fields = (str(source.path), source.display, source.format, source.sha256, source.size)
+    Pending(*fields, chunk_rows=100, chunk=0, version=int(written), batch_id=batch).write(state_dir(store))
+    assert replay_pending(store) == 1
+    assert _truth(store) == before
+    # A record for a chunk that never landed (a fresh store): it is written exactly once, rollups included.
+    fresh = Store(f"chdb://{tmp_path / 'fresh'}")
+    from routewatch.migrations import migrate
+
+    migrate(fresh)
+    Pending(*fields, chunk_rows=100, chunk=1, version=time.time_ns(), batch_id="b").write(state_dir(fresh))
+    assert replay_pending(fresh) == 1
+    assert _truth(fresh)[0] == 100 and _truth(fresh)[2] == 100
+    assert replay_pending(fresh) == 0
+
+
+def test_a_reader_in_another_process_succeeds_during_an_ingest(tmp_path: Path) -> None:
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    path = write_jsonl(generate(20_000, seed=2), tmp_path / "big.jsonl")
+    run_cli("ingest", str(write_jsonl(generate(50, seed=1), tmp_path / "small.jsonl")), store=store)
+    process = _ingest_process(store, path, chunk_rows=2_000)
+    try:
+        time.sleep(4)
+        assert process.poll() is None, "the ingest finished before the reader ran; make the file bigger"
+        reader = run_cli("sql", "SELECT count() AS n FROM requests FINAL", "--format", "json", store=store)
+        assert reader.returncode == 0, reader.stderr
+        assert json.loads(reader.stdout)[0]["n"] >= 50
+    finally:
+        _, errors = process.communicate(timeout=300)
+    assert process.returncode == 0, errors.decode()
+    assert _truth(store)[0] == 20_050
+
+
+def test_a_store_held_too_long_gives_a_clear_busy_error(tmp_path: Path) -> None:
+    store = Store(f"chdb://{tmp_path / 'store'}", lock_timeout_s=1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from routewatch.store import Store; s = Store(sys.argv[1]);\n"
+            "with s.session():\n    print('holding', flush=True); time.sleep(8)",
+            store.dsn,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"holding"
+        with pytest.raises(StoreBusy, match="stayed busy for 1 s"):
+            store.query_rows("SELECT 1")
+        busy = run_cli("sql", "SELECT 1", store=store, env_extra={"ROUTEWATCH_LOCK_TIMEOUT": "1"})
+        assert busy.returncode == 1 and "stayed busy for 1 s" in busy.stderr and "Traceback" not in busy.stderr
+    finally:
+        holder.communicate(timeout=30)
+    assert store.query_rows("SELECT 1") == [(1,)]
