@@ -104,7 +104,8 @@ def test_updates_replace_the_old_version_and_rollups_never_count_twice(store: St
     )
     assert live.set_index("route")["n"].to_dict() == {"cheap": 30, "frontier": 20}
     rollup = store.query_df(
-        "SELECT route, sum(requests) AS n, sum(cost_total) AS cost FROM rollup_daily GROUP BY route HAVING n != 0 ORDER BY route"
+        "SELECT route, sum(requests) AS n, sum(cost_total) AS cost FROM rollup_daily"
+        " GROUP BY route HAVING n != 0 ORDER BY route"
     )
     assert rollup["n"].tolist() == live["n"].tolist()
     assert rollup["cost"].tolist() == live["cost"].tolist() == [Decimal("0.3"), Decimal("0.4")]

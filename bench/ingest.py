@@ -1,0 +1,94 @@
+"""Benchmark: routewatch ingest of canonical JSONL against the engine's native load of the same file.
+
+Each measurement runs in its own process on a fresh embedded store; peak memory is the child's max RSS.
+Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path and its name would hide the `ingest` package.
+sys.path[0] = str(ROOT)
+NATIVE = """
+import sys, time
+from routewatch.sqlfiles import query
+from routewatch.store import Store
+store = Store(sys.argv[1])
+start = time.monotonic()
+store.command(query("bench_native_table").text, {"path": sys.argv[2]})
+store.command(query("bench_native_load").text, {"path": sys.argv[2]})
+print(time.monotonic() - start)
+"""
+
+
+def _measure(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB, and stdout of one child process."""
+    start = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.monotonic() - start
+    stdout = process.stdout.read().decode() if process.stdout else ""
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command[:4]} failed: {stderr[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, stdout
+
+
+def bench(rows: int, workdir: Path) -> dict[str, object]:
+    """Generate ``rows`` synthetic requests, then time the native load and routewatch ingest."""
+    from ingest.synthetic import generate, write_jsonl
+
+    path = workdir / f"traffic-{rows}.jsonl"
+    if not path.exists():
+        write_jsonl(generate(rows, seed=1), path)
+    native_s, native_mb, _ = _measure([sys.executable, "-c", NATIVE, f"chdb://{workdir / f'native-{rows}'}", str(path)])
+    store = f"chdb://{workdir / f'store-{rows}'}"
+    cli = [sys.executable, "-m", "routewatch.cli", "ingest", str(path), "--json", "--store", store]
+    ingest_s, ingest_mb, out = _measure(cli)
+    summary = json.loads(out)
+    assert summary["loaded"] == rows, summary
+    return {
+        "rows": rows,
+        "file_mb": round(path.stat().st_size / 2**20),
+        "native_s": round(native_s, 2),
+        "ingest_s": round(ingest_s, 2),
+        "ratio": round(ingest_s / native_s, 2),
+        "ingest_peak_mb": round(ingest_mb),
+        "native_peak_mb": round(native_mb),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and print a Markdown table for BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--out", type=Path, default=None, help="keep files here (default: a temporary directory)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.out or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = [bench(rows, workdir) for rows in args.rows]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"date: {datetime.now(UTC):%Y-%m-%d}; command: python bench/ingest.py --rows {' '.join(map(str, args.rows))}\n"
+    )
+    columns = list(results[0])
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for result in results:
+        print("| " + " | ".join(str(result[c]) for c in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The store: DSNs, secrets, read-only clients, migrations and their cluster rendering."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from routewatch.migrations import latest_version, migrate, plan, schema_version
+from routewatch.store import Store, StoreError, redact
+from tests.conftest import run_cli
+
+
+def test_passwords_never_show() -> None:
+    store = Store("https://reader:pa55word@ch.example.com:8443/analytics")
+    assert store.display == "https://reader:***@ch.example.com:8443/analytics"
+    assert (
+        redact("failed for http://u:p@h:8123/db and https://a:b@c/d")
+        == "failed for http://u:***@h:8123/db and https://a:***@c/d"
+    )
+
+
+def test_unsupported_or_relative_dsns_are_refused() -> None:
+    with pytest.raises(StoreError, match="unsupported store"):
+        Store("mysql://root:secret@localhost/db")
+    with pytest.raises(StoreError, match="absolute path"):
+        Store("chdb://relative/path")
+
+
+def test_migrations_apply_in_order_once(store: Store) -> None:
+    assert schema_version(store) == 0
+    assert migrate(store) == [m.version for m, _ in plan()]
+    assert migrate(store) == []
+    assert schema_version(store) == latest_version()
+    tables = {r[0] for r in store.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+    assert {"requests", "request_keys", "calls", "feedback", "quarantine", "ingest_batches", "rollup_daily"} <= tables
+
+
+def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> None:
+    statements = [s for _, group in plan("prod") for s in group]
+    text = "\n".join(statements)
+    assert "CREATE TABLE IF NOT EXISTS requests_local ON CLUSTER `prod`" in text
+    engine = "ReplicatedVersionedCollapsingMergeTree('/clickhouse/tables/{shard}/{database}/requests_local'"
+    assert f"{engine}, '{{replica}}', sign, version)" in text
+    assert "ENGINE = Distributed(`prod`, currentDatabase(), requests_local, cityHash64(request_id))" in text
+    views = [s for s in statements if "MATERIALIZED VIEW" in s]
+    assert views and all("FROM requests_local" in v and "_local AS" in v for v in views)
+    assert "non_replicated_deduplication_window" not in text
+    with pytest.raises(ValueError, match="invalid cluster name"):
+        plan("prod; DROP TABLE x")
+
+
+def test_the_read_only_client_refuses_writes(store: Store) -> None:
+    migrate(store)
+    result = run_cli("sql", "INSERT INTO quarantine (file_hash) VALUES ('x')", store=store)
+    assert result.returncode == 1 and "readonly" in result.stderr.lower()
+    assert store.query_rows("SELECT count() FROM quarantine")[0][0] == 0
+    assert Store(store.dsn, read_only=True).query_rows("SELECT 1") == [(1,)]
+
+
+def test_doctor_reports_the_store_and_versions(store: Store) -> None:
+    migrate(store)
+    result = run_cli("doctor", "--format", "json", store=store)
+    assert result.returncode == 0, result.stderr
+    checks = {row["check"]: row["value"] for row in __import__("json").loads(result.stdout)}
+    assert checks["schema"] == f"{latest_version()} of {latest_version()}"
+    assert checks["live_requests"] == "0" and checks["chdb"] and checks["clickhouse"]
+    unreachable = run_cli("doctor", "--store", "http://u:topsecret@127.0.0.1:9/db")
+    assert unreachable.returncode == 1 and "UNREACHABLE" in unreachable.stdout and "topsecret" not in unreachable.stdout
+
+
+def test_migrate_print_shows_the_cluster_schema() -> None:
+    result = run_cli("migrate", "--print", "--cluster", "prod")
+    assert result.returncode == 0 and "ON CLUSTER `prod`" in result.stdout and "Distributed" in result.stdout
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ROUTEWATCH_TEST_CLICKHOUSE_URL"),
+    reason="set ROUTEWATCH_TEST_CLICKHOUSE_URL to a ClickHouse server",
+)
+def test_a_clickhouse_server_round_trip(tmp_path: object) -> None:
+    from ingest.load import ingest
+    from tests.conftest import good_record, write_lines
+
+    server = Store(os.environ["ROUTEWATCH_TEST_CLICKHOUSE_URL"])
+    path = write_lines(tmp_path / "one.jsonl", [__import__("json").dumps(good_record("server-1"))])  # type: ignore[operator]
+    report = ingest(server, [str(path)])
+    assert report.total("read") == 1
+    assert server.query_rows("SELECT count() FROM requests FINAL WHERE request_id = 'server-1'")[0][0] == 1
