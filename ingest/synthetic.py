@@ -33,6 +33,13 @@ BULK_ACCOUNT = "acct-bulk-007"
 BULK_ERROR_RATE = 0.14
 BULK_RESOLUTION_RATE = 0.55
 SIMPSON_LANGUAGE = "de"
+STORIES = (
+    f"hi: escalated x{ESCALATION_MULTIPLIER['hi']} within every task, resolved {RESOLUTION_PENALTY['hi']:.0%} less",
+    f"{BULK_ACCOUNT}: API scripts routed cheap, {BULK_ERROR_RATE:.0%} errors, {BULK_RESOLUTION_RATE:.0%} resolved",
+    "escalations pay for two calls and add both latencies",
+    "bert-router@v7 replaces @v6 halfway and sends more traffic to the cheap route",
+    f"{SIMPSON_LANGUAGE}: escalated more in aggregate, less within each task (task mix, Simpson)",
+)
 PLANTED = {
     "escalation_multiplier": ESCALATION_MULTIPLIER,
     "resolution_penalty": RESOLUTION_PENALTY,

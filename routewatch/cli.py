@@ -174,7 +174,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.load import ingest, state_dir, terminal_progress
-    from ingest.synthetic import PLANTED, generate, write_jsonl
+    from ingest.synthetic import STORIES, generate, write_jsonl
     from metrics.registry import compute
 
     store = _store(settings)
@@ -193,7 +193,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         f"loaded {summary['loaded']:,}, quarantined {summary['quarantined']:,}, duplicates {summary['duplicates']:,}"
         f" into {store.display}"
     )
-    _say(f"planted stories (see ingest/synthetic.py): {orjson.dumps(PLANTED).decode()}")
+    _say("planted stories (see ingest/synthetic.py):\n" + "\n".join(f"  - {story}" for story in STORIES))
     output.write(compute(store, "volume", by=["route"]), "table")
     if args.no_serve:
         return EXIT_OK
