@@ -24,25 +24,33 @@ NATIVE = """
 import sys, time
 from routewatch.sqlfiles import query
 from routewatch.store import Store
-store = Store(sys.argv[1])
+store = Store(sys.argv[2])
 start = time.monotonic()
-store.command(query("bench_native_table").text, {"path": sys.argv[2]})
-store.command(query("bench_native_load").text, {"path": sys.argv[2]})
+store.command(query("bench_native_table").text, {"path": sys.argv[3]})
+store.command(query("bench_native_load").text, {"path": sys.argv[3]})
 print(time.monotonic() - start)
 """
 
 
-def _measure(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB, and stdout of one child process."""
-    start = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.monotonic() - start
-    stdout = process.stdout.read().decode() if process.stdout else ""
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command[:4]} failed: {stderr[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, stdout
+# Runs a module as __main__ and writes its own peak RSS (KiB) to the file named first.
+PEAK = """
+import atexit, resource, runpy, sys
+out, sys.argv = sys.argv[1], sys.argv[2:]
+atexit.register(lambda: open(out, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
+runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] != "-c" else exec(sys.argv[1])
+"""
+
+
+def _measure(arguments: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB of that one process, and stdout; ``arguments`` follow ``python -m``."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        start = time.monotonic()
+        command = [sys.executable, "-c", PEAK, peak.name, *arguments]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True)
+        elapsed = time.monotonic() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"{arguments[:3]} failed: {result.stderr.decode()[-2000:]}")
+        return elapsed, int(peak.read()) / 1024, result.stdout.decode()
 
 
 def bench(rows: int, workdir: Path) -> dict[str, object]:
@@ -52,9 +60,9 @@ def bench(rows: int, workdir: Path) -> dict[str, object]:
     path = workdir / f"traffic-{rows}.jsonl"
     if not path.exists():
         write_jsonl(generate(rows, seed=1), path)
-    native_s, native_mb, _ = _measure([sys.executable, "-c", NATIVE, f"chdb://{workdir / f'native-{rows}'}", str(path)])
+    native_s, native_mb, _ = _measure(["-c", NATIVE, f"chdb://{workdir / f'native-{rows}'}", str(path)])
     store = f"chdb://{workdir / f'store-{rows}'}"
-    cli = [sys.executable, "-m", "routewatch.cli", "ingest", str(path), "--json", "--store", store]
+    cli = ["routewatch.cli", "ingest", str(path), "--json", "--store", store]
     ingest_s, ingest_mb, out = _measure(cli)
     summary = json.loads(out)
     assert summary["loaded"] == rows, summary
