@@ -13,15 +13,14 @@ with the same insert_deduplication_token: ClickHouse skips what had landed, mate
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import pyarrow as pa
 
 from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resolve
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
+from routewatch.locks import file_lock
 from routewatch.migrations import migrate
 from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
@@ -92,25 +92,11 @@ def state_dir(store: Store) -> Path:
     return Path(".routewatch") / f"server-{digest}"
 
 
-@contextmanager
-def _ingest_lock(directory: Path, timeout_s: float) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"another ingest into this store is still running after {timeout_s:.0f} s"
-                    ) from None
-                time.sleep(0.2)
-        yield
-    finally:
-        os.close(fd)
+def _ingest_lock(directory: Path, timeout_s: float) -> AbstractContextManager[None]:
+    def busy() -> Exception:
+        return TimeoutError(f"another ingest into this store is still running after {timeout_s:.0f} s")
+
+    return file_lock(directory / "ingest.lock", timeout_s, busy)
 
 
 @dataclass(frozen=True)
@@ -220,7 +206,7 @@ def load_chunk(store: Store, source: Source, chunk: Chunk, pending: Pending, rep
                 decide,
                 settings={**_DEDUP, "insert_deduplication_token": f"{token}:feedback"},
             )
-            store.command(query("ingest_feedback_quarantine").text, names)
+            store.command(query("ingest_write_quarantine").text, names)
             return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)
         store.command(query("ingest_decide").text, decide)
         for table in ("requests", "keys", "calls"):

@@ -7,8 +7,6 @@ keeps one client per Store and needs no lock.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
 import threading
 import time
@@ -23,8 +21,9 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from routewatch.locks import POLL_S, file_lock
+
 _CHDB_BUSY = "Cannot lock file"
-_POLL_S = 0.05
 
 
 class StoreError(RuntimeError):
@@ -97,26 +96,6 @@ class Store:
         except Exception as exc:
             raise StoreError(f"cannot open store {self.display}: {_scrub(str(exc), self._password)}") from None
 
-    @contextmanager
-    def _embedded_lock(self) -> Iterator[None]:
-        assert self.path is not None
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout_s
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StoreBusy(self._busy_message()) from None
-                    time.sleep(_POLL_S)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
-
     def _busy_message(self) -> str:
         return (
             f"the embedded store {self.path} stayed busy for {self.lock_timeout_s:.0f} s (another routewatch "
@@ -142,7 +121,9 @@ class Store:
                 finally:
                     self._local.depth = 0
                 return
-            with self._embedded_lock():
+            assert self.path is not None
+            lock = self.path.with_name(self.path.name + ".lock")
+            with file_lock(lock, self.lock_timeout_s, lambda: StoreBusy(self._busy_message())):
                 client = self._open_embedded_with_retry()
                 self._local.client, self._local.depth = client, 1
                 try:
@@ -163,61 +144,51 @@ class Store:
                     if _CHDB_BUSY in str(exc):
                         raise StoreBusy(self._busy_message()) from None
                     raise
-                time.sleep(_POLL_S * 4)
+                time.sleep(POLL_S * 4)
 
-    # Thin wrappers that translate driver errors into StoreError without secrets.
+    # Thin wrappers: each runs in a session and turns a driver error into a StoreError without secrets.
 
-    def query_df(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> pd.DataFrame:
-        """Run a query and return a pandas DataFrame."""
+    @contextmanager
+    def _client(self) -> Iterator[Client]:
         with self.session() as client:
             try:
-                frame = client.query_df(sql, parameters=parameters or {}, **kwargs)
-                if len(frame.columns) == 0:  # an empty result comes back without its columns
-                    names = client.query_arrow(sql, parameters=parameters or {}, **kwargs).schema.names
-                    frame = pd.DataFrame(columns=list(names))
-                return frame
+                yield client
             except ClickHouseError as exc:
                 raise StoreError(_scrub(str(exc), self._password)) from None
+
+    def query_df(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Run a query and return a pandas DataFrame (with its columns even when it has no rows)."""
+        with self._client() as client:
+            frame = client.query_df(sql, parameters=parameters or {}, **kwargs)
+            if len(frame.columns) == 0:  # an empty result comes back without its columns
+                names = client.query_arrow(sql, parameters=parameters or {}, **kwargs).schema.names
+                frame = pd.DataFrame(columns=list(names))
+            return frame
 
     def query_arrow_df(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a query through Arrow (faster for wide results) and return a pandas DataFrame."""
-        with self.session() as client:
-            try:
-                return client.query_arrow(sql, parameters=parameters or {}).to_pandas()
-            except ClickHouseError as exc:
-                raise StoreError(_scrub(str(exc), self._password)) from None
+        with self._client() as client:
+            return client.query_arrow(sql, parameters=parameters or {}).to_pandas()
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> list[tuple]:
         """Run a query and return its rows as tuples."""
-        with self.session() as client:
-            try:
-                return [tuple(row) for row in client.query(sql, parameters=parameters or {}, **kwargs).result_rows]
-            except ClickHouseError as exc:
-                raise StoreError(_scrub(str(exc), self._password)) from None
+        with self._client() as client:
+            return [tuple(row) for row in client.query(sql, parameters=parameters or {}, **kwargs).result_rows]
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Run a statement that returns no rows."""
-        with self.session() as client:
-            try:
-                return client.command(sql, parameters=parameters or {}, **kwargs)
-            except ClickHouseError as exc:
-                raise StoreError(_scrub(str(exc), self._password)) from None
+        with self._client() as client:
+            return client.command(sql, parameters=parameters or {}, **kwargs)
 
-    def insert_df(self, table: str, frame: Any, settings: dict[str, Any] | None = None) -> None:
-        """Insert a DataFrame into ``table``; ``settings`` may carry an insert_deduplication_token."""
-        with self.session() as client:
-            try:
-                client.insert_df(table, frame, settings=settings or {})
-            except ClickHouseError as exc:
-                raise StoreError(_scrub(str(exc), self._password)) from None
+    def insert_df(self, table: str, frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> None:
+        """Insert a DataFrame into ``table``."""
+        with self._client() as client:
+            client.insert_df(table, frame, settings=settings or {})
 
     def insert_arrow(self, table: str, data: Any, settings: dict[str, Any] | None = None) -> None:
         """Insert a pyarrow Table into ``table``."""
-        with self.session() as client:
-            try:
-                client.insert_arrow(table, data, settings=settings or {})
-            except ClickHouseError as exc:
-                raise StoreError(_scrub(str(exc), self._password)) from None
+        with self._client() as client:
+            client.insert_arrow(table, data, settings=settings or {})
 
     def close(self) -> None:
         """Close the server client, if any (embedded sessions close themselves)."""

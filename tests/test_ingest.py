@@ -159,6 +159,16 @@ def test_csv_parquet_and_gzip_load_the_same_requests(store: Store, tmp_path: Pat
     assert len({tuple(h) for h in hashes.values()}) == 1, "every format must give the same normalized rows"
 
 
+def test_per_call_detail_lands_in_calls(store: Store, synthetic_file: Path) -> None:
+    ingest(store, [str(synthetic_file)])
+    frame = pd.read_json(synthetic_file, lines=True, precise_float=True)
+    with_calls = frame.dropna(subset=["calls"])
+    expected_cost = sum(c["cost_usd"] for calls in with_calls["calls"] for c in calls)
+    count, cost = store.query_rows("SELECT count(), sum(cost_usd) FROM calls FINAL")[0]
+    assert count == sum(len(calls) for calls in with_calls["calls"])
+    assert abs(float(cost) - expected_cost) < 1e-6
+
+
 def test_a_bad_csv_row_names_its_line(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(

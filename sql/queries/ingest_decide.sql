@@ -29,7 +29,6 @@ WITH
         WHERE c.row_hash != k.known_hash
     )
 SELECT
-    c.calls,
     assumeNotNull(c.request_id),
     fromUnixTimestamp64Milli(assumeNotNull(c.ts), 'UTC'),
     assumeNotNull(c.user_id),
@@ -78,7 +77,7 @@ LEFT JOIN known AS k ON c.request_id = k.request_id
 WHERE k.known_hash != c.row_hash
 UNION ALL
 -- qualified names: the REPLACE aliases below would otherwise shadow these columns in WHERE
-SELECT [], * REPLACE ({version:UInt64} AS written_version, toInt8(-1) AS sign)
+SELECT * REPLACE ({version:UInt64} AS written_version, toInt8(-1) AS sign)
 FROM requests AS r
 WHERE r.sign = 1 AND r.written_version < {version:UInt64}
     AND (r.request_id, r.version) IN (SELECT request_id, version FROM replaced)

@@ -67,61 +67,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS chunk_feedback
     reasons Array(String)
 ) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_rejects (line_no UInt64, reasons Array(String)) ENGINE = Memory;
-CREATE TEMPORARY TABLE IF NOT EXISTS chunk_decided
-(
-    calls Array(Tuple(
-        model String,
-        route String,
-        input_tokens Nullable(Float64),
-        output_tokens Nullable(Float64),
-        cost_usd Nullable(Float64),
-        latency_ms Nullable(Float64),
-        status String,
-        error_type String
-    )),
-    request_id String,
-    ts DateTime64(3, 'UTC'),
-    user_id String,
-    account_id String,
-    session_id String,
-    language String,
-    channel String,
-    tier String,
-    region String,
-    segments Map(String, String),
-    task_type String,
-    router String,
-    router_score Nullable(Float64),
-    route String,
-    final_route String,
-    model String,
-    escalated Bool,
-    escalation_reason String,
-    attempts UInt16,
-    retries UInt16,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cost_usd Decimal(18, 9),
-    router_cost_usd Decimal(18, 9),
-    human_cost_usd Decimal(18, 9),
-    latency_ms Float64,
-    ttft_ms Nullable(Float64),
-    router_latency_ms Nullable(Float64),
-    status String,
-    error_type String,
-    resolved Nullable(Bool),
-    thumb Nullable(Int8),
-    csat Nullable(UInt8),
-    shadow_route String,
-    row_hash UInt64,
-    batch_id String,
-    source_file String,
-    source_line UInt64,
-    ingested_at DateTime64(3, 'UTC'),
-    version UInt64,
-    written_version UInt64,
-    sign Int8
-) ENGINE = Memory;
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_decided AS requests ENGINE = Memory;
 TRUNCATE TABLE chunk_lines;
 TRUNCATE TABLE chunk_typed;
 TRUNCATE TABLE chunk_feedback;

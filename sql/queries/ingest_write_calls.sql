@@ -1,10 +1,10 @@
 -- name: ingest_write_calls
--- params: none (reads chunk_decided)
--- returns: nothing; one row per call of every decided request version
+-- params: none (reads chunk_decided and chunk_typed)
+-- returns: nothing; one row per call of every request version the chunk decided to write
 INSERT INTO calls
 SELECT
-    request_id,
-    version,
+    d.request_id,
+    d.version,
     toUInt16(call_number - 1),
     call.model,
     call.route,
@@ -14,6 +14,7 @@ SELECT
     coalesce(call.latency_ms, 0),
     call.status,
     call.error_type
-FROM chunk_decided
-ARRAY JOIN calls AS call, arrayEnumerate(calls) AS call_number
-WHERE sign = 1
+FROM chunk_decided AS d
+INNER JOIN chunk_typed AS t ON d.source_line = t.line_no
+ARRAY JOIN t.calls AS call, arrayEnumerate(t.calls) AS call_number
+WHERE d.sign = 1

@@ -1,6 +1,7 @@
 -- name: ingest_write_quarantine
 -- params: file_hash String, source_file String, batch_id String
--- returns: nothing; every line that failed parsing, typing or the great-expectations suite, with every reason
+-- returns: nothing; every line of the chunk (requests or feedback) that failed parsing, typing or the
+-- great-expectations suite, with every reason
 INSERT INTO quarantine
 SELECT
     {file_hash:String},
@@ -14,7 +15,12 @@ SELECT
             AND has(arrayMap(known -> splitByChar(':', known)[1], t.reasons), splitByChar(':', reason)[1])),
         r.reasons)),
     now64(3, 'UTC')
-FROM chunk_typed AS t
+FROM
+(
+    SELECT line_no, raw, reasons FROM chunk_typed
+    UNION ALL
+    SELECT line_no, raw, reasons FROM chunk_feedback
+) AS t
 LEFT JOIN chunk_rejects AS r ON t.line_no = r.line_no
 LEFT JOIN (SELECT line_no, raw FROM chunk_lines) AS l ON t.line_no = l.line_no
 WHERE notEmpty(t.reasons) OR notEmpty(r.reasons)

@@ -2,5 +2,5 @@
 -- params: none (reads chunk_decided)
 -- returns: nothing; the decided rows into requests (the rollup views fire here)
 INSERT INTO requests
-SELECT * EXCEPT (calls)
+SELECT *
 FROM chunk_decided
