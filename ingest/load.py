@@ -17,10 +17,13 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
 
 CHUNK_ROWS = 100_000
+WORKERS = 2  # chunks in flight: one writes while the next parses and validates
 _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 
 
@@ -189,33 +193,76 @@ def _counts(store: Store, name: str, params: dict[str, Any], report: FileReport)
     return counts
 
 
-def load_chunk(store: Store, source: Source, chunk: Chunk, pending: Pending, report: FileReport) -> FileReport:
-    """Parse, validate, decide and write one chunk in one store session; returns its counts."""
+def load_chunk(
+    store: Store,
+    source: Source,
+    chunk: Chunk,
+    pending: Pending,
+    report: FileReport,
+    turn: AbstractContextManager[Any] | None = None,
+) -> FileReport:
+    """Parse, validate, decide and write one chunk in one store session; returns its counts.
+
+    Chunks may parse and validate side by side; ``turn`` makes them decide and write one at a time, in order.
+    """
     feedback = source.format == "feedback"
-    token = f"{pending.batch_id}:{pending.chunk}"
-    names = {"file_hash": source.sha256, "source_file": source.display, "batch_id": pending.batch_id}
     with store.session():
         _script(store, "ingest_session")
         _send_lines(store, chunk)
         store.command(query("ingest_parse_feedback" if feedback else "ingest_parse").text)
         _record_rejects(store, _validate(store, feedback))
-        decide = {"version": pending.version, "batch_id": pending.batch_id, "source_file": source.display}
-        if feedback:
-            store.command(
-                query("ingest_feedback_decide").text,
-                decide,
-                settings={**_DEDUP, "insert_deduplication_token": f"{token}:feedback"},
-            )
-            store.command(query("ingest_write_quarantine").text, names)
-            return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)
-        store.command(query("ingest_decide").text, decide)
-        for table in ("requests", "keys", "calls"):
-            store.command(
-                query(f"ingest_write_{table}").text,
-                settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
-            )
+        with turn or nullcontext():
+            return _decide_and_write(store, source, pending, report, feedback)
+
+
+def _decide_and_write(store: Store, source: Source, pending: Pending, report: FileReport, feedback: bool) -> FileReport:
+    """Decide the chunk as of its version and write it (the caller holds the chunk's session)."""
+    token = f"{pending.batch_id}:{pending.chunk}"
+    names = {"file_hash": source.sha256, "source_file": source.display, "batch_id": pending.batch_id}
+    decide = {"version": pending.version, "batch_id": pending.batch_id, "source_file": source.display}
+    if feedback:
+        store.command(
+            query("ingest_feedback_decide").text,
+            decide,
+            settings={**_DEDUP, "insert_deduplication_token": f"{token}:feedback"},
+        )
         store.command(query("ingest_write_quarantine").text, names)
-        return _counts(store, "ingest_chunk_counts", {}, report)
+        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)
+    store.command(query("ingest_decide").text, decide)
+    for table in ("requests", "keys", "calls"):
+        store.command(
+            query(f"ingest_write_{table}").text,
+            settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
+        )
+    store.command(query("ingest_write_quarantine").text, names)
+    return _counts(store, "ingest_chunk_counts", {}, report)
+
+
+class _Turns:
+    """Chunks parse and validate side by side, then decide and write one at a time, in the order read."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next = 0
+        self._failed = False
+
+    @contextmanager
+    def turn(self, position: int) -> Iterator[None]:
+        """Wait until every earlier chunk has written; a failure stops the chunks after it."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._next == position or self._failed)
+            if self._failed:
+                raise RuntimeError("an earlier chunk failed")
+        try:
+            yield
+        except BaseException:
+            with self._changed:
+                self._failed = True
+                self._changed.notify_all()
+            raise
+        with self._changed:
+            self._next += 1
+            self._changed.notify_all()
 
 
 # -- recovery ---------------------------------------------------------------------------------------------
@@ -314,18 +361,42 @@ def ingest_file(
     with store.session():
         _ledger(store, report, source, "running", started_at)
         version = _next_version(store, 0)
-    for number, chunk in enumerate(chunks(source, chunk_rows)):
-        if len(chunk):
-            pending = Pending(
-                str(source.path), source.display, source.format, source.sha256, source.size,
-                chunk_rows, number, version, report.batch_id,
-            )  # fmt: skip
-            record = pending.write(directory)
-            report.add(load_chunk(store, source, chunk, pending, report))
-            record.unlink()
-            version = max(time.time_ns(), version + 1)
+    turns = _Turns()
+    in_flight: deque[tuple[Future[FileReport], Path, int]] = deque()
+
+    def finish_oldest() -> None:
+        future, record, done_bytes = in_flight.popleft()
+        report.add(future.result())
+        record.unlink()
         if progress:
-            progress(source, chunk.bytes_done, report.read)
+            progress(source, done_bytes, report.read)
+
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="routewatch-ingest") as pool:
+        try:
+            position = 0
+            for number, chunk in enumerate(chunks(source, chunk_rows)):
+                if not len(chunk):
+                    continue
+                store.yield_to_waiters()  # let a waiting reader in between chunks
+                pending = Pending(
+                    str(source.path), source.display, source.format, source.sha256, source.size,
+                    chunk_rows, number, version, report.batch_id,
+                )  # fmt: skip
+                record = pending.write(directory)
+                work = pool.submit(load_chunk, store, source, chunk, pending, report, turns.turn(position))
+                in_flight.append((work, record, chunk.bytes_done))
+                position += 1
+                version = max(time.time_ns(), version + 1)
+                while len(in_flight) >= WORKERS:
+                    finish_oldest()
+            while in_flight:
+                finish_oldest()
+        except BaseException:
+            for future, _, _ in in_flight:
+                future.cancel()
+            raise
+    if progress:
+        progress(source, source.size, report.read)
     report.seconds = round(time.monotonic() - started, 3)
     with store.session():
         _ledger(store, report, source, "done", started_at)

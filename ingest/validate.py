@@ -119,13 +119,18 @@ class ContractSuite:
         for rule in rules:
             suite.add_expectation(rule.expectation)
         self.suite = self._context.suites.add(suite)
+        self._lock = threading.Lock()  # one validation at a time: the context is not made for threads
 
     def failures(self, frame: pd.DataFrame) -> Reasons:
         """Reasons per row position (0-based) for every expectation the frame breaks."""
         reasons: Reasons = {}
         if frame.empty:
             return reasons
-        frame = frame.reset_index(drop=True)
+        with self._lock:
+            return self._failures(frame.reset_index(drop=True))
+
+    def _failures(self, frame: pd.DataFrame) -> Reasons:
+        reasons: Reasons = {}
         batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
         summary = batch.validate(self.suite, result_format="BOOLEAN_ONLY")
         if summary.success:

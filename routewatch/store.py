@@ -1,8 +1,10 @@
 """The ClickHouse store: one clickhouse-connect client for embedded chDB and for a ClickHouse server.
 
-An embedded chDB store admits one process at a time, so routewatch opens it only for one unit of work
-(a query, a chunk of an ingest) under a file lock, and waits a bounded time for the lock. A server store
-keeps one client per Store and needs no lock.
+An embedded chDB store admits one process at a time, so routewatch opens it only for units of work (a query,
+a chunk of an ingest) under a file lock, and waits a bounded time for the lock. Threads of one process share
+the lock and each has its own client (chDB runs their queries side by side). A process that waits leaves a
+marker, and a long job steps aside between units of work (``yield_to_waiters``), so readers get their turn.
+A server store needs no lock.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,7 +23,7 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from routewatch.locks import POLL_S, file_lock
+from routewatch.locks import POLL_S, file_lock, others_waiting
 
 _CHDB_BUSY = "Cannot lock file"
 
@@ -65,9 +67,11 @@ class Store:
             self.path = None
         else:
             raise StoreError(f"unsupported store {redact(dsn)!r}: use chdb:///abs/path or http(s)://host:port/db")
-        self._thread_lock = threading.RLock()
         self._local = threading.local()
-        self._server_client: Client | None = None
+        self._hold = threading.Condition()
+        self._holders = 0
+        self._paused = False
+        self._lock_stack: ExitStack | None = None
 
     @property
     def display(self) -> str:
@@ -88,11 +92,11 @@ class Store:
                 assert self.path is not None
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 return clickhouse_connect.get_client(dsn=self.dsn, settings=self._settings())
-            if self._server_client is None:
-                self._server_client = clickhouse_connect.get_client(
+            if getattr(self._local, "server_client", None) is None:  # one client (and session) per thread
+                self._local.server_client = clickhouse_connect.get_client(
                     dsn=self.dsn, settings=self._settings(), connect_timeout=10, send_receive_timeout=300
                 )
-            return self._server_client
+            return self._local.server_client
         except Exception as exc:
             raise StoreError(f"cannot open store {self.display}: {_scrub(str(exc), self._password)}") from None
 
@@ -102,36 +106,81 @@ class Store:
             "process holds it); try again, raise ROUTEWATCH_LOCK_TIMEOUT, or use a ClickHouse server"
         )
 
+    @property
+    def _waiting(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(self.path.name + ".waiting")
+
+    def _acquire(self) -> None:
+        """Take the embedded store for this process (the first thread takes the file lock)."""
+        with self._hold:
+            while self._paused:
+                self._hold.wait()
+            if self._holders == 0:
+                assert self.path is not None
+                stack = ExitStack()
+                lock = self.path.with_name(self.path.name + ".lock")
+                stack.enter_context(
+                    file_lock(lock, self.lock_timeout_s, lambda: StoreBusy(self._busy_message()), self._waiting)
+                )
+                self._lock_stack = stack
+            self._holders += 1
+
+    def _release(self) -> None:
+        with self._hold:
+            self._holders -= 1
+            if self._holders == 0 and self._lock_stack is not None:
+                self._lock_stack.close()
+                self._lock_stack = None
+                self._hold.notify_all()
+
+    def yield_to_waiters(self, max_wait_s: float = 5.0) -> None:
+        """If another process waits for this embedded store, let it in (call between units of work)."""
+        if not self.embedded or not others_waiting(self._waiting):
+            return
+        with self._hold:
+            self._paused = True
+            while self._holders:
+                self._hold.wait()
+        try:
+            deadline = time.monotonic() + max_wait_s
+            time.sleep(POLL_S * 2)
+            while others_waiting(self._waiting) and time.monotonic() < deadline:
+                time.sleep(POLL_S)
+        finally:
+            with self._hold:
+                self._paused = False
+                self._hold.notify_all()
+
     @contextmanager
     def session(self) -> Iterator[Client]:
         """A client for one unit of work. Nested sessions in one thread share the client."""
-        with self._thread_lock:
-            depth = getattr(self._local, "depth", 0)
-            if depth:
-                self._local.depth += 1
-                try:
-                    yield self._local.client
-                finally:
-                    self._local.depth -= 1
-                return
-            if not self.embedded:
-                self._local.client, self._local.depth = self._open(), 1
-                try:
-                    yield self._local.client
-                finally:
-                    self._local.depth = 0
-                return
-            assert self.path is not None
-            lock = self.path.with_name(self.path.name + ".lock")
-            with file_lock(lock, self.lock_timeout_s, lambda: StoreBusy(self._busy_message())):
-                client = self._open_embedded_with_retry()
-                self._local.client, self._local.depth = client, 1
-                try:
-                    yield client
-                finally:
-                    self._local.depth = 0
-                    self._local.client = None
-                    client.close()
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield self._local.client
+            finally:
+                self._local.depth -= 1
+            return
+        if not self.embedded:
+            self._local.client, self._local.depth = self._open(), 1
+            try:
+                yield self._local.client
+            finally:
+                self._local.depth = 0
+            return
+        self._acquire()
+        try:
+            client = self._open_embedded_with_retry()
+            self._local.client, self._local.depth = client, 1
+            try:
+                yield client
+            finally:
+                self._local.depth = 0
+                self._local.client = None
+                client.close()
+        finally:
+            self._release()
 
     def _open_embedded_with_retry(self) -> Client:
         # A process that is not routewatch (or an older one) may hold chDB's own lock: wait for it too.
@@ -191,7 +240,8 @@ class Store:
             client.insert_arrow(table, data, settings=settings or {})
 
     def close(self) -> None:
-        """Close the server client, if any (embedded sessions close themselves)."""
-        if self._server_client is not None:
-            self._server_client.close()
-            self._server_client = None
+        """Close this thread's server client, if any (embedded sessions close themselves)."""
+        client = getattr(self._local, "server_client", None)
+        if client is not None:
+            client.close()
+            self._local.server_client = None

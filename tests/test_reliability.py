@@ -81,19 +81,22 @@ def test_a_pending_chunk_is_written_once_whether_or_not_it_had_landed(store: Sto
 
 def test_a_reader_in_another_process_succeeds_during_an_ingest(tmp_path: Path) -> None:
     store = Store(f"chdb://{tmp_path / 'store'}")
-    path = write_jsonl(generate(20_000, seed=2), tmp_path / "big.jsonl")
+    path = write_jsonl(generate(40_000, seed=2), tmp_path / "big.jsonl")
     run_cli("ingest", str(write_jsonl(generate(50, seed=1), tmp_path / "small.jsonl")), store=store)
     process = _ingest_process(store, path, chunk_rows=2_000)
     try:
         time.sleep(4)
         assert process.poll() is None, "the ingest finished before the reader ran; make the file bigger"
+        asked = time.monotonic()
         reader = run_cli("sql", "SELECT count() AS n FROM requests FINAL", "--format", "json", store=store)
         assert reader.returncode == 0, reader.stderr
         assert json.loads(reader.stdout)[0]["n"] >= 50
+        assert process.poll() is None, "the reader should get its turn while the ingest is still running"
+        assert time.monotonic() - asked < 15
     finally:
         _, errors = process.communicate(timeout=300)
     assert process.returncode == 0, errors.decode()
-    assert _truth(store)[0] == 20_050
+    assert _truth(store)[0] == 40_050
 
 
 def test_a_store_held_too_long_gives_a_clear_busy_error(tmp_path: Path) -> None:
