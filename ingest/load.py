@@ -3,7 +3,9 @@
 Each chunk of lines is one unit of work in one store session. The engine parses and types the lines
 (sql/queries/ingest_parse.sql), the great-expectations suite checks the typed rows, and the engine decides what
 the chunk writes: new requests, changed ones (a -1 copy of the old version beside the new one, so rollups never
-count a request twice) and nothing for exact duplicates.
+count a request twice) and nothing for exact duplicates. Two chunks are in flight at once, each in its own
+session: one parses and validates while the other decides and writes; decisions and writes go one at a time,
+in the order of the file.
 
 Exactly once, across kill -9: every chunk has a version v, greater than any version in the store, and decides
 *as of v* (it reads only rows written before v). Before writing, it leaves a small pending record (file, chunk,
