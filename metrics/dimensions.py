@@ -25,6 +25,8 @@ COLUMNS = (
     "escalation_reason",
 )
 SEGMENT_PREFIX = "segments."
+# Time buckets: only these expressions reach SQL text.
+BUCKETS = {"hour": "toStartOfHour(ts)", "day": "toStartOfDay(ts)", "week": "toStartOfWeek(ts, 1)"}
 _SEGMENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -53,10 +55,15 @@ def expression(name: str, slot: str, params: dict[str, Any]) -> str:
     raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
 
 
-def render(by: list[str], where: dict[str, str]) -> Rendered:
-    """Fragments that group by ``by`` and filter on ``where`` (dimension -> value)."""
+def render(by: list[str], where: dict[str, str], bucket: str | None = None) -> Rendered:
+    """Fragments that group by ``bucket`` (hour, day, week) and ``by``, and filter on ``where`` (dimension -> value)."""
     params: dict[str, Any] = {}
     dims, names = [], []
+    if bucket is not None:
+        if bucket not in BUCKETS:
+            raise DimensionError(f"unknown bucket {bucket!r}: use one of {', '.join(BUCKETS)}")
+        dims.append(f"{BUCKETS[bucket]} AS bucket,")
+        names.append("bucket")
     for i, name in enumerate(by):
         dims.append(f"{expression(name, f'dk{i}', params)} AS `{name}`,")
         names.append(f"`{name}`")

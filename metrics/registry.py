@@ -28,9 +28,13 @@ class Metric:
     unit: str
     better: Better
     margin: float | None
-    sql: str
     columns: tuple[str, ...]
     help: str
+
+    @property
+    def sql(self) -> str:
+        """The name of the query file, sql/queries/metric_<name>.sql."""
+        return f"metric_{self.name}"
 
 
 METRICS: tuple[Metric, ...] = (
@@ -40,9 +44,110 @@ METRICS: tuple[Metric, ...] = (
         unit="requests",
         better="neither",
         margin=None,
-        sql="volume",
         columns=("requests", "users", "cost_usd"),
-        help="Requests, distinct users and model spend (cost_usd summed over every call, failed ones included).",
+        help="Requests, distinct users and model spend (cost_usd over every call, failed ones included).",
+    ),
+    Metric(
+        name="escalation_rate",
+        kind="binary",
+        unit="share of requests",
+        better="neither",
+        margin=0.02,
+        columns=("requests", "escalated", "escalation_rate"),
+        help="Share of requests the cascade moved to a stronger tier. Too low for a segment can mean it is "
+        "left on the cheap path; too high, that it pays twice.",
+    ),
+    Metric(
+        name="cost_per_resolved",
+        kind="mean",
+        unit="USD",
+        better="lower",
+        margin=0.10,
+        columns=("requests", "cost_usd", "resolved", "cost_per_resolved", "cost_per_request"),
+        help="All-in cost (model + router + human, over every request, failed and unresolved included) divided "
+        "by resolved requests, beside the naive model spend per request. The difference is the point.",
+    ),
+    Metric(
+        name="latency",
+        kind="quantile",
+        unit="ms",
+        better="lower",
+        margin=0.15,
+        columns=("requests", "p50_ms", "p95_ms", "p99_ms"),
+        help="End-to-end latency as the user saw it; exact quantiles, the same on every refresh.",
+    ),
+    Metric(
+        name="ttft",
+        kind="quantile",
+        unit="ms",
+        better="lower",
+        margin=0.15,
+        columns=("requests", "p50_ms", "p95_ms", "p99_ms"),
+        help="Time to first token, over requests that report it.",
+    ),
+    Metric(
+        name="error_rate",
+        kind="binary",
+        unit="share of requests",
+        better="lower",
+        margin=0.02,
+        columns=("requests", "errors", "error_rate"),
+        help="Share of requests that ended in an error (status = error).",
+    ),
+    Metric(
+        name="cheap_share",
+        kind="binary",
+        unit="share of requests",
+        better="neither",
+        margin=0.05,
+        columns=("requests", "cheap", "cheap_share"),
+        help="Share of requests answered by the cheapest route (the first of ROUTEWATCH_ROUTE_ORDER).",
+    ),
+    Metric(
+        name="resolution_rate",
+        kind="binary",
+        unit="share of known outcomes",
+        better="higher",
+        margin=0.03,
+        columns=("requests", "resolved", "known", "resolution_rate"),
+        help="Resolved requests among those whose outcome is known (late feedback included).",
+    ),
+    Metric(
+        name="thumbs_up_rate",
+        kind="binary",
+        unit="share of rated",
+        better="higher",
+        margin=0.03,
+        columns=("requests", "rated", "thumbs_up", "thumbs_up_rate"),
+        help="Thumbs up among requests with a thumb (late feedback included).",
+    ),
+    Metric(
+        name="csat",
+        kind="ordinal",
+        unit="1..5",
+        better="higher",
+        margin=0.05,
+        columns=("requests", "rated", "mean_csat"),
+        help="Mean satisfaction score among rated requests (tested as ordinal, not as a mean).",
+    ),
+    Metric(
+        name="feedback_coverage",
+        kind="binary",
+        unit="share of requests",
+        better="higher",
+        margin=None,
+        columns=("requests", "rated", "feedback_coverage"),
+        help="Share of requests with a thumb or a CSAT. Satisfaction is only seen where users rate.",
+    ),
+    Metric(
+        name="shadow_divergence",
+        kind="binary",
+        unit="share of compared",
+        better="neither",
+        margin=None,
+        columns=("requests", "compared", "diverged", "shadow_divergence", "shadow_cost_delta_usd"),
+        help="Share of requests where a shadow router would have chosen another route, and what that would "
+        "have cost more (or less), priced at each route's mean spend per request.",
     ),
 )
 METRICS_BY_NAME = {m.name: m for m in METRICS}
@@ -68,10 +173,16 @@ def compute(
     since: datetime | None = None,
     until: datetime | None = None,
     where: dict[str, str] | None = None,
+    bucket: str | None = None,
+    cheap_route: str = "cheap",
 ) -> pd.DataFrame:
-    """One metric as a frame: one column per ``by`` dimension, then the metric's columns."""
+    """One metric as a frame: a ``bucket`` column if asked, one per ``by`` dimension, then the metric's columns."""
     metric = get(name)
-    rendered = render(by or [], where or {})
-    params = {"since": since or EPOCH, "until": until or FAR_FUTURE, **rendered.params}
-    frame = store.query_df(fill(query(metric.sql).text, rendered), params)
-    return frame[[*(by or []), *metric.columns]]
+    rendered = render(by or [], where or {}, bucket)
+    params = {"since": since or EPOCH, "until": until or FAR_FUTURE, "cheap_route": cheap_route, **rendered.params}
+    # Output names follow the contract (escalated, resolved, ...), so columns must win over same-named aliases.
+    settings = {"prefer_column_name_to_alias": 1}
+    frame = store.query_df(fill(query(metric.sql).text, rendered), params, settings=settings)
+    keys = [*(["bucket"] if bucket else []), *(by or [])]
+    frame = frame[[*keys, *metric.columns]]
+    return frame.sort_values(keys, ignore_index=True) if keys else frame

@@ -90,6 +90,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _readable_store(settings: Settings) -> Store:
+    """A read-only store whose schema is current, or a clear word on what to do."""
+    from routewatch.migrations import latest_version, schema_version
+
+    store = _store(settings, read_only=True)
+    current, latest = schema_version(store), latest_version()
+    if current == 0:
+        raise CommandError(f"the store {store.display} is empty: load data with `routewatch ingest` or `make demo`")
+    if current < latest:
+        raise CommandError(f"the store's schema is at version {current} of {latest}: run `routewatch migrate`")
+    return store
+
+
 def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.dimensions import DimensionError
     from metrics.registry import UnknownMetric, compute
@@ -97,12 +110,14 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     by = [d.strip() for d in args.by.split(",") if d.strip()] if args.by else []
     try:
         frame = compute(
-            _store(settings, read_only=True),
+            _readable_store(settings),
             args.name,
             by=by,
             since=_time(args.since),
             until=_time(args.until),
             where=_where(args.where),
+            bucket=args.bucket,
+            cheap_route=settings.route_order[0],
         )
     except (DimensionError, UnknownMetric) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
@@ -231,12 +246,17 @@ def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=output.OUTPUT_FORMATS, default="table")
 
+    from metrics.registry import METRICS
+
     metrics = sub.add_parser("metrics", parents=[common, fmt], help="one metric, by any dimensions")
-    metrics.add_argument("name")
+    metrics.add_argument(
+        "name", choices=[m.name for m in METRICS], metavar="NAME", help=", ".join(m.name for m in METRICS)
+    )
     metrics.add_argument("--by", help="DIM[,DIM]: language, channel, tier, route, segments.<key>, ...")
     metrics.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
     metrics.add_argument("--until", help="end time, exclusive")
     metrics.add_argument("--where", action="append", default=[], metavar="DIM=VALUE")
+    metrics.add_argument("--bucket", choices=("hour", "day", "week"), help="one row per time bucket (UTC)")
     metrics.set_defaults(run=cmd_metrics)
 
     sql = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")

@@ -15,6 +15,7 @@ from routewatch.store import Store
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+)")
 _FUNCTION = re.compile(r"CREATE FUNCTION IF NOT EXISTS (\w+)")
+_PLAIN_VIEW = re.compile(r"CREATE VIEW IF NOT EXISTS (\w+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 _SHARD_KEY = re.compile(r"^-- shard key: (.+)$", re.MULTILINE)
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -56,9 +57,10 @@ def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[
         for name in tables:
             body = re.sub(rf"\bFROM {name}\b", f"FROM {name}_local", body)
         return [body]
-    function = _FUNCTION.search(statement)
-    if function:
-        return [statement.replace(function.group(0), f"{function.group(0)} {on}", 1)]
+    # Functions and plain views exist on every node; a view reads the Distributed tables, so it sees every shard.
+    plain = _FUNCTION.search(statement) or _PLAIN_VIEW.search(statement)
+    if plain:
+        return [statement.replace(plain.group(0), f"{plain.group(0)} {on}", 1)]
     raise ValueError(f"cannot render for a cluster: {statement.splitlines()[0]!r}")
 
 

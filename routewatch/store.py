@@ -43,7 +43,7 @@ def redact(text: str) -> str:
 
 def _scrub(text: str, secret: str) -> str:
     """The message without secrets, and without the echo of a long statement that the engine appends."""
-    text = redact(text).split(": In scope ", 1)[0].split("\nStack trace", 1)[0]
+    text = redact(text).split(" In scope ", 1)[0].split("\nStack trace", 1)[0].rstrip(":")
     text = text.replace(secret, "***") if secret else text
     return text if len(text) <= 600 else text[:600] + " ..."
 

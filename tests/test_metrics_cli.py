@@ -1,10 +1,11 @@
-"""`routewatch metrics volume` against an independent pandas computation on the same rows."""
+"""`routewatch metrics`: dimensions, filters, formats, and real llmperf traffic against pandas."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -61,6 +62,14 @@ def test_volume_on_real_llmperf_traffic_by_provider_route(store: Store, tmp_path
     assert result.sort_index().to_dict() == expected.sort_index().to_dict()
     rate_limited = expected.xs("http_429", level="error_type")
     assert rate_limited.filter(like="lepton").sum() == 390  # Lepton refused 130 of 150 requests in each size
+    latency = compute(store, "latency", by=["route"]).set_index("route")
+    quantiles = records.groupby("route")["latency_ms"].quantile([0.5, 0.95, 0.99]).unstack()
+    assert np.allclose(latency[["p50_ms", "p95_ms", "p99_ms"]].to_numpy(), quantiles.to_numpy(), rtol=1e-9)
+    errors = compute(store, "error_rate", by=["route"]).set_index("route")["error_rate"]
+    assert np.allclose(
+        errors.to_numpy(), records.groupby("route")["status"].apply(lambda s: (s == "error").mean()).to_numpy()
+    )
+    assert errors["lepton_70b"] == pytest.approx(130 / 150)
 
 
 def test_unknown_dimensions_and_metrics_are_refused(loaded: tuple[Store, pd.DataFrame]) -> None:
@@ -70,7 +79,8 @@ def test_unknown_dimensions_and_metrics_are_refused(loaded: tuple[Store, pd.Data
     bad = run_cli("metrics", "volume", "--by", "password", store=store)
     assert bad.returncode == 1 and "unknown dimension 'password'" in bad.stderr
     unknown = run_cli("metrics", "happiness", store=store)
-    assert unknown.returncode == 1 and "unknown metric 'happiness'" in unknown.stderr
+    assert unknown.returncode == 2 and "invalid choice: 'happiness'" in unknown.stderr  # a usage error
+    assert "escalation_rate" in unknown.stderr
 
 
 def test_a_segment_key_is_bound_not_formatted(loaded: tuple[Store, pd.DataFrame]) -> None:

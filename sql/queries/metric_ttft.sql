@@ -1,0 +1,13 @@
+-- name: metric_ttft
+-- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- returns: one column per dimension, requests UInt64 (with a time to first token), p50_ms, p95_ms, p99_ms Float64
+SELECT
+    {{dims}}
+    count() AS requests,
+    quantileExactInclusive(0.5)(assumeNotNull(ttft_ms)) AS p50_ms,
+    quantileExactInclusive(0.95)(assumeNotNull(ttft_ms)) AS p95_ms,
+    quantileExactInclusive(0.99)(assumeNotNull(ttft_ms)) AS p99_ms
+FROM requests_live
+WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)} AND isNotNull(ttft_ms)
+    {{filters}}
+{{group_by}}

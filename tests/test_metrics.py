@@ -1,0 +1,173 @@
+"""Every metric of the registry against an independent pandas computation on the same rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ingest.load import ingest
+from metrics.registry import METRICS, compute
+from routewatch.store import Store
+from tests.conftest import write_lines
+
+DIMS = ["route", "language"]
+
+
+def _effective(frame: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Apply late feedback: the newest event of a kind replaces the request's own value."""
+    frame = frame.copy()
+    newest = events.sort_values("ts").groupby(["request_id", "kind"])["value"].last().unstack()
+    indexed = frame.set_index("request_id")
+    for kind in ("resolved", "thumb", "csat"):
+        if kind in newest:
+            values = newest[kind].dropna()
+            indexed.loc[values.index, kind] = values.map(lambda v, k=kind: bool(v > 0) if k == "resolved" else v)
+    return indexed.reset_index()
+
+
+def reference(frame: pd.DataFrame, name: str, by: list[str]) -> pd.DataFrame:
+    """The metric computed with pandas alone."""
+    g = frame.groupby(by)
+    requests = g.size().rename("requests")
+    resolved = frame["resolved"].map(lambda v: v is True)
+    frame = frame.assign(
+        _resolved=resolved,
+        _known=frame["resolved"].notna(),
+        _error=frame["status"] == "error",
+        _allin=frame["cost_usd"] + frame["router_cost_usd"] + frame["human_cost_usd"],
+        _thumb_rated=frame["thumb"].notna(),
+        _up=frame["thumb"] == 1,
+        _csat_rated=frame["csat"].notna(),
+        _compared=frame["shadow_route"] != "",
+        _diverged=(frame["shadow_route"] != "") & (frame["shadow_route"] != frame["route"]),
+    )
+    g = frame.groupby(by)
+    s = g.sum(numeric_only=True)
+    if name == "volume":
+        return pd.concat([requests, g["user_id"].nunique().rename("users"), s["cost_usd"]], axis=1)
+    if name == "escalation_rate":
+        return pd.DataFrame(
+            {"requests": requests, "escalated": s["escalated"], "escalation_rate": s["escalated"] / requests}
+        )
+    if name == "cost_per_resolved":
+        resolved_n = s["_resolved"]
+        return pd.DataFrame(
+            {
+                "requests": requests,
+                "cost_usd": s["_allin"],
+                "resolved": resolved_n,
+                "cost_per_resolved": (s["_allin"] / resolved_n).where(resolved_n > 0),
+                "cost_per_request": s["cost_usd"] / requests,
+            }
+        )
+    if name in ("latency", "ttft"):
+        column = "latency_ms" if name == "latency" else "ttft_ms"
+        rows = frame.dropna(subset=[column]).groupby(by)[column]
+        return pd.DataFrame(
+            {
+                "requests": rows.size(),
+                "p50_ms": rows.quantile(0.5),
+                "p95_ms": rows.quantile(0.95),
+                "p99_ms": rows.quantile(0.99),
+            }
+        )
+    if name == "error_rate":
+        return pd.DataFrame({"requests": requests, "errors": s["_error"], "error_rate": s["_error"] / requests})
+    if name == "cheap_share":
+        cheap = frame.assign(_cheap=frame["final_route"] == "cheap").groupby(by)["_cheap"].sum()
+        return pd.DataFrame({"requests": requests, "cheap": cheap, "cheap_share": cheap / requests})
+    if name == "resolution_rate":
+        known = s["_known"]
+        return pd.DataFrame(
+            {
+                "requests": requests,
+                "resolved": s["_resolved"],
+                "known": known,
+                "resolution_rate": s["_resolved"] / known,
+            }
+        )
+    if name == "thumbs_up_rate":
+        rated = s["_thumb_rated"]
+        return pd.DataFrame(
+            {"requests": requests, "rated": rated, "thumbs_up": s["_up"], "thumbs_up_rate": s["_up"] / rated}
+        )
+    if name == "csat":
+        return pd.DataFrame({"requests": requests, "rated": s["_csat_rated"], "mean_csat": g["csat"].mean()})
+    if name == "feedback_coverage":
+        rated = frame.assign(_rated=frame["_thumb_rated"] | frame["_csat_rated"]).groupby(by)["_rated"].sum()
+        return pd.DataFrame({"requests": requests, "rated": rated, "feedback_coverage": rated / requests})
+    if name == "shadow_divergence":
+        price = frame.groupby("route")["cost_usd"].mean()
+        delta = np.where(frame["_diverged"], frame["shadow_route"].map(price).fillna(0) - frame["cost_usd"], 0.0)
+        return pd.DataFrame(
+            {
+                "requests": requests,
+                "compared": s["_compared"],
+                "diverged": s["_diverged"],
+                "shadow_divergence": s["_diverged"] / s["_compared"],
+                "shadow_cost_delta_usd": frame.assign(_delta=delta).groupby(by)["_delta"].sum(),
+            }
+        )
+    raise AssertionError(f"no reference for {name}")
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory, synthetic_file: Path) -> tuple[Store, pd.DataFrame]:
+    """The synthetic traffic and late feedback that flips some outcomes, in a store and in pandas."""
+    folder = tmp_path_factory.mktemp("metrics")
+    store = Store(f"chdb://{folder / 'store'}")
+    frame = pd.read_json(synthetic_file, lines=True, precise_float=True, dtype={"resolved": object})
+    for column in ("shadow_route", "error_type", "escalation_reason"):
+        frame[column] = frame[column].fillna("")
+    frame["resolved"] = frame["resolved"].map(lambda v: None if v is None or v != v else bool(v))
+    rng = np.random.default_rng(3)
+    picked = frame.sample(400, random_state=1)
+    events = pd.DataFrame(
+        {
+            "request_id": picked["request_id"],
+            "ts": "2026-11-01T00:00:00Z",
+            "kind": rng.choice(["resolved", "thumb", "csat"], len(picked)),
+            "value": 1,
+        }
+    )
+    events.loc[events["kind"] == "thumb", "value"] = rng.choice([-1, 1], (events["kind"] == "thumb").sum())
+    events.loc[events["kind"] == "csat", "value"] = rng.integers(1, 6, (events["kind"] == "csat").sum())
+    feedback = write_lines(folder / "feedback.jsonl", [json.dumps(r) for r in events.to_dict("records")])
+    ingest(store, [str(synthetic_file), str(feedback)])
+    return store, _effective(frame, events)
+
+
+@pytest.mark.parametrize("metric", METRICS, ids=lambda m: m.name)
+def test_every_metric_matches_pandas(metric: object, loaded: tuple[Store, pd.DataFrame]) -> None:
+    store, frame = loaded
+    name = metric.name  # type: ignore[attr-defined]
+    got = compute(store, name, by=DIMS).set_index(DIMS).sort_index()
+    expected = reference(frame, name, DIMS).sort_index()
+    expected = expected[expected["requests"] > 0]
+    assert list(got.columns) == list(metric.columns)  # type: ignore[attr-defined]
+    assert got.index.tolist() == expected.index.tolist()
+    for column in got.columns:
+        left = pd.to_numeric(got[column], errors="coerce").astype(float).to_numpy()
+        right = pd.to_numeric(expected[column], errors="coerce").astype(float).to_numpy()
+        np.testing.assert_allclose(left, right, rtol=1e-9, atol=1e-9, err_msg=f"{name}.{column}")
+    assert metric.help  # type: ignore[attr-defined]
+
+
+def test_late_feedback_changes_the_outcome(loaded: tuple[Store, pd.DataFrame]) -> None:
+    store, frame = loaded
+    resolved = compute(store, "resolution_rate")
+    assert int(resolved["resolved"].iloc[0]) == int(frame["resolved"].map(lambda v: v is True).sum())
+
+
+def test_buckets_add_up_to_the_total(loaded: tuple[Store, pd.DataFrame]) -> None:
+    store, frame = loaded
+    daily = compute(store, "volume", bucket="day")
+    assert daily["requests"].sum() == len(frame)
+    days = pd.to_datetime(frame["ts"], utc=True).dt.floor("D").value_counts().sort_index()
+    assert daily["requests"].tolist() == days.tolist()
+    weekly = compute(store, "error_rate", bucket="week", by=["channel"])
+    assert weekly["requests"].sum() == len(frame)
