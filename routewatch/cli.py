@@ -125,6 +125,27 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.dimensions import DimensionError
+    from metrics.gaps import COLUMNS, GapSettings, gap_table
+
+    dimensions = [d.strip() for d in args.by.split(",") if d.strip()]
+    references = _where(args.reference)
+    try:
+        table = gap_table(
+            _readable_store(settings),
+            dimensions,
+            GapSettings(reference=references),
+            metrics=[args.metric] if args.metric else None,
+            since=_time(args.since),
+            until=_time(args.until),
+        )
+    except (DimensionError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    output.write(table if args.format == "json" else table[list(COLUMNS)], args.format)
+    return EXIT_OK
+
+
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     frame = _store(settings, read_only=True).query_df(args.statement)
     output.write(frame, args.format)
@@ -258,6 +279,14 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_argument("--where", action="append", default=[], metavar="DIM=VALUE")
     metrics.add_argument("--bucket", choices=("hour", "day", "week"), help="one row per time bucket (UTC)")
     metrics.set_defaults(run=cmd_metrics)
+
+    gaps = sub.add_parser("gaps", parents=[common, fmt], help="segment gaps with their statistics")
+    gaps.add_argument("--by", default="language,channel,tier", help="DIM[,DIM] (default language,channel,tier)")
+    gaps.add_argument("--metric", help="escalation_rate, error_rate, resolution_rate or thumbs_up_rate")
+    gaps.add_argument("--reference", action="append", default=[], metavar="DIM=SEGMENT", help="default: the largest")
+    gaps.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
+    gaps.add_argument("--until", help="end time, exclusive")
+    gaps.set_defaults(run=cmd_gaps)
 
     sql = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
     sql.add_argument("statement")

@@ -1,0 +1,359 @@
+"""Segment gaps for binary metrics: is a segment really served worse than its reference, or is it noise?
+
+The method is STATISTICS.md R1-R6 and R8 (the parts that need no history): every segment is compared with a
+reference segment (the largest by volume unless configured), with
+
+* gates on sample size that look only at n, never at the gap (R2);
+* cluster-aware counts: requests cluster in users, so the variance is the linearized (cluster-robust) one and
+  the statsmodels tests get Kish's effective counts (R3.1);
+* Wilson intervals per segment, the Miettinen-Nurminen score test and its matching interval for the gap (R3.2-3);
+* a task-mix-adjusted gap by direct standardization to the reference's task mix, its variance inflated by the
+  design effect (R3.4, 1): the raw gap can mislead when segments ask different things (Simpson);
+* the smallest detectable gap at the planning level q/m: a segment too small to judge is ``underpowered``,
+  never "no gap" (R3.5);
+* Benjamini-Hochberg across every comparison of the run, separately for the adjusted and the raw p-values (R6);
+* a status per comparison (R8); ``warning`` (CUSUM) belongs to the decisions over time and is not set here.
+
+Example::
+
+    >>> cells = ...  # one row per (segment, task_type, user_id) with counts, see sql/queries/gap_cells.sql
+    >>> table = gap_table_from_cells({"language": cells}, GapSettings())
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    test_proportions_2indep,
+)
+
+from metrics.dimensions import expression
+from metrics.registry import EPOCH, FAR_FUTURE
+from routewatch.sqlfiles import query
+from routewatch.store import Store
+
+
+class Status(enum.StrEnum):
+    """What a comparison says, in the words of DESIGN.md."""
+
+    CONFIRMED = "confirmed"
+    WARNING = "warning"
+    EXPLAINED_BY_TASK_MIX = "explained_by_task_mix"
+    UNDERPOWERED = "underpowered"
+    INSUFFICIENT_DATA = "insufficient_data"
+    NONRESPONSE_BIASED = "nonresponse_biased"
+    EQUIVALENT = "equivalent"
+    NO_EVIDENCE = "no_evidence"
+    MODEL_FAILED = "model_failed"
+
+
+# Binary metrics: (events column, trials column) of gap_cells.
+BINARY: dict[str, tuple[str, str]] = {
+    "escalation_rate": ("escalated", "requests"),
+    "error_rate": ("errors", "requests"),
+    "resolution_rate": ("resolved", "known"),
+    "thumbs_up_rate": ("thumbs_up", "rated"),
+}
+COLUMNS = (
+    "dimension",
+    "segment",
+    "reference",
+    "metric",
+    "value",
+    "reference_value",
+    "gap",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "adjusted_gap",
+    "requests",
+    "users",
+    "status",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapSettings:
+    """The knobs of a gap run; every test and interval reads its level from here."""
+
+    q: float = 0.05  # false discovery rate across the run
+    alpha: float = 0.05  # level of the displayed intervals
+    delta: dict[str, float] = field(
+        default_factory=lambda: {
+            "escalation_rate": 0.02,
+            "error_rate": 0.02,
+            "resolution_rate": 0.03,
+            "thumbs_up_rate": 0.03,
+        }
+    )
+    min_requests: int = 200
+    min_events: int = 10
+    min_users: int = 30
+    min_coverage: float = 0.05  # feedback: share of requests rated
+    coverage_ratio: tuple[float, float] = (0.5, 2.0)
+    power: float = 0.8
+    reference: dict[str, str] = field(default_factory=dict)  # dimension -> reference segment
+
+
+@dataclass(frozen=True)
+class ClusterCounts:
+    """A group's counts with the cluster-robust (linearized) variance of its rate, and Kish's effective counts."""
+
+    events: float
+    trials: float
+    users: int
+    rate: float
+    deff: float
+
+    @property
+    def n_eff(self) -> float:
+        """Effective sample size: trials over the design effect."""
+        return self.trials / self.deff
+
+    @property
+    def k_eff(self) -> float:
+        """Effective events: the rate times the effective sample size."""
+        return self.rate * self.n_eff
+
+
+def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
+    """R3.1: ratio estimator over users, linearization variance, design effect (at least 1)."""
+    keep = trials > 0
+    events, trials = events[keep].astype(float), trials[keep].astype(float)
+    total, users = trials.sum(), int(keep.sum())
+    if total == 0 or users < 2:
+        return ClusterCounts(events.sum(), total, users, math.nan, 1.0)
+    rate = events.sum() / total
+    v_cluster = users / (users - 1) * np.sum((events - rate * trials) ** 2) / total**2
+    v_simple = rate * (1 - rate) / total
+    deff = max(1.0, v_cluster / v_simple) if v_simple > 0 else 1.0
+    return ClusterCounts(events.sum(), total, users, rate, deff)
+
+
+def standardized_gap(
+    segment: pd.DataFrame, reference: pd.DataFrame, deff: tuple[float, float] = (1.0, 1.0)
+) -> tuple[float, float, float]:
+    """R3.4 (1): gap at the reference's task mix, its variance, and the share of segment traffic kept.
+
+    Both frames have one row per task type with ``k`` and ``n``. Each group's part of the variance is multiplied
+    by that group's design effect (segment, reference), as its effective counts are in the raw test.
+    """
+    cells = segment.merge(reference, left_index=True, right_index=True, how="outer", suffixes=("_seg", "_ref"))
+    cells = cells.fillna(0)
+    kept = cells[(cells["n_seg"] > 0) & (cells["n_ref"] > 0)]
+    if kept.empty:
+        return math.nan, math.nan, 0.0
+    weights = kept["n_ref"] / kept["n_ref"].sum()
+    p_seg, p_ref = kept["k_seg"] / kept["n_seg"], kept["k_ref"] / kept["n_ref"]
+    smooth_seg = (kept["k_seg"] + 1) / (kept["n_seg"] + 2)  # (k+1)/(n+2): a zero cell keeps its variance
+    smooth_ref = (kept["k_ref"] + 1) / (kept["n_ref"] + 2)
+    variance = np.sum(
+        weights**2
+        * (
+            deff[0] * smooth_seg * (1 - smooth_seg) / kept["n_seg"]
+            + deff[1] * smooth_ref * (1 - smooth_ref) / kept["n_ref"]
+        )
+    )
+    coverage = kept["n_seg"].sum() / max(cells["n_seg"].sum(), 1)
+    return float(np.sum(weights * (p_seg - p_ref))), float(variance), float(coverage)
+
+
+def _gate(seg: ClusterCounts, ref: ClusterCounts, settings: GapSettings) -> Status | None:
+    for group in (seg, ref):
+        if group.trials < settings.min_requests or group.users < settings.min_users:
+            return Status.INSUFFICIENT_DATA
+        if group.events < settings.min_events or group.trials - group.events < settings.min_events:
+            return Status.INSUFFICIENT_DATA
+    return None
+
+
+def minimum_detectable_gap(seg: ClusterCounts, ref: ClusterCounts, alpha_plan: float, power: float) -> float:
+    """R3.5: the smallest gap (either direction) the effective sample sizes can detect, in rate points."""
+    h = NormalIndPower().solve_power(
+        effect_size=None, nobs1=seg.n_eff, alpha=alpha_plan, power=power, ratio=ref.n_eff / seg.n_eff
+    )
+    phi = 2 * math.asin(math.sqrt(ref.rate))
+    up = math.sin(min(phi + h, math.pi) / 2) ** 2 - ref.rate
+    down = ref.rate - math.sin(max(phi - h, 0) / 2) ** 2
+    return float(max(up, down))
+
+
+def _contrast(
+    dimension: str,
+    metric: str,
+    segment: str,
+    reference: str,
+    users: pd.DataFrame,
+    tasks: pd.DataFrame,
+    settings: GapSettings,
+    family_size: int,
+) -> dict[str, Any]:
+    """One segment against its reference on one binary metric, before the run-wide corrections."""
+    events, trials = BINARY[metric]
+    seg_users, ref_users = users.loc[segment], users.loc[reference]
+    seg = cluster_counts(seg_users[events].to_numpy(), seg_users[trials].to_numpy())
+    ref = cluster_counts(ref_users[events].to_numpy(), ref_users[trials].to_numpy())
+    row: dict[str, Any] = {
+        "dimension": dimension,
+        "segment": segment,
+        "reference": reference,
+        "metric": metric,
+        "value": seg.rate,
+        "reference_value": ref.rate,
+        "gap": seg.rate - ref.rate,
+        "requests": int(seg_users["requests"].sum()),
+        "users": seg.users,
+        "reference_requests": int(ref_users["requests"].sum()),
+        "trials": seg.trials,
+        "deff": max(seg.deff, ref.deff),
+        "n_eff": seg.n_eff,
+        "note": "",
+    }
+    gated = _gate(seg, ref, settings)
+    if gated is not None:
+        return {**row, "status": gated}
+    delta = settings.delta[metric]
+    mde = minimum_detectable_gap(seg, ref, settings.q / max(family_size, 1), settings.power)
+    row["mde"] = mde
+    if trials == "rated":  # thumbs: is the feedback itself representative?
+        seg_coverage = seg.trials / max(row["requests"], 1)
+        ref_coverage = ref.trials / max(row["reference_requests"], 1)
+        ratio = seg_coverage / ref_coverage if ref_coverage else math.inf
+        low, high = settings.coverage_ratio
+        if min(seg_coverage, ref_coverage) < settings.min_coverage or not low <= ratio <= high:
+            row["note"] = f"feedback coverage {seg_coverage:.1%} against {ref_coverage:.1%}"
+            row["nonresponse"] = True
+    if mde > delta:
+        return {**row, "status": Status.UNDERPOWERED}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            test = test_proportions_2indep(
+                seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, method="score", compare="diff", correction=True
+            )
+            low, high = confint_proportions_2indep(
+                seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, method="score", compare="diff", alpha=settings.alpha
+            )
+            seg_low, seg_high = proportion_confint(seg.k_eff, seg.n_eff, alpha=settings.alpha, method="wilson")
+            seg_tasks = tasks.loc[segment].rename(columns={events: "k", trials: "n"})[["k", "n"]]
+            ref_tasks = tasks.loc[reference].rename(columns={events: "k", trials: "n"})[["k", "n"]]
+            adjusted, variance, coverage = standardized_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff))
+            p_adjusted_test = math.erfc(abs(adjusted) / math.sqrt(2 * variance)) if variance > 0 else math.nan
+        except (Warning, ValueError, ZeroDivisionError) as exc:
+            return {**row, "status": Status.MODEL_FAILED, "note": f"{type(exc).__name__}: {exc}"}
+    return {
+        **row,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "value_ci_low": float(seg_low),
+        "value_ci_high": float(seg_high),
+        "p_value": float(test.pvalue),
+        "adjusted_gap": adjusted,
+        "adjusted_se": math.sqrt(variance) if variance > 0 else math.nan,
+        "p_adjusted_test": p_adjusted_test,
+        "coverage": coverage,
+    }
+
+
+def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settings: GapSettings) -> Status:
+    """R8 with the interpretation matrix of R3.4; the practical margin delta is part of every verdict."""
+    delta = settings.delta[row["metric"]]
+    adjusted, raw = row["adjusted_gap"], row["gap"]
+    if row.get("nonresponse"):
+        return Status.NONRESPONSE_BIASED
+    if reject_adjusted and abs(adjusted) >= delta:
+        if not reject_raw:
+            row["note"] = "masked gap: the raw rates hide it (task mix)"
+        elif math.copysign(1, raw) != math.copysign(1, adjusted):
+            row["note"] = "reversal: the raw gap points the other way (task mix); for human review"
+        return Status.CONFIRMED
+    if reject_raw and abs(raw) >= delta:
+        if reject_adjusted and math.copysign(1, raw) != math.copysign(1, adjusted):
+            row["note"] = f"within each task type the gap is {adjusted:+.1%}, the other way"
+        return Status.EXPLAINED_BY_TASK_MIX
+    # Equivalent when the (1 - 2 alpha) interval of the adjusted gap lies inside the margin (TOST).
+    half_width = NormalDist().inv_cdf(1 - settings.alpha) * row["adjusted_se"]
+    if -delta < adjusted - half_width and adjusted + half_width < delta:
+        return Status.EQUIVALENT
+    return Status.NO_EVIDENCE
+
+
+def gap_table_from_cells(
+    cells_by_dimension: dict[str, pd.DataFrame], settings: GapSettings, metrics: list[str] | None = None
+) -> pd.DataFrame:
+    """Every segment of every dimension against its reference on each binary metric, with BH across the run.
+
+    Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql.
+    The run's family is every comparison made here, so ``metrics`` narrows the family, not just the output.
+    """
+    chosen = metrics or list(BINARY)
+    unknown = sorted(set(chosen) - set(BINARY))
+    if unknown:
+        raise ValueError(f"no gap test for {unknown}: choose from {', '.join(BINARY)}")
+    plans: list[tuple[str, str, str, str, pd.DataFrame, pd.DataFrame]] = []
+    for dimension, cells in cells_by_dimension.items():
+        if cells.empty:
+            continue
+        volume = cells.groupby("segment")["requests"].sum()
+        reference = settings.reference.get(dimension) or str(volume.idxmax())
+        if reference not in volume.index:
+            continue  # R1/R9: never switch the reference silently; the caller logs the skip
+        users = cells.groupby(["segment", "user_id"]).sum(numeric_only=True)
+        tasks = cells.groupby(["segment", "task_type"]).sum(numeric_only=True)
+        for segment in volume.index:
+            if segment != reference:
+                plans.extend((dimension, metric, str(segment), reference, users, tasks) for metric in chosen)
+    rows = [
+        _contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans))
+        for dimension, metric, segment, reference, users, tasks in plans
+    ]
+    tested = [r for r in rows if "p_value" in r and not math.isnan(r["p_adjusted_test"])]
+    if tested:
+        _, bh_adjusted, _, _ = multipletests([r["p_adjusted_test"] for r in tested], alpha=settings.q, method="fdr_bh")
+        _, bh_raw, _, _ = multipletests([r["p_value"] for r in tested], alpha=settings.q, method="fdr_bh")
+        for row, p_adj, p_raw in zip(tested, bh_adjusted, bh_raw, strict=True):
+            row["p_adjusted"], row["p_raw_adjusted"] = float(p_adj), float(p_raw)
+            row["status"] = _decide(row, p_adj < settings.q, p_raw < settings.q, settings)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    table["status"] = table["status"].map(lambda s: Status(s).value)
+    extra = [c for c in table.columns if c not in COLUMNS and c != "nonresponse"]
+    return table.reindex(columns=[*COLUMNS, *extra])
+
+
+def load_cells(
+    store: Store, dimension: str, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Per-(segment, task_type, user) counts for one allow-listed dimension."""
+    params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
+    sql = query("gap_cells").text.replace("{{segment}}", expression(dimension, "segment_key", params))
+    return store.query_df(sql, params)
+
+
+def gap_table(
+    store: Store,
+    dimensions: list[str],
+    settings: GapSettings | None = None,
+    *,
+    metrics: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pd.DataFrame:
+    """The gap table of ``dimensions`` over a time range (all binary metrics unless ``metrics`` narrows it)."""
+    cells = {d: load_cells(store, d, since, until) for d in dimensions}
+    return gap_table_from_cells(cells, settings or GapSettings(), metrics)
