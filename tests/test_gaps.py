@@ -1,0 +1,183 @@
+"""Segment-gap statistics: golden values, the fixtures of STATISTICS.md, and calibration by simulation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats import proportion
+
+from ingest.load import ingest
+from ingest.synthetic import generate, write_jsonl
+from metrics.gaps import COLUMNS, GapSettings, Status, cluster_counts, gap_table_from_cells
+from routewatch.store import Store
+from tests.conftest import run_cli
+
+REF = GapSettings(reference={"d": "ref"})
+# For calibration: a margin wide enough that no contrast is underpowered, so that every one is tested.
+WIDE = GapSettings(
+    reference={"d": "s0"},
+    delta=dict.fromkeys(["escalation_rate", "error_rate", "resolution_rate", "thumbs_up_rate"], 0.08),
+)
+
+
+def _cells(
+    rng: np.random.Generator,
+    segment: str,
+    users: int,
+    task_mix: dict[str, float],
+    rates: dict[str, float],
+    per_user: int = 20,
+    spread: float = 0.0,
+) -> pd.DataFrame:
+    """One row per (user, task): escalations drawn at the task's rate, shifted per user by ``spread`` (clustering)."""
+    rows = []
+    for user in range(users):
+        shift = rng.normal(0, spread)
+        for task, share in task_mix.items():
+            n = int(rng.binomial(per_user, share))
+            if n == 0:
+                continue
+            p = float(np.clip(rates[task] + shift, 0.001, 0.999))
+            k = int(rng.binomial(n, p))
+            rows.append(
+                {
+                    "segment": segment,
+                    "task_type": task,
+                    "user_id": f"{segment}-{user}",
+                    "requests": n,
+                    "escalated": k,
+                    "errors": int(rng.binomial(n, 0.05)),
+                    "known": n,
+                    "resolved": int(rng.binomial(n, 0.7)),
+                    "rated": n,
+                    "thumbs_up": int(rng.binomial(n, 0.8)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _escalation(table: pd.DataFrame, segment: str) -> pd.Series:
+    return table[(table["segment"] == segment) & (table["metric"] == "escalation_rate")].iloc[0]
+
+
+def test_simpson_fixture_is_labelled_a_reversal_not_over_escalation() -> None:
+    rng = np.random.default_rng(1)
+    english = _cells(rng, "en", 3000, {"easy": 0.8, "hard": 0.2}, {"easy": 0.10, "hard": 0.50})
+    non_native = _cells(rng, "non_native", 3000, {"easy": 0.4, "hard": 0.6}, {"easy": 0.08, "hard": 0.45})
+    table = gap_table_from_cells(
+        {"language": pd.concat([english, non_native])}, GapSettings(reference={"language": "en"})
+    )
+    row = _escalation(table, "non_native")
+    assert row["gap"] == pytest.approx(0.302 - 0.18, abs=0.01)  # raw: non-natives look over-escalated
+    assert row["adjusted_gap"] == pytest.approx(-0.026, abs=0.006)  # within every task they are escalated less
+    assert row["status"] == Status.CONFIRMED and row["note"].startswith("reversal")
+
+
+def test_masked_gap_is_found() -> None:
+    rng = np.random.default_rng(2)
+    reference = _cells(rng, "ref", 2000, {"easy": 0.5, "hard": 0.5}, {"easy": 0.10, "hard": 0.40})
+    # Escalated 6 points less within each task, but asking hard questions more: the raw rates look alike.
+    segment = _cells(rng, "seg", 2000, {"easy": 0.3, "hard": 0.7}, {"easy": 0.04, "hard": 0.34})
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, segment])}, REF), "seg")
+    assert abs(row["gap"]) < 0.02 and row["adjusted_gap"] < -0.05
+    assert row["status"] == Status.CONFIRMED and row["note"].startswith("masked gap")
+
+
+def test_a_heavy_single_account_does_not_alert() -> None:
+    rng = np.random.default_rng(3)
+    reference = _cells(rng, "chat", 1500, {"t": 1.0}, {"t": 0.15})
+    scripts = _cells(rng, "api", 40, {"t": 1.0}, {"t": 0.15}, per_user=10)
+    heavy = [
+        _cells(rng, "api", 1, {"t": 1.0}, {"t": rate}, per_user=8_000).assign(user_id=f"api-heavy-{i}")
+        for i, rate in enumerate((0.01, 0.12, 0.02))
+    ]
+    settings = GapSettings(reference={"channel": "chat"})
+    row = _escalation(gap_table_from_cells({"channel": pd.concat([reference, scripts, *heavy])}, settings), "api")
+    assert row["gap"] < -0.05  # the raw rate is far lower ...
+    assert row["deff"] > 20  # ... but three accounts do the talking
+    assert row["status"] in (Status.UNDERPOWERED, Status.NO_EVIDENCE)
+
+
+def test_gates_depend_on_counts_only() -> None:
+    rng = np.random.default_rng(4)
+    reference = _cells(rng, "big", 500, {"t": 1.0}, {"t": 0.2})
+    small = _cells(rng, "small", 10, {"t": 1.0}, {"t": 0.2})
+    flipped = small.assign(escalated=small["requests"] - small["escalated"])  # the opposite outcomes, same n
+    for cells in (small, flipped):
+        row = _escalation(gap_table_from_cells({"d": pd.concat([reference, cells])}, GapSettings()), "small")
+        assert row["status"] == Status.INSUFFICIENT_DATA
+
+
+def test_golden_values_match_direct_statsmodels_calls() -> None:
+    rng = np.random.default_rng(5)
+    reference = _cells(rng, "ref", 800, {"t": 1.0}, {"t": 0.20}, spread=0.05)
+    segment = _cells(rng, "seg", 600, {"t": 1.0}, {"t": 0.14}, spread=0.05)
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, segment])}, REF), "seg")
+
+    def effective(cells: pd.DataFrame) -> tuple[float, float, float]:
+        k, n = cells["escalated"].to_numpy(float), cells["requests"].to_numpy(float)
+        p, m = k.sum() / n.sum(), len(k)
+        v_cluster = m / (m - 1) * ((k - p * n) ** 2).sum() / n.sum() ** 2
+        deff = max(1.0, v_cluster / (p * (1 - p) / n.sum()))
+        return p * n.sum() / deff, n.sum() / deff, deff
+
+    k1, n1, deff1 = effective(segment)
+    k0, n0, _ = effective(reference)
+    direct = proportion.test_proportions_2indep(k1, n1, k0, n0, method="score", compare="diff", correction=True)
+    assert row["p_value"] == pytest.approx(direct.pvalue, rel=1e-9)
+    assert row["gap"] == pytest.approx(k1 / n1 - k0 / n0, rel=1e-9)
+    assert cluster_counts(segment["escalated"].to_numpy(), segment["requests"].to_numpy()).deff == pytest.approx(deff1)
+    assert deff1 > 1.2  # the per-user spread is a real cluster effect
+    assert row["ci_low"] < row["gap"] < row["ci_high"] and row["ci_high"] < 0
+
+
+@pytest.mark.slow
+def test_no_gap_calibration_by_simulation() -> None:
+    """Clustered traffic with no gap: the raw test keeps its level and BH keeps alerts rare."""
+    runs, any_confirmed, raw_rejections, raw_tests = 60, 0, 0, 0
+    for seed in range(runs):
+        rng = np.random.default_rng(1000 + seed)
+        cells = [
+            _cells(rng, f"s{s}", 120 if s else 400, {"a": 0.6, "b": 0.4}, {"a": 0.15, "b": 0.35}, spread=0.08)
+            for s in range(5)
+        ]
+        table = gap_table_from_cells({"d": pd.concat(cells)}, WIDE, metrics=["escalation_rate"])
+        tested = table.dropna(subset=["p_value"])
+        raw_rejections += int((tested["p_value"] < 0.05).sum())
+        raw_tests += len(tested)
+        any_confirmed += int((table["status"] == Status.CONFIRMED).any())
+    # Monte Carlo margins: three standard errors above the nominal level.
+    assert raw_tests >= 200
+    assert raw_rejections / raw_tests < 0.05 + 3 * np.sqrt(0.05 * 0.95 / raw_tests)
+    assert any_confirmed / runs < 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
+
+
+@pytest.mark.slow
+def test_a_planted_gap_is_found_by_simulation() -> None:
+    found, runs = 0, 30
+    for seed in range(runs):
+        rng = np.random.default_rng(2000 + seed)
+        reference = _cells(rng, "ref", 1600, {"a": 0.6, "b": 0.4}, {"a": 0.15, "b": 0.35}, spread=0.05)
+        segment = _cells(rng, "seg", 800, {"a": 0.6, "b": 0.4}, {"a": 0.10, "b": 0.30}, spread=0.05)  # 5 points
+        table = gap_table_from_cells({"d": pd.concat([reference, segment])}, REF)
+        found += int(_escalation(table, "seg")["status"] == Status.CONFIRMED)
+    assert found / runs >= 0.8
+
+
+@pytest.mark.slow
+def test_the_planted_stories_of_the_synthetic_traffic(tmp_path: Path) -> None:
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    ingest(store, [str(write_jsonl(generate(250_000, seed=21), tmp_path / "traffic.jsonl"))])
+    result = run_cli("gaps", "--by", "language,channel", "--format", "json", store=store)
+    assert result.returncode == 0, result.stderr
+    rows = pd.DataFrame(json.loads(result.stdout))
+    assert set(COLUMNS) <= set(rows.columns)
+    status = rows.set_index(["segment", "metric"])["status"]
+    assert status[("hi", "escalation_rate")] == "confirmed"  # escalated at half the rate
+    assert status[("hi", "thumbs_up_rate")] == "confirmed"  # and less satisfied
+    assert status[("de", "escalation_rate")] != "confirmed"  # Simpson: more in aggregate, less per task
+    assert status[("api", "escalation_rate")] in ("underpowered", "no_evidence", "insufficient_data")
