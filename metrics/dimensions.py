@@ -24,6 +24,8 @@ COLUMNS = (
     "error_type",
     "escalation_reason",
 )
+# Dimensions that need an expression (their values compare as text: 'true' or 'false').
+EXPRESSIONS = {"escalated": "toString(escalated)"}
 SEGMENT_PREFIX = "segments."
 # Time buckets: only these expressions reach SQL text.
 BUCKETS = {"hour": "toStartOfHour(ts)", "day": "toStartOfDay(ts)", "week": "toStartOfWeek(ts, 1)"}
@@ -48,10 +50,12 @@ def expression(name: str, slot: str, params: dict[str, Any]) -> str:
     """SQL for one dimension; a segment key is bound as parameter ``slot``."""
     if name in COLUMNS:
         return name
+    if name in EXPRESSIONS:
+        return EXPRESSIONS[name]
     if name.startswith(SEGMENT_PREFIX) and _SEGMENT_KEY.fullmatch(name.removeprefix(SEGMENT_PREFIX)):
         params[slot] = name.removeprefix(SEGMENT_PREFIX)
         return f"segments[{{{slot}:String}}]"
-    allowed = ", ".join(COLUMNS)
+    allowed = ", ".join([*COLUMNS, *EXPRESSIONS])
     raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
 
 
