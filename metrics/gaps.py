@@ -238,7 +238,8 @@ def _contrast(
             row["note"] = f"feedback coverage {seg_coverage:.1%} against {ref_coverage:.1%}"
             row["nonresponse"] = True
     if mde > delta:
-        return {**row, "status": Status.UNDERPOWERED}
+        # Out of the family (R2), but its estimates still feed the CUSUM and the display.
+        row["status"] = Status.UNDERPOWERED
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -321,7 +322,7 @@ def gap_table_from_cells(
         _contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans))
         for dimension, metric, segment, reference, users, tasks in plans
     ]
-    tested = [r for r in rows if "p_value" in r and not math.isnan(r["p_adjusted_test"])]
+    tested = [r for r in rows if "status" not in r and not math.isnan(r["p_adjusted_test"])]
     if tested:
         _, bh_adjusted, _, _ = multipletests([r["p_adjusted_test"] for r in tested], alpha=settings.q, method="fdr_bh")
         _, bh_raw, _, _ = multipletests([r["p_value"] for r in tested], alpha=settings.q, method="fdr_bh")

@@ -7,7 +7,7 @@ import platform
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -143,6 +143,37 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     except (DimensionError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     output.write(table if args.format == "json" else table[list(COLUMNS)], args.format)
+    return EXIT_OK
+
+
+def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.decisions import decide
+    from routewatch.migrations import migrate
+
+    store = _store(settings)
+    migrate(store)
+    dimensions = [d.strip() for d in args.by.split(",") if d.strip()]
+    run = decide(store, dimensions)
+    if not run.windows:
+        _say("every closed day is already decided")
+    else:
+        _say(
+            f"decided {len(run.windows)} day(s) ({run.windows[0]} to {run.windows[-1]}): {run.rows} comparisons, "
+            f"{run.confirmed} confirmed, {run.warnings} early warnings"
+        )
+    return EXIT_OK
+
+
+def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.decisions import second_class_users
+    from metrics.gaps import gap_table
+
+    store = _readable_store(settings)
+    until = _time(args.until) or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=args.days)
+    dimensions = [d.strip() for d in args.by.split(",") if d.strip()]
+    table = second_class_users(gap_table(store, dimensions, since=since, until=until))
+    output.write(table, args.format)
     return EXIT_OK
 
 
@@ -287,6 +318,16 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
     gaps.add_argument("--until", help="end time, exclusive")
     gaps.set_defaults(run=cmd_gaps)
+
+    decide = sub.add_parser("decide", parents=[common], help="judge every closed day once and store the decisions")
+    decide.add_argument("--by", default="language,channel,tier", help="DIM[,DIM] (default language,channel,tier)")
+    decide.set_defaults(run=cmd_decide)
+
+    second = sub.add_parser("second-class", parents=[common, fmt], help="segments served worse, with evidence")
+    second.add_argument("--by", default="language,channel,tier", help="DIM[,DIM] (default language,channel,tier)")
+    second.add_argument("--days", type=int, default=7, help="closed days to judge (default 7)")
+    second.add_argument("--until", help="end of the period, exclusive (default: today 00:00 UTC)")
+    second.set_defaults(run=cmd_second_class)
 
     sql = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
     sql.add_argument("statement")

@@ -1,0 +1,218 @@
+"""Decisions over time: judge each closed day once, carry a CUSUM early warning, and name second-class users.
+
+Hourly refreshes must not become hourly tests (STATISTICS.md R7). The dashboard shows estimates; only this
+job decides, once per closed decision window (a UTC day), and stores the verdict in ``gap_decisions``. Running
+it again skips decided windows, so it changes nothing. Between windows a two-sided CUSUM on the task-adjusted
+gap (standardized by its standard error, with the indifference zone delta/2) raises a ``warning`` before the
+evidence of a single window is enough to confirm.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metrics.gaps import GapSettings, Status, gap_table
+from routewatch.sqlfiles import query
+from routewatch.store import Store
+
+CUSUM_K = 0.5
+ARL0_REFERENCE = 168.0  # in-control run length of a two-sided CUSUM with k = 0.5 and h = 4 (Montgomery)
+QUALITY = ("resolution_rate", "thumbs_up_rate")  # worse = lower
+DECISION_COLUMNS = (
+    "window_start",
+    "dimension",
+    "segment",
+    "reference",
+    "metric",
+    "value",
+    "reference_value",
+    "gap",
+    "adjusted_gap",
+    "adjusted_se",
+    "p_value",
+    "p_adjusted",
+    "requests",
+    "users",
+    "status",
+    "cusum_up",
+    "cusum_down",
+    "cusum_alarm",
+    "note",
+    "decided_at",
+)
+
+
+def threshold(contrasts: int, days_between_false_alarms: float = 30.0) -> float:
+    """CUSUM threshold h for at most one false alarm across ``contrasts`` per that many days (R7.2)."""
+    arl0 = max(contrasts, 1) * days_between_false_alarms
+    return 4.0 + math.log(max(arl0, ARL0_REFERENCE) / ARL0_REFERENCE)
+
+
+def cusum_step(up: float, down: float, gap: float, se: float, delta: float) -> tuple[float, float]:
+    """One window of the two-sided CUSUM on a gap and its standard error, with tolerance delta/2."""
+    tolerance = delta / 2
+    up = max(0.0, up + (gap - tolerance) / se - CUSUM_K)
+    down = max(0.0, down + (-gap - tolerance) / se - CUSUM_K)
+    return up, down
+
+
+def run_length(h: float, streams: int = 2000, horizon: int = 4000, seed: int = 0) -> float:
+    """Mean windows to a false alarm of the two-sided CUSUM on N(0, 1) gaps (for checking ``threshold``)."""
+    rng = np.random.default_rng(seed)
+    up = np.zeros(streams)
+    down = np.zeros(streams)
+    alarm = np.full(streams, horizon, dtype=float)
+    for t in range(horizon):
+        z = rng.standard_normal(streams)
+        up = np.maximum(0, up + z - CUSUM_K)
+        down = np.maximum(0, down - z - CUSUM_K)
+        fired = ((up > h) | (down > h)) & (alarm == horizon)
+        alarm[fired] = t + 1
+    return float(alarm.mean())
+
+
+@dataclass(frozen=True)
+class DecisionRun:
+    """What one run of the job decided."""
+
+    windows: list[date]
+    rows: int
+    warnings: int
+    confirmed: int
+
+
+def _previous_state(store: Store, before: date) -> dict[tuple[str, str, str], tuple[float, float]]:
+    frame = store.query_df(query("decisions_previous").text, {"before": before})
+    return {
+        (r.dimension, r.segment, r.metric): (float(r.cusum_up), float(r.cusum_down))
+        for r in frame.itertuples(index=False)
+    }
+
+
+def judge_window(
+    table: pd.DataFrame,
+    state: dict[tuple[str, str, str], tuple[float, float]],
+    settings: GapSettings,
+    h: float,
+) -> pd.DataFrame:
+    """Add the CUSUM to one window's gap table; a contrast that alarms and is not confirmed becomes a warning."""
+    ups, downs, alarms, statuses = [], [], [], []
+    for row in table.itertuples(index=False):
+        key = (row.dimension, row.segment, row.metric)
+        up, down = state.get(key, (0.0, 0.0))
+        status = row.status
+        alarm = False
+        se = getattr(row, "adjusted_se", math.nan)
+        if isinstance(se, float) and se > 0 and not math.isnan(row.adjusted_gap):
+            up, down = cusum_step(up, down, row.adjusted_gap, se, settings.delta[row.metric])
+            alarm = up > h or down > h
+            if alarm:
+                if status != Status.CONFIRMED:
+                    status = Status.WARNING.value
+                up, down = 0.0, 0.0  # reset after an alarm
+        state[key] = (up, down)
+        ups.append(up)
+        downs.append(down)
+        alarms.append(alarm)
+        statuses.append(status)
+    return table.assign(cusum_up=ups, cusum_down=downs, cusum_alarm=alarms, status=statuses)
+
+
+def decide(
+    store: Store,
+    dimensions: list[str],
+    settings: GapSettings | None = None,
+    *,
+    now: datetime | None = None,
+    days_between_false_alarms: float = 30.0,
+) -> DecisionRun:
+    """Judge every closed day not judged yet, in order, and store the decisions."""
+    settings = settings or GapSettings()
+    today = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), tzinfo=UTC)
+    windows = store.query_df(query("decisions_windows").text, {"until": today})
+    pending = [d for d, decided in zip(windows["day"], windows["decided"], strict=True) if not decided]
+    if not pending:
+        return DecisionRun([], 0, 0, 0)
+    first = pd.Timestamp(pending[0]).date()
+    state = _previous_state(store, first)
+    decided, rows, warned, confirmed = [], 0, 0, 0
+    for day in pending:
+        start = datetime.combine(pd.Timestamp(day).date(), time(), tzinfo=UTC)
+        table = gap_table(store, dimensions, settings, since=start, until=start + timedelta(days=1))
+        if table.empty:
+            continue
+        tested = int(table["p_value"].notna().sum()) if "p_value" in table else 0
+        judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms))
+        _store_window(store, start.date(), judged)
+        decided.append(start.date())
+        rows += len(judged)
+        warned += int((judged["status"] == Status.WARNING.value).sum())
+        confirmed += int((judged["status"] == Status.CONFIRMED.value).sum())
+    return DecisionRun(decided, rows, warned, confirmed)
+
+
+def _store_window(store: Store, window: date, judged: pd.DataFrame) -> None:
+    frame = judged.assign(window_start=window, decided_at=pd.Timestamp.now(tz="UTC"))
+    frame = frame.reindex(columns=list(DECISION_COLUMNS))
+    frame["note"] = frame["note"].fillna("").astype(str)
+    for column in ("requests", "users"):
+        frame[column] = frame[column].fillna(0).astype("uint64")
+    for column in ("value", "reference_value", "gap", "adjusted_gap", "adjusted_se", "p_value", "p_adjusted"):
+        frame[column] = frame[column].astype("Float64")
+    frame["cusum_alarm"] = frame["cusum_alarm"].astype(bool)
+    store.insert_df("gap_decisions", frame)
+
+
+def latest_decisions(store: Store) -> pd.DataFrame:
+    """The decisions of the most recent decided window."""
+    return store.query_df(query("decisions_latest").text)
+
+
+def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.DataFrame:
+    """Segments confirmed worse on quality, worse still when the router also escalates them less.
+
+    ``table`` is a gap table (``metrics.gaps.gap_table``). One row per second-class segment, with the evidence
+    in one sentence a PM can forward.
+    """
+    settings = settings or GapSettings()
+    rows: list[dict[str, Any]] = []
+    confirmed = table[table["status"] == Status.CONFIRMED.value]
+    for (dimension, segment), group in confirmed.groupby(["dimension", "segment"]):
+        worse = group[group["metric"].isin(QUALITY) & (group["adjusted_gap"] < 0)]
+        if worse.empty:
+            continue
+        escalation = group[(group["metric"] == "escalation_rate") & (group["adjusted_gap"] < 0)]
+        severity = "critical" if len(escalation) else "high"
+        reference = str(worse["reference"].iloc[0])
+        parts = [
+            f"{_label(m)} {abs(g):.1%} lower than {reference} (p={p:.2g} after correction)"
+            for m, g, p in zip(worse["metric"], worse["adjusted_gap"], worse["p_adjusted"], strict=True)
+        ]
+        if len(escalation):
+            parts.append(f"and the router escalates them {abs(float(escalation['adjusted_gap'].iloc[0])):.1%} less")
+        rows.append(
+            {
+                "dimension": dimension,
+                "segment": segment,
+                "reference": reference,
+                "severity": severity,
+                "metrics": ", ".join(worse["metric"]),
+                "requests": int(group["requests"].max()),
+                "users": int(group["users"].max()),
+                "evidence": f"{dimension}={segment}: " + "; ".join(parts) + ", at the same task mix.",
+            }
+        )
+    columns = ["dimension", "segment", "reference", "severity", "metrics", "requests", "users", "evidence"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["severity", "requests"], ascending=[True, False])
+
+
+def _label(metric: str) -> str:
+    return {"resolution_rate": "resolved", "thumbs_up_rate": "thumbs-up", "escalation_rate": "escalated"}.get(
+        metric, metric
+    )

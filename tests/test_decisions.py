@@ -1,0 +1,111 @@
+"""Decisions over time: the CUSUM's false-alarm rate, idempotent daily windows, second-class users."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingest.load import ingest
+from ingest.synthetic import generate, write_jsonl
+from metrics.decisions import cusum_step, decide, run_length, second_class_users, threshold
+from metrics.gaps import GapSettings, gap_table
+from routewatch.store import Store
+from tests.conftest import run_cli
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("h", "expected"), [(4.0, 168), (5.0, 455)])
+def test_cusum_in_control_run_length_matches_the_table(h: float, expected: float) -> None:
+    assert run_length(h, streams=3000, horizon=3000, seed=1) == pytest.approx(expected, rel=0.15)
+
+
+def test_threshold_grows_with_the_family_and_the_quiet_period() -> None:
+    assert threshold(1, 30) == 4.0  # never below the reference table's h
+    assert threshold(50, 30) == pytest.approx(6.2, abs=0.05)  # STATISTICS.md: m = 50, one false alarm a month
+    assert threshold(100, 30) > threshold(50, 30)
+
+
+def test_cusum_ignores_gaps_inside_the_indifference_zone() -> None:
+    up = down = 0.0
+    for _ in range(200):  # a real but negligible gap (a quarter of the margin), measured very precisely
+        up, down = cusum_step(up, down, gap=-0.005, se=0.001, delta=0.02)
+    assert up == down == 0.0
+    up = down = 0.0
+    for _ in range(3):
+        up, down = cusum_step(up, down, gap=-0.05, se=0.01, delta=0.02)
+    assert down > 10  # a gap past the margin builds up fast
+
+
+@pytest.fixture(scope="module")
+def decided_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    folder = tmp_path_factory.mktemp("decisions")
+    store = Store(f"chdb://{folder / 'store'}")
+    traffic = generate(150_000, seed=5, end=datetime(2026, 11, 1, tzinfo=UTC), days=10)
+    ingest(store, [str(write_jsonl(traffic, folder / "traffic.jsonl"))])
+    return store
+
+
+@pytest.mark.slow
+def test_each_closed_day_is_decided_once(decided_store: Store) -> None:
+    now = datetime(2026, 11, 5, tzinfo=UTC)
+    first = decide(decided_store, ["language"], now=now)
+    assert len(first.windows) == 10 and first.rows == 10 * 4 * 4  # days x segments but en x binary metrics
+    before = decided_store.query_rows("SELECT count(), sum(cusum_up + cusum_down) FROM gap_decisions FINAL")
+    again = decide(decided_store, ["language"], now=now)
+    assert again.windows == [] and again.rows == 0
+    assert decided_store.query_rows("SELECT count(), sum(cusum_up + cusum_down) FROM gap_decisions FINAL") == before
+    statuses = decided_store.query_df(
+        "SELECT segment, metric, status FROM gap_decisions FINAL WHERE metric = 'escalation_rate'"
+    )
+    hi = statuses[statuses["segment"] == "hi"]["status"]
+    assert (hi.isin(["warning", "confirmed"])).mean() > 0.5  # the planted gap trips the early warning
+    es = statuses[statuses["segment"] == "es"]["status"]
+    assert (es == "warning").mean() < 0.2  # no planted gap: alarms stay rare
+
+
+@pytest.mark.slow
+def test_second_class_users_name_the_planted_segment(decided_store: Store) -> None:
+    table = gap_table(decided_store, ["language", "channel"], GapSettings())
+    second = second_class_users(table)
+    assert second["segment"].tolist()[:1] == ["hi"]
+    row = second.iloc[0]
+    assert row["severity"] == "critical" and "escalates them" in row["evidence"]
+    assert "resolved" in row["evidence"] and "lower than en" in row["evidence"]
+    result = run_cli(
+        "second-class",
+        "--by",
+        "language",
+        "--until",
+        "2026-11-02",
+        "--days",
+        "30",
+        "--format",
+        "json",
+        store=decided_store,
+    )
+    assert result.returncode == 0, result.stderr
+    assert pd.read_json(__import__("io").StringIO(result.stdout))["segment"].tolist()[:1] == ["hi"]
+
+
+def test_no_second_class_users_without_confirmed_quality_gaps() -> None:
+    table = pd.DataFrame(
+        [
+            {"dimension": "d", "segment": "s", "reference": "r", "metric": "escalation_rate", "adjusted_gap": -0.1,
+             "p_adjusted": 0.001, "status": "confirmed", "requests": 500, "users": 40},
+            {"dimension": "d", "segment": "s", "reference": "r", "metric": "resolution_rate", "adjusted_gap": -0.1,
+             "p_adjusted": 0.2, "status": "no_evidence", "requests": 500, "users": 40},
+        ]
+    )  # fmt: skip
+    assert second_class_users(table).empty
+
+
+def test_decide_command_reports_and_is_idempotent(tmp_path: Path) -> None:
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    ingest(store, [str(write_jsonl(generate(3_000, seed=1, days=3), tmp_path / "t.jsonl"))])
+    first = run_cli("decide", "--by", "channel", store=store)
+    assert first.returncode == 0 and "decided 3 day(s)" in first.stderr, first.stderr
+    again = run_cli("decide", "--by", "channel", store=store)
+    assert again.returncode == 0 and "already decided" in again.stderr
