@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import math
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import NormalDist
@@ -67,6 +68,13 @@ BINARY: dict[str, tuple[str, str]] = {
     "resolution_rate": ("resolved", "known"),
     "thumbs_up_rate": ("thumbs_up", "rated"),
 }
+# Other kinds (STATISTICS.md R4, R5): CSAT as ordinal, p95 latency and cost per request as ratios.
+ORDINAL = "csat"
+LATENCY = "latency_p95"
+COST = "cost_per_request"
+OTHER = (ORDINAL, LATENCY, COST)
+ALL_METRICS = (*BINARY, *OTHER)
+CSAT_LEVELS = ["csat_1", "csat_2", "csat_3", "csat_4", "csat_5"]
 COLUMNS = (
     "dimension",
     "segment",
@@ -92,15 +100,25 @@ class GapSettings:
 
     q: float = 0.05  # false discovery rate across the run
     alpha: float = 0.05  # level of the displayed intervals
+    # Margins: rate points for binary metrics, probability of superiority away from 0.5 for CSAT, and the
+    # relative change (ratio - 1) for p95 latency and cost per request.
     delta: dict[str, float] = field(
         default_factory=lambda: {
             "escalation_rate": 0.02,
             "error_rate": 0.02,
             "resolution_rate": 0.03,
             "thumbs_up_rate": 0.03,
+            "csat": 0.05,
+            "latency_p95": 0.15,
+            "cost_per_request": 0.10,
         }
     )
     min_requests: int = 200
+    min_ratings: int = 100  # CSAT
+    min_tail_requests: int = 1000  # p95: and n * 0.05 >= 50
+    bootstrap_samples: int = 2000
+    bootstrap_cap: int = 20_000  # requests per group sampled (whole users) for the p95 bootstrap
+    seed: int = 20261122
     min_events: int = 10
     min_users: int = 30
     min_coverage: float = 0.05  # feedback: share of requests rated
@@ -255,7 +273,8 @@ def _contrast(
             adjusted, variance, coverage = standardized_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff))
             p_adjusted_test = math.erfc(abs(adjusted) / math.sqrt(2 * variance)) if variance > 0 else math.nan
         except (Warning, ValueError, ZeroDivisionError) as exc:
-            return {**row, "status": Status.MODEL_FAILED, "note": f"{type(exc).__name__}: {exc}"}
+            # An underpowered contrast stays underpowered; the failure is only a note then.
+            return {**row, "status": row.get("status", Status.MODEL_FAILED), "note": f"{type(exc).__name__}: {exc}"}
     return {
         **row,
         "ci_low": float(low),
@@ -268,6 +287,160 @@ def _contrast(
         "p_adjusted_test": p_adjusted_test,
         "coverage": coverage,
     }
+
+
+def _mean_counts(sums: np.ndarray, trials: np.ndarray) -> tuple[float, float, int]:
+    """A ratio of means over users: the mean and its linearized (cluster-robust) variance (R5, cost)."""
+    keep = trials > 0
+    sums, trials = sums[keep].astype(float), trials[keep].astype(float)
+    users, total = int(keep.sum()), trials.sum()
+    if users < 2 or total == 0:
+        return math.nan, math.nan, users
+    mean = sums.sum() / total
+    variance = users / (users - 1) * np.sum((sums - mean * trials) ** 2) / total**2
+    return float(mean), float(variance), users
+
+
+def _z(level: float) -> float:
+    return NormalDist().inv_cdf(level)
+
+
+def _finish(
+    row: dict[str, Any],
+    settings: GapSettings,
+    family_size: int,
+    *,
+    gap: float,
+    ci: tuple[float, float],
+    p_value: float,
+    se: float,
+    note: str,
+    log_scale: bool = False,
+) -> dict[str, Any]:
+    """Fill a non-binary contrast: no task-mix adjustment yet, so the alert test is the raw one.
+
+    With ``log_scale`` the gap is a ratio - 1 and ``se`` the standard error of the log ratio.
+    """
+    plan = _z(1 - settings.q / max(family_size, 1) / 2) + _z(settings.power)
+    mde = math.expm1(plan * se) if log_scale else plan * se
+    row.update(
+        gap=gap,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        p_value=p_value,
+        adjusted_gap=gap,
+        adjusted_se=(1 + gap) * se if log_scale else se,
+        p_adjusted_test=p_value,
+        mde=mde,
+        note=note,
+    )
+    if mde > settings.delta[row["metric"]]:
+        row["status"] = Status.UNDERPOWERED
+    return row
+
+
+def _csat_contrast(
+    row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
+) -> dict[str, Any]:
+    """R4: Brunner-Munzel on the rating counts (effective counts, cluster-aware); the gap is P(seg > ref) - 0.5."""
+    from statsmodels.stats.nonparametric import rank_compare_2ordinal
+
+    levels = np.arange(1, 6)
+    groups = []
+    for frame in (seg, ref):
+        counts = frame[CSAT_LEVELS].to_numpy(float)
+        sums, trials = counts @ levels, counts.sum(axis=1)
+        mean, variance, raters = _mean_counts(sums, trials)
+        total = counts.sum(axis=0)
+        n = total.sum()
+        spread = float(total @ (levels - mean) ** 2 / n) if n else math.nan
+        deff = max(1.0, variance / (spread / n)) if n and spread > 0 else 1.0
+        groups.append((total, n, raters, mean, deff))
+    (seg_total, seg_n, seg_raters, seg_mean, seg_deff), (ref_total, ref_n, ref_raters, ref_mean, ref_deff) = groups
+    row.update(value=seg_mean, reference_value=ref_mean, trials=seg_n, deff=max(seg_deff, ref_deff))
+    if min(seg_n, ref_n) < settings.min_ratings or min(seg_raters, ref_raters) < settings.min_users:
+        return {**row, "status": Status.INSUFFICIENT_DATA}
+    result = rank_compare_2ordinal(seg_total / seg_deff, ref_total / ref_deff)
+    low, high = result.conf_int(alpha=settings.alpha)
+    se = (high - low) / (2 * _z(1 - settings.alpha / 2))
+    p_value = float(result.test_prob_superior(value=0.5).pvalue)
+    note = "gap = P(segment rates higher) - 0.5; not yet adjusted for task mix"
+    return _finish(
+        row, settings, m, gap=result.prob1 - 0.5, ci=(low - 0.5, high - 0.5), p_value=p_value, se=se, note=note
+    )
+
+
+def _cost_contrast(
+    row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
+) -> dict[str, Any]:
+    """R5: cost per request as a ratio of means over users; the gap is ratio - 1, tested on the log scale."""
+    seg_mean, seg_var, seg_users = _mean_counts(seg["cost"].to_numpy(), seg["requests"].to_numpy())
+    ref_mean, ref_var, ref_users = _mean_counts(ref["cost"].to_numpy(), ref["requests"].to_numpy())
+    row.update(value=seg_mean, reference_value=ref_mean)
+    if (
+        min(row["requests"], row["reference_requests"]) < settings.min_requests
+        or min(seg_users, ref_users) < settings.min_users
+        or not (seg_mean > 0 and ref_mean > 0)
+    ):
+        return {**row, "status": Status.INSUFFICIENT_DATA}
+    log_ratio = math.log(seg_mean / ref_mean)
+    se_log = math.sqrt(seg_var / seg_mean**2 + ref_var / ref_mean**2)
+    p_value = math.erfc(abs(log_ratio) / (se_log * math.sqrt(2)))
+    z = _z(1 - settings.alpha / 2)
+    ci = (math.exp(log_ratio - z * se_log) - 1, math.exp(log_ratio + z * se_log) - 1)
+    note = "gap = cost ratio - 1; not yet adjusted for task mix"
+    return _finish(
+        row, settings, m, gap=math.expm1(log_ratio), ci=ci, p_value=p_value, se=se_log, note=note, log_scale=True
+    )
+
+
+def weighted_p95_bootstrap(
+    latency: np.ndarray, users: np.ndarray, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """p95 of ``samples`` user-level bootstrap resamples (whole users drawn with replacement)."""
+    order = np.argsort(latency, kind="stable")
+    sorted_latency, sorted_users = latency[order], users[order]
+    count = int(users.max()) + 1
+    values = np.empty(samples)
+    for start in range(0, samples, 200):
+        size = min(200, samples - start)
+        weights = rng.multinomial(count, np.full(count, 1 / count), size=size).astype(float)
+        cumulative = np.cumsum(weights[:, sorted_users], axis=1)
+        index = (cumulative < 0.95 * cumulative[:, -1:]).sum(axis=1)
+        values[start : start + size] = sorted_latency[np.minimum(index, len(sorted_latency) - 1)]
+    return values
+
+
+def _latency_contrast(
+    row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
+) -> dict[str, Any]:
+    """R5: p95 latency as a ratio, with a user-level cluster bootstrap of both groups' p95."""
+    sizes = [
+        (row["requests"], int(seg["user_id"].nunique())),
+        (row["reference_requests"], int(ref["user_id"].nunique())),
+    ]
+    tail = [n >= settings.min_tail_requests and n * 0.05 >= 50 and users >= settings.min_users for n, users in sizes]
+    if not all(tail) or seg.empty or ref.empty:
+        return {**row, "status": Status.INSUFFICIENT_DATA}
+    key = f"{row['dimension']}/{row['segment']}/{row['metric']}".encode()
+    rng = np.random.default_rng([settings.seed, zlib.crc32(key)])
+    p95 = []
+    for frame in (seg, ref):
+        latency = frame["latency_ms"].to_numpy(float)
+        codes = pd.factorize(frame["user_id"])[0]
+        point = float(np.quantile(latency, 0.95))
+        p95.append((point, weighted_p95_bootstrap(latency, codes, settings.bootstrap_samples, rng)))
+    (seg_p95, seg_boot), (ref_p95, ref_boot) = p95
+    row.update(value=seg_p95, reference_value=ref_p95)
+    log_ratios = np.log(seg_boot) - np.log(ref_boot)
+    below, above = int((log_ratios <= 0).sum()), int((log_ratios >= 0).sum())
+    p_value = min(1.0, 2 * (min(below, above) + 1) / (len(log_ratios) + 1))  # never exactly 0 from B draws
+    low, high = np.quantile(log_ratios, [settings.alpha / 2, 1 - settings.alpha / 2])
+    ratio = seg_p95 / ref_p95
+    note = "gap = p95 ratio - 1 (user-level bootstrap); not yet adjusted for task mix"
+    se = float(np.std(log_ratios, ddof=1))
+    ci = (math.expm1(low), math.expm1(high))
+    return _finish(row, settings, m, gap=ratio - 1, ci=ci, p_value=p_value, se=se, note=note, log_scale=True)
 
 
 def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settings: GapSettings) -> Status:
@@ -293,18 +466,55 @@ def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settin
     return Status.NO_EVIDENCE
 
 
-def gap_table_from_cells(
-    cells_by_dimension: dict[str, pd.DataFrame], settings: GapSettings, metrics: list[str] | None = None
-) -> pd.DataFrame:
-    """Every segment of every dimension against its reference on each binary metric, with BH across the run.
+def _other_contrast(
+    dimension: str,
+    metric: str,
+    segment: str,
+    reference: str,
+    users: pd.DataFrame,
+    latency: pd.DataFrame | None,
+    settings: GapSettings,
+    family_size: int,
+) -> dict[str, Any]:
+    """One segment against its reference on CSAT, p95 latency or cost per request."""
+    seg, ref = users.loc[segment], users.loc[reference]
+    row: dict[str, Any] = {
+        "dimension": dimension,
+        "segment": segment,
+        "reference": reference,
+        "metric": metric,
+        "requests": int(seg["requests"].sum()),
+        "users": len(seg),
+        "reference_requests": int(ref["requests"].sum()),
+        "note": "",
+    }
+    if metric == ORDINAL:
+        return _csat_contrast(row, seg, ref, settings, family_size)
+    if metric == COST:
+        return _cost_contrast(row, seg, ref, settings, family_size)
+    if latency is None:
+        return {**row, "status": Status.INSUFFICIENT_DATA, "note": "no latency sample"}
+    return _latency_contrast(
+        row, latency[latency["segment"] == segment], latency[latency["segment"] == reference], settings, family_size
+    )
 
-    Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql.
-    The run's family is every comparison made here, so ``metrics`` narrows the family, not just the output.
+
+def gap_table_from_cells(
+    cells_by_dimension: dict[str, pd.DataFrame],
+    settings: GapSettings,
+    metrics: list[str] | None = None,
+    latency_by_dimension: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Every segment of every dimension against its reference on each metric, with BH across the run.
+
+    Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql;
+    p95 latency also needs request-level samples (sql/queries/gap_latency_sample.sql) per dimension. The run's
+    family is every comparison made here, so ``metrics`` narrows the family, not just the output.
     """
     chosen = metrics or list(BINARY)
-    unknown = sorted(set(chosen) - set(BINARY))
+    unknown = sorted(set(chosen) - set(ALL_METRICS))
     if unknown:
-        raise ValueError(f"no gap test for {unknown}: choose from {', '.join(BINARY)}")
+        raise ValueError(f"no gap test for {unknown}: choose from {', '.join(ALL_METRICS)}")
     plans: list[tuple[str, str, str, str, pd.DataFrame, pd.DataFrame]] = []
     for dimension, cells in cells_by_dimension.items():
         if cells.empty:
@@ -318,8 +528,11 @@ def gap_table_from_cells(
         for segment in volume.index:
             if segment != reference:
                 plans.extend((dimension, metric, str(segment), reference, users, tasks) for metric in chosen)
+    latency = latency_by_dimension or {}
     rows = [
         _contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans))
+        if metric in BINARY
+        else _other_contrast(dimension, metric, segment, reference, users, latency.get(dimension), settings, len(plans))
         for dimension, metric, segment, reference, users, tasks in plans
     ]
     tested = [r for r in rows if "status" not in r and not math.isnan(r["p_adjusted_test"])]
@@ -346,6 +559,22 @@ def load_cells(
     return store.query_df(sql, params)
 
 
+def load_latency(
+    store: Store, dimension: str, cells: pd.DataFrame, cap: int, since: datetime | None, until: datetime | None
+) -> pd.DataFrame:
+    """Latencies of whole users sampled by hash, about ``cap`` requests per segment (R5)."""
+    volume = cells.groupby("segment")["requests"].sum()
+    share = {str(k): int(min(100, max(1, math.ceil(100 * cap / max(v, 1))))) for k, v in volume.items()}
+    params: dict[str, Any] = {
+        "since": since or EPOCH,
+        "until": until or FAR_FUTURE,
+        "segments": list(share),
+        "shares": list(share.values()),
+    }
+    sql = query("gap_latency_sample").text.replace("{{segment}}", expression(dimension, "segment_key", params))
+    return store.query_df(sql, params)
+
+
 def gap_table(
     store: Store,
     dimensions: list[str],
@@ -356,5 +585,9 @@ def gap_table(
     until: datetime | None = None,
 ) -> pd.DataFrame:
     """The gap table of ``dimensions`` over a time range (all binary metrics unless ``metrics`` narrows it)."""
+    settings = settings or GapSettings()
     cells = {d: load_cells(store, d, since, until) for d in dimensions}
-    return gap_table_from_cells(cells, settings or GapSettings(), metrics)
+    latency = None
+    if metrics and LATENCY in metrics:
+        latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until) for d in dimensions}
+    return gap_table_from_cells(cells, settings, metrics, latency)

@@ -125,6 +125,14 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _metric_list(text: str | None) -> list[str] | None:
+    from metrics.gaps import ALL_METRICS
+
+    if not text:
+        return None
+    return list(ALL_METRICS) if text == "all" else [m.strip() for m in text.split(",") if m.strip()]
+
+
 def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.dimensions import DimensionError
     from metrics.gaps import COLUMNS, GapSettings, gap_table
@@ -136,7 +144,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
             _readable_store(settings),
             dimensions,
             GapSettings(reference=references),
-            metrics=[args.metric] if args.metric else None,
+            metrics=_metric_list(args.metric),
             since=_time(args.since),
             until=_time(args.until),
         )
@@ -313,7 +321,11 @@ def _parser() -> argparse.ArgumentParser:
 
     gaps = sub.add_parser("gaps", parents=[common, fmt], help="segment gaps with their statistics")
     gaps.add_argument("--by", default="language,channel,tier", help="DIM[,DIM] (default language,channel,tier)")
-    gaps.add_argument("--metric", help="escalation_rate, error_rate, resolution_rate or thumbs_up_rate")
+    gaps.add_argument(
+        "--metric",
+        help="NAME[,NAME] or all: escalation_rate, error_rate, resolution_rate, thumbs_up_rate (the default four), "
+        "csat, latency_p95, cost_per_request",
+    )
     gaps.add_argument("--reference", action="append", default=[], metavar="DIM=SEGMENT", help="default: the largest")
     gaps.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
     gaps.add_argument("--until", help="end time, exclusive")

@@ -181,3 +181,79 @@ def test_the_planted_stories_of_the_synthetic_traffic(tmp_path: Path) -> None:
     assert status[("hi", "thumbs_up_rate")] == "confirmed"  # and less satisfied
     assert status[("de", "escalation_rate")] != "confirmed"  # Simpson: more in aggregate, less per task
     assert status[("api", "escalation_rate")] in ("underpowered", "no_evidence", "insufficient_data")
+
+
+def _rated_cells(rng: np.random.Generator, segment: str, users: int, probabilities: list[float]) -> pd.DataFrame:
+    """One rating per user (no clustering), drawn from ``probabilities`` over the levels 1..5."""
+    ratings = rng.choice(5, users, p=probabilities)
+    frame = pd.DataFrame({"segment": segment, "task_type": "t", "user_id": [f"{segment}-{u}" for u in range(users)]})
+    for level in range(5):
+        frame[f"csat_{level + 1}"] = (ratings == level).astype(int)
+    frame["requests"], frame["cost"] = 1, 0.01
+    for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up"):
+        frame[column] = 0
+    return frame
+
+
+def test_csat_is_compared_as_ordinal_with_direct_statsmodels_values() -> None:
+    from statsmodels.stats.nonparametric import rank_compare_2ordinal
+
+    rng = np.random.default_rng(7)
+    reference = _rated_cells(rng, "ref", 1500, [0.05, 0.1, 0.2, 0.35, 0.3])
+    segment = _rated_cells(rng, "seg", 800, [0.15, 0.2, 0.25, 0.25, 0.15])
+    table = gap_table_from_cells({"d": pd.concat([reference, segment])}, REF, metrics=["csat"])
+    row = table.iloc[0]
+    levels = [f"csat_{level}" for level in range(1, 6)]
+    direct = rank_compare_2ordinal(segment[levels].sum().to_numpy(), reference[levels].sum().to_numpy())
+    assert row["gap"] == pytest.approx(direct.prob1 - 0.5, rel=1e-9)
+    assert row["p_value"] == pytest.approx(direct.test_prob_superior(value=0.5).pvalue, rel=1e-6)
+    assert row["status"] == Status.CONFIRMED and row["gap"] < -0.05
+
+
+def test_cost_per_request_ratio_finds_a_planted_difference_and_not_a_null_one() -> None:
+    rng = np.random.default_rng(8)
+
+    def spend(segment: str, users: int, scale: float) -> pd.DataFrame:
+        frame = _rated_cells(rng, segment, users, [0.2] * 5)
+        frame["requests"] = rng.integers(5, 30, users)
+        frame["cost"] = frame["requests"] * rng.lognormal(np.log(0.002 * scale), 0.6, users)
+        return frame
+
+    base = spend("ref", 4000, 1.0)
+    table = gap_table_from_cells(
+        {"d": pd.concat([base, spend("dear", 2500, 1.3), spend("same", 2500, 1.0)])}, REF, metrics=["cost_per_request"]
+    )
+    status = table.set_index("segment")["status"]
+    assert status["dear"] == Status.CONFIRMED
+    assert status["same"] in (Status.EQUIVALENT, Status.NO_EVIDENCE)
+    assert table.set_index("segment").loc["dear", "gap"] == pytest.approx(0.3, abs=0.1)
+
+
+@pytest.mark.slow
+def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
+    settings = GapSettings(reference={"d": "ref"}, bootstrap_samples=400, delta={"latency_p95": 0.3})
+    false_alarms, runs = 0, 30
+    for seed in range(runs):
+        rng = np.random.default_rng(3000 + seed)
+        frames = []
+        for segment, scale, users in (("ref", 1.0, 400), ("same", 1.0, 300), ("slow", 1.5, 300)):
+            user_speed = rng.lognormal(0, 0.2, users)  # users differ: latencies cluster
+            per_user = rng.integers(5, 15, users)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "segment": segment,
+                        "user_id": np.repeat([f"{segment}-{u}" for u in range(users)], per_user),
+                        "latency_ms": np.repeat(user_speed * 800 * scale, per_user)
+                        * rng.lognormal(0, 0.5, per_user.sum()),
+                    }
+                )
+            )
+        latency = pd.concat(frames)
+        cells = latency.groupby(["segment", "user_id"]).size().rename("requests").reset_index().assign(task_type="t")
+        for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up", "cost"):
+            cells[column] = 0
+        table = gap_table_from_cells({"d": cells}, settings, ["latency_p95"], {"d": latency}).set_index("segment")
+        false_alarms += int(table.loc["same", "p_value"] < 0.05)
+        assert table.loc["slow", "gap"] > 0.25
+    assert false_alarms / runs < 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
