@@ -1,0 +1,114 @@
+"""Benchmark: metric queries and the gap table at 1M and 10M requests, against pandas on the same rows.
+
+Builds (or reuses) an embedded store of N synthetic requests per size, then times each metric by route, by
+language and by day, the gap table over ``account_id`` (about 50 segments), and the same metrics in pandas.
+Usage: python bench/metrics.py [--rows 1000000 10000000] [--out bench/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path; the packages live in the project root.
+sys.path[0] = str(ROOT)
+
+import pandas as pd  # noqa: E402
+
+from ingest.load import ingest  # noqa: E402
+from ingest.synthetic import generate, write_jsonl  # noqa: E402
+from metrics.gaps import gap_table  # noqa: E402
+from metrics.registry import METRICS, compute  # noqa: E402
+from routewatch.store import Store  # noqa: E402
+
+NAMES = {m.name for m in METRICS}
+CUTS: list[tuple[str, dict[str, object]]] = [
+    ("by route", {"by": ["route"]}),
+    ("by language", {"by": ["language"]}),
+    ("daily", {"bucket": "day"}),
+]
+
+
+def _best_of(runs: int, work: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def build(rows: int, workdir: Path) -> tuple[Store, Path]:
+    """A store with ``rows`` synthetic requests (reused when it exists), and the JSONL it was loaded from."""
+    path = workdir / f"traffic-{rows}.jsonl"
+    store = Store(f"chdb://{workdir / f'metrics-store-{rows}'}")
+    if not path.exists():
+        for part in range(0, rows, 1_000_000):  # in parts, to bound the generator's memory
+            write_jsonl(generate(min(1_000_000, rows - part), seed=part + 1), workdir / f"part-{rows}-{part}.jsonl")
+        with path.open("wb") as out:
+            for piece in sorted(workdir.glob(f"part-{rows}-*.jsonl")):
+                out.write(piece.read_bytes())
+                piece.unlink()
+    if not (workdir / f"metrics-store-{rows}").exists():
+        ingest(store, [str(path)])
+    return store, path
+
+
+def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
+    """Time every metric in three cuts, the gap table, and pandas on the same rows."""
+    store, path = build(rows, workdir)
+    results: list[dict[str, object]] = []
+    for metric in METRICS:
+        for label, cut in CUTS:
+            seconds = _best_of(3, lambda m=metric.name, c=cut: compute(store, m, **c))  # type: ignore[misc]
+            results.append({"rows": rows, "what": f"{metric.name} {label}", "seconds": round(seconds, 3)})
+    seconds = _best_of(1, lambda: gap_table(store, ["account_id"]))
+    segments = gap_table(store, ["account_id"])["segment"].nunique()
+    results.append({"rows": rows, "what": f"gap table, account_id ({segments} segments)", "seconds": round(seconds, 3)})
+    if rows <= 1_000_000:
+        frame = pd.read_json(path, lines=True)
+        start = time.perf_counter()
+        frame.groupby("route").agg(requests=("request_id", "size"), cost=("cost_usd", "sum"))
+        frame.groupby("language")["latency_ms"].quantile([0.5, 0.95, 0.99])
+        frame.groupby("language")["escalated"].mean()
+        results.append(
+            {
+                "rows": rows,
+                "what": "pandas: volume, latency, escalation",
+                "seconds": round(time.perf_counter() - start, 3),
+            }
+        )
+    return results
+
+
+def main() -> None:
+    """Run the benchmark and print Markdown for BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = [r for rows in args.rows for r in bench(rows, args.out)]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"date: {datetime.now(UTC):%Y-%m-%d}; command: python bench/metrics.py --rows {' '.join(map(str, args.rows))}\n"
+    )
+    table = pd.DataFrame(results).pivot_table(index="what", columns="rows", values="seconds", aggfunc="first")
+    print(table.to_markdown() if hasattr(table, "to_markdown") else table.to_string())
+    for rows in args.rows:
+        queries = [
+            float(str(r["seconds"])) for r in results if r["rows"] == rows and str(r["what"]).split()[0] in NAMES
+        ]
+        print(f"{rows:,} rows: median metric query {statistics.median(queries):.3f} s, slowest {max(queries):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
