@@ -70,6 +70,7 @@ def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
         for label, cut in CUTS:
             seconds = _best_of(3, lambda m=metric.name, c=cut: compute(store, m, **c))  # type: ignore[misc]
             results.append({"rows": rows, "what": f"{metric.name} {label}", "seconds": round(seconds, 3)})
+            print(f"{rows:,} {metric.name} {label}: {seconds:.3f} s", file=sys.stderr, flush=True)
     seconds = _best_of(1, lambda: gap_table(store, ["account_id"]))
     segments = gap_table(store, ["account_id"])["segment"].nunique()
     results.append({"rows": rows, "what": f"gap table, account_id ({segments} segments)", "seconds": round(seconds, 3)})
@@ -102,7 +103,10 @@ def main() -> None:
         f"date: {datetime.now(UTC):%Y-%m-%d}; command: python bench/metrics.py --rows {' '.join(map(str, args.rows))}\n"
     )
     table = pd.DataFrame(results).pivot_table(index="what", columns="rows", values="seconds", aggfunc="first")
-    print(table.to_markdown() if hasattr(table, "to_markdown") else table.to_string())
+    print("| query | " + " | ".join(f"{c:,} rows (s)" for c in table.columns) + " |")
+    print("|---|" + "---|" * len(table.columns))
+    for what, values in table.iterrows():
+        print(f"| {what} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     for rows in args.rows:
         queries = [
             float(str(r["seconds"])) for r in results if r["rows"] == rows and str(r["what"]).split()[0] in NAMES
