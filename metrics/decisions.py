@@ -191,11 +191,12 @@ def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None)
         severity = "critical" if len(escalation) else "high"
         reference = str(worse["reference"].iloc[0])
         parts = [
-            f"{_label(m)} {abs(g):.1%} lower than {reference} (p={p:.2g} after correction)"
+            f"{_label(m)} {abs(g) * 100:.1f} points lower than {reference} (p={p:.2g} after correction)"
             for m, g, p in zip(worse["metric"], worse["adjusted_gap"], worse["p_adjusted"], strict=True)
         ]
         if len(escalation):
-            parts.append(f"and the router escalates them {abs(float(escalation['adjusted_gap'].iloc[0])):.1%} less")
+            points = abs(float(escalation["adjusted_gap"].iloc[0])) * 100
+            parts.append(f"and the router escalates them {points:.1f} points less")
         rows.append(
             {
                 "dimension": dimension,

@@ -250,6 +250,8 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.load import ingest, state_dir, terminal_progress
     from ingest.synthetic import STORIES, generate, write_jsonl
+    from metrics.decisions import second_class_users
+    from metrics.gaps import gap_table
     from metrics.registry import compute
 
     store = _store(settings)
@@ -269,10 +271,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         f" into {store.display}"
     )
     _say("planted stories (see ingest/synthetic.py):\n" + "\n".join(f"  - {story}" for story in STORIES))
-    output.write(compute(store, "volume", by=["route"]), "table")
-    if args.no_serve:
-        return EXIT_OK
-    _say("the dashboard is not part of this release yet; explore with: routewatch metrics volume --by language")
+    print("\nWhat a resolved request really costs, by route:")
+    output.write(compute(store, "cost_per_resolved", by=["route"]), "table")
+    print("\nEscalation and resolution by language:")
+    escalation = compute(store, "escalation_rate", by=["language"])
+    resolution = compute(store, "resolution_rate", by=["language"])
+    output.write(escalation.merge(resolution[["language", "resolution_rate"]], on="language"), "table")
+    print("\nSecond-class users (confirmed by the gap statistics):")
+    second = second_class_users(gap_table(store, ["language", "channel", "tier"]))
+    for row in second.itertuples():
+        print(f"  [{row.severity}] {row.evidence}")
+    if second.empty:
+        print("  none confirmed (load more traffic: make demo ROWS=1000000)")
+    _say(
+        "\nnext: routewatch gaps --by language | routewatch metrics latency --by route,escalated | "
+        "routewatch decide (the dashboard comes in a later release)"
+    )
     return EXIT_OK
 
 
