@@ -15,7 +15,7 @@ from metrics.registry import METRICS, compute
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 from tests.conftest import cli_json, run_cli
-from tests.realdata import llmperf_records, write_llmperf
+from tests.realdata import llmperf_records, needs_real_data, write_llmperf
 
 
 @pytest.fixture
@@ -53,6 +53,7 @@ def test_volume_with_a_segment_key_a_filter_and_a_time_range(loaded: tuple[Store
     )
 
 
+@needs_real_data
 def test_volume_on_real_llmperf_traffic_by_provider_route(store: Store, tmp_path: Path) -> None:
     report = ingest(store, [str(write_llmperf(tmp_path / "llmperf.jsonl"))])
     records = pd.DataFrame(llmperf_records())
