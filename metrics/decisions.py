@@ -17,29 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.gaps import GapSettings, Status, gap_table
+from metrics.gaps import COLUMNS, GapSettings, Status, gap_table
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
 CUSUM_K = 0.5
 ARL0_REFERENCE = 168.0  # in-control run length of a two-sided CUSUM with k = 0.5 and h = 4 (Montgomery)
 QUALITY = ("resolution_rate", "thumbs_up_rate")  # worse = lower
+# The gap table's columns, plus the window, the CUSUM state and when it was decided (sql/schema/004).
 DECISION_COLUMNS = (
     "window_start",
-    "dimension",
-    "segment",
-    "reference",
-    "metric",
-    "value",
-    "reference_value",
-    "gap",
-    "adjusted_gap",
+    *COLUMNS,
     "adjusted_se",
-    "p_value",
-    "p_adjusted",
-    "requests",
-    "users",
-    "status",
     "cusum_up",
     "cusum_down",
     "cusum_alarm",
@@ -163,7 +152,18 @@ def _store_window(store: Store, window: date, judged: pd.DataFrame) -> None:
     frame["note"] = frame["note"].fillna("").astype(str)
     for column in ("requests", "users"):
         frame[column] = frame[column].fillna(0).astype("uint64")
-    for column in ("value", "reference_value", "gap", "adjusted_gap", "adjusted_se", "p_value", "p_adjusted"):
+    numbers = (
+        "value",
+        "reference_value",
+        "gap",
+        "ci_low",
+        "ci_high",
+        "adjusted_gap",
+        "adjusted_se",
+        "p_value",
+        "p_adjusted",
+    )
+    for column in numbers:
         frame[column] = frame[column].astype("Float64")
     frame["cusum_alarm"] = frame["cusum_alarm"].astype(bool)
     store.insert_df("gap_decisions", frame)

@@ -11,6 +11,8 @@ CREATE TABLE IF NOT EXISTS gap_decisions
     value Nullable(Float64),
     reference_value Nullable(Float64),
     gap Nullable(Float64),
+    ci_low Nullable(Float64),
+    ci_high Nullable(Float64),
     adjusted_gap Nullable(Float64),
     adjusted_se Nullable(Float64),
     p_value Nullable(Float64),
