@@ -27,6 +27,7 @@ from ingest.load import ingest  # noqa: E402
 from ingest.synthetic import generate, write_jsonl  # noqa: E402
 from metrics.gaps import gap_table  # noqa: E402
 from metrics.registry import METRICS, compute  # noqa: E402
+from routewatch.maintenance import compact  # noqa: E402
 from routewatch.store import Store  # noqa: E402
 
 NAMES = {m.name for m in METRICS}
@@ -66,6 +67,8 @@ def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
     """Time every metric in three cuts, the gap table, and pandas on the same rows."""
     store, path = build(rows, workdir)
     results: list[dict[str, object]] = []
+    partitions, seconds = compact(store)
+    results.append({"rows": rows, "what": f"compact ({partitions} partitions)", "seconds": round(seconds, 3)})
     for metric in METRICS:
         for label, cut in CUTS:
             seconds = _best_of(3, lambda m=metric.name, c=cut: compute(store, m, **c))  # type: ignore[misc]

@@ -203,6 +203,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
+    from routewatch.maintenance import compact
+
+    partitions, seconds = compact(_store(settings))
+    _say(f"compacted {partitions} partition(s) in {seconds:.1f} s" if partitions else "nothing to compact")
+    return EXIT_OK
+
+
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from routewatch.migrations import latest_version, schema_version, table_exists
     from routewatch.sqlfiles import query
@@ -253,6 +261,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.decisions import second_class_users
     from metrics.gaps import gap_table
     from metrics.registry import compute
+    from routewatch.maintenance import compact
 
     store = _store(settings)
     # The window ends at today's midnight, so running the demo twice on one day loads nothing twice.
@@ -270,6 +279,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         f"loaded {summary['loaded']:,}, quarantined {summary['quarantined']:,}, duplicates {summary['duplicates']:,}"
         f" into {store.display}"
     )
+    compact(store)
     _say("planted stories (see ingest/synthetic.py):\n" + "\n".join(f"  - {story}" for story in STORIES))
     print("\nWhat a resolved request really costs, by route:")
     output.write(compute(store, "cost_per_resolved", by=["route"]), "table")
@@ -363,6 +373,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--cluster", help="render ON CLUSTER replicated tables with Distributed tables over them")
     migrate.add_argument("--print", action="store_true", help="print the statements instead of running them")
     migrate.set_defaults(run=cmd_migrate)
+
+    compact = sub.add_parser("compact", parents=[common], help="merge parts so reads stay fast (after big loads)")
+    compact.set_defaults(run=cmd_compact)
 
     doctor = sub.add_parser("doctor", parents=[common, fmt], help="store, versions, settings")
     doctor.set_defaults(run=cmd_doctor)

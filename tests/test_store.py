@@ -87,3 +87,23 @@ def test_a_clickhouse_server_round_trip(tmp_path: object) -> None:
     report = ingest(server, [str(path)])
     assert report.total("read") == 1
     assert server.query_rows("SELECT count() FROM requests FINAL WHERE request_id = 'server-1'")[0][0] == 1
+
+
+def test_compact_merges_parts_and_changes_no_number(store: Store, tmp_path: object) -> None:
+    from ingest.load import ingest
+    from ingest.synthetic import generate, write_jsonl
+    from routewatch.maintenance import compact
+
+    path = write_jsonl(generate(3_000, seed=4, days=5), tmp_path / "t.jsonl")  # type: ignore[operator]
+    ingest(store, [str(path)], chunk_rows=500)
+    totals = "SELECT count(), sum(cost_usd), sum(sign) FROM requests FINAL"
+    before = store.query_rows(totals)
+    partitions, _ = compact(store)
+    assert partitions >= 1
+    parts = store.query_rows(
+        "SELECT max(n) FROM (SELECT count() AS n FROM system.parts WHERE database = currentDatabase()"
+        " AND table = 'requests' AND active GROUP BY partition_id)"
+    )
+    assert parts[0][0] == 1
+    assert store.query_rows(totals) == before
+    assert compact(store)[0] == 0
