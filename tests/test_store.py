@@ -98,8 +98,7 @@ def test_compact_merges_parts_and_changes_no_number(store: Store, tmp_path: obje
     ingest(store, [str(path)], chunk_rows=500)
     totals = "SELECT count(), sum(cost_usd), sum(sign) FROM requests FINAL"
     before = store.query_rows(totals)
-    partitions, _ = compact(store)
-    assert partitions >= 1
+    compact(store)  # background merges may have done part of the work already
     parts = store.query_rows(
         "SELECT max(n) FROM (SELECT count() AS n FROM system.parts WHERE database = currentDatabase()"
         " AND table = 'requests' AND active GROUP BY partition_id)"
