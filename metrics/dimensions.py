@@ -27,8 +27,25 @@ COLUMNS = (
 # Dimensions that need an expression (their values compare as text: 'true' or 'false').
 EXPRESSIONS = {"escalated": "toString(escalated)"}
 SEGMENT_PREFIX = "segments."
-# Time buckets: only these expressions reach SQL text.
+# Time buckets: only these expressions reach SQL text. The rollup has a day column instead of ts.
 BUCKETS = {"hour": "toStartOfHour(ts)", "day": "toStartOfDay(ts)", "week": "toStartOfWeek(ts, 1)"}
+ROLLUP_BUCKETS = {"day": "toStartOfDay(toDateTime(day, 'UTC'))", "week": "toStartOfWeek(day, 1)"}
+# The dimensions rollup_daily keeps (sql/schema/001_core.sql).
+ROLLUP_DIMENSIONS = frozenset(
+    {
+        "router",
+        "route",
+        "final_route",
+        "model",
+        "language",
+        "channel",
+        "tier",
+        "region",
+        "task_type",
+        "status",
+        "escalated",
+    }
+)
 _SEGMENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -59,14 +76,17 @@ def expression(name: str, slot: str, params: dict[str, Any]) -> str:
     raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
 
 
-def render(by: list[str], where: dict[str, str], bucket: str | None = None) -> Rendered:
-    """Fragments that group by ``bucket`` (hour, day, week) and ``by``, and filter on ``where`` (dimension -> value)."""
+def render(by: list[str], where: dict[str, str], bucket: str | None = None, rollup: bool = False) -> Rendered:
+    """Fragments that group by ``bucket`` (hour, day, week) and ``by``, and filter on ``where`` (dimension -> value).
+
+    With ``rollup`` the fragments are for rollup_daily (see ``answers_from_rollup``).
+    """
     params: dict[str, Any] = {}
     dims, names = [], []
     if bucket is not None:
         if bucket not in BUCKETS:
             raise DimensionError(f"unknown bucket {bucket!r}: use one of {', '.join(BUCKETS)}")
-        dims.append(f"{BUCKETS[bucket]} AS bucket,")
+        dims.append(f"{(ROLLUP_BUCKETS if rollup else BUCKETS)[bucket]} AS bucket,")
         names.append("bucket")
     for i, name in enumerate(by):
         dims.append(f"{expression(name, f'dk{i}', params)} AS `{name}`,")
@@ -81,6 +101,11 @@ def render(by: list[str], where: dict[str, str], bucket: str | None = None) -> R
         filters="\n    ".join(filters),
         params=params,
     )
+
+
+def answers_from_rollup(by: list[str], where: dict[str, str], bucket: str | None) -> bool:
+    """Whether rollup_daily has every dimension and the time grain a cut needs."""
+    return set(by) | set(where) <= ROLLUP_DIMENSIONS and bucket in (None, *ROLLUP_BUCKETS)
 
 
 def fill(sql: str, rendered: Rendered) -> str:

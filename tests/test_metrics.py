@@ -171,3 +171,47 @@ def test_buckets_add_up_to_the_total(loaded: tuple[Store, pd.DataFrame]) -> None
     assert daily["requests"].tolist() == days.tolist()
     weekly = compute(store, "error_rate", bucket="week", by=["channel"])
     assert weekly["requests"].sum() == len(frame)
+
+
+@pytest.mark.parametrize("metric", [m for m in METRICS if m.rollup], ids=lambda m: m.name)
+def test_rollup_answers_equal_the_exact_ones(
+    metric: object, loaded: tuple[Store, pd.DataFrame], tmp_path: Path
+) -> None:
+    store, frame = loaded
+    name = metric.name  # type: ignore[attr-defined]
+    first = pd.Timestamp(frame["ts"].min()).normalize().to_pydatetime()
+    cuts: list[dict[str, object]] = [
+        {"by": ["route", "language"]},
+        {"by": ["status"], "where": {"channel": "chat", "escalated": "true"}},
+        {"bucket": "day", "by": ["tier"]},
+        {"bucket": "week"},
+        {"by": ["final_route"], "since": first + pd.Timedelta(days=3), "until": first + pd.Timedelta(days=9)},
+    ]
+    for cut in cuts:
+        fast = compute(store, name, **cut)  # type: ignore[arg-type]
+        exact = compute(store, name, exact=True, **cut)  # type: ignore[arg-type]
+        assert len(fast) == len(exact) > 0, cut
+        for column in fast.columns:
+            left, right = fast[column], exact[column]
+            if column == "bucket":
+                left, right = pd.to_datetime(left, utc=True), pd.to_datetime(right, utc=True)
+                assert left.tolist() == right.tolist(), cut
+            elif pd.api.types.is_numeric_dtype(left):
+                np.testing.assert_allclose(
+                    left.astype(float), right.astype(float), rtol=1e-12, err_msg=f"{cut} {column}"
+                )
+            else:
+                assert left.astype(str).tolist() == right.astype(str).tolist(), (cut, column)
+
+
+def test_rollup_stays_exact_after_updates(store: Store, tmp_path: Path) -> None:
+    from tests.conftest import good_record
+
+    first = [good_record(f"u{i}", escalated=i % 2 == 0, route="cheap") for i in range(40)]
+    ingest(store, [str(write_lines(tmp_path / "a.jsonl", [json.dumps(r) for r in first]))])
+    changed = [good_record(f"u{i}", escalated=True, route="frontier") for i in range(15)]
+    ingest(store, [str(write_lines(tmp_path / "b.jsonl", [json.dumps(r) for r in changed]))])
+    fast = compute(store, "escalation_rate", by=["route"])
+    exact = compute(store, "escalation_rate", by=["route"], exact=True)
+    assert fast.to_dict("records") == exact.to_dict("records")
+    assert fast.set_index("route")["requests"].to_dict() == {"cheap": 25, "frontier": 15}

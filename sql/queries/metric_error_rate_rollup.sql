@@ -1,0 +1,13 @@
+-- name: metric_error_rate_rollup
+-- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup dimensions)
+-- returns: the columns of metric_error_rate, from rollup_daily (exact: its sums are sign-weighted)
+SELECT
+    {{dims}}
+    sum(requests) AS requests,
+    sumIf(requests, status = 'error') AS errors,
+    sumIf(requests, status = 'error') / sum(requests) AS error_rate
+FROM rollup_daily
+WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
+    {{filters}}
+{{group_by}}
+HAVING sum(requests) > 0
