@@ -1,4 +1,4 @@
-"""The data contract: one canonical record per logical request, as DESIGN.md defines it.
+"""The data contract: one canonical record per logical request.
 
 Every other part reads this table: the normalizer (types), the great-expectations suite (required fields,
 ranges, allowed values), the loader (columns) and the docs test.

@@ -1,6 +1,6 @@
 """Decisions over time: judge each closed day once, carry a CUSUM early warning, and name second-class users.
 
-Hourly refreshes must not become hourly tests (STATISTICS.md R7). The dashboard shows estimates; only this
+Hourly refreshes must not become hourly tests. The dashboard shows estimates; only this
 job decides, once per closed decision window (a UTC day), and stores the verdict in ``gap_decisions``. Running
 it again skips decided windows, so it changes nothing. Between windows a two-sided CUSUM on the task-adjusted
 gap (standardized by its standard error, with the indifference zone delta/2) raises a ``warning`` before the
@@ -38,7 +38,7 @@ DECISION_COLUMNS = (
 
 
 def threshold(contrasts: int, days_between_false_alarms: float = 30.0) -> float:
-    """CUSUM threshold h for at most one false alarm across ``contrasts`` per that many days (R7.2)."""
+    """CUSUM threshold h for at most one false alarm across ``contrasts`` per that many days (h = 4 + ln(ARL0/168))."""
     arl0 = max(contrasts, 1) * days_between_false_alarms
     return 4.0 + math.log(max(arl0, ARL0_REFERENCE) / ARL0_REFERENCE)
 

@@ -1,23 +1,20 @@
-"""Segment gaps for binary metrics: is a segment really served worse than its reference, or is it noise?
+"""Segment gaps: is a segment really served worse than its reference, or is it noise?
 
-The method is STATISTICS.md R1-R6 and R8 (the parts that need no history): every segment is compared with a
+The method (the parts that need no history): every segment is compared with a
 reference segment (the largest by volume unless configured), with
 
-* gates on sample size that look only at n, never at the gap (R2);
+* gates on sample size that look only at n, never at the gap;
 * cluster-aware counts: requests cluster in users, so the variance is the linearized (cluster-robust) one and
-  the statsmodels tests get Kish's effective counts (R3.1);
-* Wilson intervals per segment, the Miettinen-Nurminen score test and its matching interval for the gap (R3.2-3);
+  the statsmodels tests get Kish's effective counts;
+* Wilson intervals per segment, the Miettinen-Nurminen score test and its matching interval for the gap;
 * a task-mix-adjusted gap by direct standardization to the reference's task mix, its variance inflated by the
-  design effect (R3.4, 1): the raw gap can mislead when segments ask different things (Simpson);
+  design effect: the raw gap can mislead when segments ask different things (Simpson);
 * the smallest detectable gap at the planning level q/m: a segment too small to judge is ``underpowered``,
-  never "no gap" (R3.5);
-* Benjamini-Hochberg across every comparison of the run, separately for the adjusted and the raw p-values (R6);
-* a status per comparison (R8); ``warning`` (CUSUM) belongs to the decisions over time and is not set here.
+  never "no gap";
+* Benjamini-Hochberg across every comparison of the run, separately for the adjusted and the raw p-values;
+* a status per comparison; ``warning`` (CUSUM) belongs to the decisions over time (metrics/decisions.py).
 
-Example::
-
-    >>> cells = ...  # one row per (segment, task_type, user_id) with counts, see sql/queries/gap_cells.sql
-    >>> table = gap_table_from_cells({"language": cells}, GapSettings())
+CSAT (ordinal), p95 latency and cost per request are compared too, not yet adjusted for task mix.
 """
 
 from __future__ import annotations
@@ -48,7 +45,7 @@ from routewatch.store import Store
 
 
 class Status(enum.StrEnum):
-    """What a comparison says, in the words of DESIGN.md."""
+    """What a comparison says (the values of the status column)."""
 
     CONFIRMED = "confirmed"
     WARNING = "warning"
@@ -68,7 +65,7 @@ BINARY: dict[str, tuple[str, str]] = {
     "resolution_rate": ("resolved", "known"),
     "thumbs_up_rate": ("thumbs_up", "rated"),
 }
-# Other kinds (STATISTICS.md R4, R5): CSAT as ordinal, p95 latency and cost per request as ratios.
+# Other kinds: CSAT as ordinal, p95 latency and cost per request as ratios.
 ORDINAL = "csat"
 LATENCY = "latency_p95"
 COST = "cost_per_request"
@@ -149,7 +146,7 @@ class ClusterCounts:
 
 
 def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
-    """R3.1: ratio estimator over users, linearization variance, design effect (at least 1)."""
+    """Ratio estimator over users, linearization variance, design effect (at least 1)."""
     keep = trials > 0
     events, trials = events[keep].astype(float), trials[keep].astype(float)
     total, users = trials.sum(), int(keep.sum())
@@ -165,7 +162,7 @@ def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
 def standardized_gap(
     segment: pd.DataFrame, reference: pd.DataFrame, deff: tuple[float, float] = (1.0, 1.0)
 ) -> tuple[float, float, float]:
-    """R3.4 (1): gap at the reference's task mix, its variance, and the share of segment traffic kept.
+    """Direct standardization: gap at the reference's task mix, its variance, and the share of segment traffic kept.
 
     Both frames have one row per task type with ``k`` and ``n``. Each group's part of the variance is multiplied
     by that group's design effect (segment, reference), as its effective counts are in the raw test.
@@ -200,7 +197,7 @@ def _gate(seg: ClusterCounts, ref: ClusterCounts, settings: GapSettings) -> Stat
 
 
 def minimum_detectable_gap(seg: ClusterCounts, ref: ClusterCounts, alpha_plan: float, power: float) -> float:
-    """R3.5: the smallest gap (either direction) the effective sample sizes can detect, in rate points."""
+    """The smallest gap (either direction) the effective sample sizes can detect, in rate points."""
     h = NormalIndPower().solve_power(
         effect_size=None, nobs1=seg.n_eff, alpha=alpha_plan, power=power, ratio=ref.n_eff / seg.n_eff
     )
@@ -256,7 +253,7 @@ def _contrast(
             row["note"] = f"feedback coverage {seg_coverage:.1%} against {ref_coverage:.1%}"
             row["nonresponse"] = True
     if mde > delta:
-        # Out of the family (R2), but its estimates still feed the CUSUM and the display.
+        # Out of the family, but its estimates still feed the CUSUM and the display.
         row["status"] = Status.UNDERPOWERED
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -290,7 +287,7 @@ def _contrast(
 
 
 def _mean_counts(sums: np.ndarray, trials: np.ndarray) -> tuple[float, float, int]:
-    """A ratio of means over users: the mean and its linearized (cluster-robust) variance (R5, cost)."""
+    """A ratio of means over users: the mean and its linearized (cluster-robust) variance."""
     keep = trials > 0
     sums, trials = sums[keep].astype(float), trials[keep].astype(float)
     users, total = int(keep.sum()), trials.sum()
@@ -444,7 +441,7 @@ def _latency_contrast(
 
 
 def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settings: GapSettings) -> Status:
-    """R8 with the interpretation matrix of R3.4; the practical margin delta is part of every verdict."""
+    """The verdict, with the raw-versus-adjusted interpretation matrix; the practical margin delta is part of every verdict."""
     delta = settings.delta[row["metric"]]
     adjusted, raw = row["adjusted_gap"], row["gap"]
     if row.get("nonresponse"):
@@ -562,7 +559,7 @@ def load_cells(
 def load_latency(
     store: Store, dimension: str, cells: pd.DataFrame, cap: int, since: datetime | None, until: datetime | None
 ) -> pd.DataFrame:
-    """Latencies of whole users sampled by hash, about ``cap`` requests per segment (R5)."""
+    """Latencies of whole users sampled by hash, about ``cap`` requests per segment."""
     volume = cells.groupby("segment")["requests"].sum()
     share = {str(k): int(min(100, max(1, math.ceil(100 * cap / max(v, 1))))) for k, v in volume.items()}
     params: dict[str, Any] = {

@@ -24,7 +24,7 @@ def test_cusum_in_control_run_length_matches_the_table(h: float, expected: float
 
 def test_threshold_grows_with_the_family_and_the_quiet_period() -> None:
     assert threshold(1, 30) == 4.0  # never below the reference table's h
-    assert threshold(50, 30) == pytest.approx(6.2, abs=0.05)  # STATISTICS.md: m = 50, one false alarm a month
+    assert threshold(50, 30) == pytest.approx(6.2, abs=0.05)  # m = 50 contrasts, one false alarm a month
     assert threshold(100, 30) > threshold(50, 30)
 
 

@@ -1,4 +1,4 @@
-"""Segment-gap statistics: golden values, the fixtures of STATISTICS.md, and calibration by simulation."""
+"""Segment-gap statistics: golden values, the Simpson, masked-gap and heavy-account fixtures, simulations."""
 
 from __future__ import annotations
 
