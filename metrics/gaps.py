@@ -441,7 +441,7 @@ def _latency_contrast(
 
 
 def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settings: GapSettings) -> Status:
-    """The verdict, with the raw-versus-adjusted interpretation matrix; the practical margin delta is part of every verdict."""
+    """The verdict, from the raw and the adjusted test; the practical margin is part of every verdict."""
     delta = settings.delta[row["metric"]]
     adjusted, raw = row["adjusted_gap"], row["gap"]
     if row.get("nonresponse"):
