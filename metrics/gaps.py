@@ -116,6 +116,10 @@ class GapSettings:
     bootstrap_samples: int = 2000
     bootstrap_cap: int = 20_000  # requests per group sampled (whole users) for the p95 bootstrap
     seed: int = 20261122
+    # The audit: the adjusted test of binary metrics becomes a logit with cluster-robust errors (slower, stronger).
+    logit: bool = False
+    logit_cap: int = 100_000  # requests per group in the logit (whole users, sampled by hash)
+    min_task_rows: int = 50  # task types with fewer rows per group are pooled into "other"
     min_events: int = 10
     min_users: int = 30
     min_coverage: float = 0.05  # feedback: share of requests rated
@@ -440,6 +444,69 @@ def _latency_contrast(
     return _finish(row, settings, m, gap=ratio - 1, ci=ci, p_value=p_value, se=se, note=note, log_scale=True)
 
 
+def logit_gap(
+    seg_cells: pd.DataFrame, ref_cells: pd.DataFrame, events: str, trials: str, settings: GapSettings
+) -> tuple[float, float, float]:
+    """Task-adjusted gap from a logit of the outcome on the segment and the task type, with errors clustered by
+    user: the average marginal effect of being in the segment, its standard error and p-value.
+
+    The request-level rows are rebuilt from per-(task, user) counts; groups over ``logit_cap`` requests keep
+    whole users sampled by hash. Task types with too few rows in either group are pooled into "other".
+    """
+    import statsmodels.formula.api as smf
+
+    parts = []
+    for flag, cells in ((1, seg_cells), (0, ref_cells)):
+        cells = cells[cells[trials] > 0]
+        total = int(cells[trials].sum())
+        if total > settings.logit_cap:
+            buckets = pd.util.hash_array(cells["user_id"].to_numpy(dtype=str)) % 1000
+            cells = cells[buckets < 1000 * settings.logit_cap / total]
+        trials_n = cells[trials].to_numpy(dtype=np.int64)
+        index = np.repeat(np.arange(len(cells)), trials_n)
+        within = np.arange(len(index)) - np.repeat(np.cumsum(trials_n) - trials_n, trials_n)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "y": (within < cells[events].to_numpy(dtype=np.int64)[index]).astype(int),
+                    "is_seg": flag,
+                    "task_type": cells["task_type"].to_numpy()[index],
+                    "user_id": cells["user_id"].to_numpy()[index],
+                }
+            )
+        )
+    rows = pd.concat(parts, ignore_index=True)
+    counts = rows.groupby(["task_type", "is_seg"]).size().unstack(fill_value=0)
+    small = counts[(counts.min(axis=1) < settings.min_task_rows)].index
+    rows.loc[rows["task_type"].isin(small), "task_type"] = "other"
+    formula = "y ~ is_seg + C(task_type)" if rows["task_type"].nunique() > 1 else "y ~ is_seg"
+    result = smf.logit(formula, data=rows).fit(
+        disp=False, cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["user_id"])[0]}
+    )
+    effect = result.get_margeff(at="overall", method="dydx", dummy=True).summary_frame().loc["is_seg"]
+    return float(effect["dy/dx"]), float(effect["Std. Err."]), float(effect["Pr(>|z|)"])
+
+
+def _audit(row: dict[str, Any], cells: pd.DataFrame, settings: GapSettings) -> None:
+    """Replace the standardized adjusted test of one binary contrast by the cluster-robust logit."""
+    events, trials = BINARY[row["metric"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            gap, se, p_value = logit_gap(
+                cells[cells["segment"] == row["segment"]],
+                cells[cells["segment"] == row["reference"]],
+                events,
+                trials,
+                settings,
+            )
+        except (Warning, ValueError, np.linalg.LinAlgError) as exc:
+            row["status"] = row.get("status", Status.MODEL_FAILED)
+            row["note"] = f"logit: {type(exc).__name__}: {exc}"
+            return
+    row.update(standardized_gap=row["adjusted_gap"], adjusted_gap=gap, adjusted_se=se, p_adjusted_test=p_value)
+
+
 def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settings: GapSettings) -> Status:
     """The verdict, from the raw and the adjusted test; the practical margin is part of every verdict."""
     delta = settings.delta[row["metric"]]
@@ -532,6 +599,10 @@ def gap_table_from_cells(
         else _other_contrast(dimension, metric, segment, reference, users, latency.get(dimension), settings, len(plans))
         for dimension, metric, segment, reference, users, tasks in plans
     ]
+    if settings.logit:
+        for row in rows:
+            if row["metric"] in BINARY and "adjusted_gap" in row and row.get("status") != Status.INSUFFICIENT_DATA:
+                _audit(row, cells_by_dimension[row["dimension"]], settings)
     tested = [r for r in rows if "status" not in r and not math.isnan(r["p_adjusted_test"])]
     if tested:
         _, bh_adjusted, _, _ = multipletests([r["p_adjusted_test"] for r in tested], alpha=settings.q, method="fdr_bh")

@@ -143,7 +143,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
         table = gap_table(
             _readable_store(settings),
             dimensions,
-            GapSettings(reference=references),
+            GapSettings(reference=references, logit=args.audit),
             metrics=_metric_list(args.metric),
             since=_time(args.since),
             until=_time(args.until),
@@ -351,6 +351,11 @@ def _parser() -> argparse.ArgumentParser:
         "csat, latency_p95, cost_per_request",
     )
     gaps.add_argument("--reference", action="append", default=[], metavar="DIM=SEGMENT", help="default: the largest")
+    gaps.add_argument(
+        "--audit",
+        action="store_true",
+        help="adjust binary metrics with a cluster-robust logit instead of standardization (slower, the weekly audit)",
+    )
     gaps.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
     gaps.add_argument("--until", help="end time, exclusive")
     gaps.set_defaults(run=cmd_gaps)

@@ -257,3 +257,32 @@ def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
         false_alarms += int(table.loc["same", "p_value"] < 0.05)
         assert table.loc["slow", "gap"] > 0.25
     assert false_alarms / runs < 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
+
+
+def test_the_audit_logit_matches_a_direct_fit_and_sees_through_the_task_mix() -> None:
+    import statsmodels.formula.api as smf
+
+    from metrics.gaps import logit_gap
+
+    rng = np.random.default_rng(11)
+    english = _cells(rng, "en", 1500, {"easy": 0.8, "hard": 0.2}, {"easy": 0.10, "hard": 0.50}, spread=0.03)
+    non_native = _cells(rng, "nn", 1500, {"easy": 0.4, "hard": 0.6}, {"easy": 0.06, "hard": 0.42}, spread=0.03)
+    gap, se, p_value = logit_gap(non_native, english, "escalated", "requests", GapSettings())
+    rows = []
+    for flag, cells in ((1, non_native), (0, english)):
+        for cell in cells.itertuples():
+            rows += [(1, flag, cell.task_type, cell.user_id)] * cell.escalated
+            rows += [(0, flag, cell.task_type, cell.user_id)] * (cell.requests - cell.escalated)
+    direct = pd.DataFrame(rows, columns=["y", "is_seg", "task_type", "user_id"])
+    fit = smf.logit("y ~ is_seg + C(task_type)", data=direct).fit(
+        disp=False, cov_type="cluster", cov_kwds={"groups": pd.factorize(direct["user_id"])[0]}
+    )
+    effect = fit.get_margeff(at="overall", method="dydx", dummy=True).summary_frame().loc["is_seg"]
+    assert gap == pytest.approx(effect["dy/dx"], rel=1e-6) and se == pytest.approx(effect["Std. Err."], rel=1e-6)
+    assert gap < -0.03 and p_value < 1e-6  # escalated less within tasks, though more in aggregate
+    table = gap_table_from_cells(
+        {"language": pd.concat([english, non_native])}, GapSettings(reference={"language": "en"}, logit=True)
+    )
+    row = _escalation(table, "nn")
+    assert row["gap"] > 0 and row["adjusted_gap"] == pytest.approx(gap) and row["status"] == Status.CONFIRMED
+    assert row["note"].startswith("reversal")
