@@ -41,6 +41,11 @@ def _time(text: str | None) -> datetime | None:
     return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
 
 
+def _names(text: str | None) -> list[str]:
+    """A comma-separated list of names, blanks dropped."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
 def _where(pairs: list[str]) -> dict[str, str]:
     where = {}
     for pair in pairs:
@@ -107,7 +112,7 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.dimensions import DimensionError
     from metrics.registry import UnknownMetric, compute
 
-    by = [d.strip() for d in args.by.split(",") if d.strip()] if args.by else []
+    by = _names(args.by)
     try:
         frame = compute(
             _readable_store(settings),
@@ -130,14 +135,14 @@ def _metric_list(text: str | None) -> list[str] | None:
 
     if not text:
         return None
-    return list(ALL_METRICS) if text == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    return list(ALL_METRICS) if text == "all" else _names(text)
 
 
 def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.dimensions import DimensionError
     from metrics.gaps import COLUMNS, GapSettings, gap_table
 
-    dimensions = [d.strip() for d in args.by.split(",") if d.strip()]
+    dimensions = _names(args.by)
     references = _where(args.reference)
     try:
         table = gap_table(
@@ -160,7 +165,7 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
 
     store = _store(settings)
     migrate(store)
-    dimensions = [d.strip() for d in args.by.split(",") if d.strip()]
+    dimensions = _names(args.by)
     run = decide(store, dimensions)
     if not run.windows:
         _say("every closed day is already decided")
@@ -179,7 +184,7 @@ def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
     store = _readable_store(settings)
     until = _time(args.until) or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     since = until - timedelta(days=args.days)
-    dimensions = [d.strip() for d in args.by.split(",") if d.strip()]
+    dimensions = _names(args.by)
     table = second_class_users(gap_table(store, dimensions, since=since, until=until))
     output.write(table, args.format)
     return EXIT_OK
