@@ -179,7 +179,7 @@ def _as_json(record: dict[str, Any], raw: str | None = None, error: str | None =
 
 def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     with _open_binary(source.path) as binary:
-        text = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="")
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")  # Excel adds a BOM
         reader = csv.reader(text)
         header = next(reader, None)
         chunk = Chunk()

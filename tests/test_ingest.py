@@ -249,3 +249,14 @@ def test_booleans_as_words_or_digits(store: Store, tmp_path: Path, value: str) -
     line = json.dumps(good_record("b", escalated=value)).replace(f'"{value}"', value if value in "01" else f'"{value}"')
     ingest(store, [str(write_lines(tmp_path / "b.jsonl", [line]))])
     assert store.query_rows("SELECT escalated FROM requests FINAL")[0][0] is (value in ("true", "1"))
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_field(store: Store, tmp_path: Path) -> None:
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes(
+        b"\xef\xbb\xbfrequest_id,ts,user_id,route,model,cost_usd,latency_ms\n"
+        b"bom-csv,2026-10-01T00:00:00Z,u,cheap,m,0.1,5\n"
+    )
+    jsonl = write_lines(tmp_path / "bom.jsonl", [b"\xef\xbb\xbf" + json.dumps(good_record("bom-json")).encode()])
+    report = ingest(store, [str(csv), str(jsonl)])
+    assert (report.total("loaded"), report.total("quarantined")) == (2, 0)
