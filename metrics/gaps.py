@@ -563,6 +563,24 @@ def _other_contrast(
     )
 
 
+def _false_coverage_intervals(tested: list[dict[str, Any]], selected: int, settings: GapSettings) -> None:
+    """Intervals for the selected (rejected) contrasts at level 1 - R q / m (Benjamini-Yekutieli FCR), so the
+    winners' intervals are not too optimistic; ``critical`` when such an interval lies wholly beyond the margin.
+    """
+    if not selected:
+        return
+    alpha = selected * settings.q / len(tested)
+    z = _z(1 - alpha / 2)
+    for row in tested:
+        if row["p_adjusted"] >= settings.q:
+            continue
+        low, high = row["adjusted_gap"] - z * row["adjusted_se"], row["adjusted_gap"] + z * row["adjusted_se"]
+        row["fcr_ci_low"], row["fcr_ci_high"] = low, high
+        if row["status"] == Status.CONFIRMED:
+            delta = settings.delta[row["metric"]]
+            row["severity"] = "critical" if low > delta or high < -delta else "high"
+
+
 def gap_table_from_cells(
     cells_by_dimension: dict[str, pd.DataFrame],
     settings: GapSettings,
@@ -610,6 +628,7 @@ def gap_table_from_cells(
         for row, p_adj, p_raw in zip(tested, bh_adjusted, bh_raw, strict=True):
             row["p_adjusted"], row["p_raw_adjusted"] = float(p_adj), float(p_raw)
             row["status"] = _decide(row, p_adj < settings.q, p_raw < settings.q, settings)
+        _false_coverage_intervals(tested, int((bh_adjusted < settings.q).sum()), settings)
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=list(COLUMNS))

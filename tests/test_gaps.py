@@ -286,3 +286,21 @@ def test_the_audit_logit_matches_a_direct_fit_and_sees_through_the_task_mix() ->
     row = _escalation(table, "nn")
     assert row["gap"] > 0 and row["adjusted_gap"] == pytest.approx(gap) and row["status"] == Status.CONFIRMED
     assert row["note"].startswith("reversal")
+
+
+def test_selected_contrasts_get_false_coverage_intervals() -> None:
+    from statistics import NormalDist
+
+    rng = np.random.default_rng(12)
+    cells = [_cells(rng, "ref", 3000, {"t": 1.0}, {"t": 0.20})]
+    cells += [_cells(rng, f"s{i}", 1500, {"t": 1.0}, {"t": 0.20 - 0.03 * (i % 3)}) for i in range(6)]
+    table = gap_table_from_cells({"d": pd.concat(cells)}, REF, metrics=["escalation_rate"])
+    selected = table[table["p_adjusted"] < 0.05]
+    assert 0 < len(selected) < len(table)
+    z = NormalDist().inv_cdf(1 - len(selected) * 0.05 / len(table) / 2)  # level 1 - R q / m
+    assert z > 1.96  # wider than a plain 95% interval: the winners' intervals are not too optimistic
+    for _, row in selected.iterrows():
+        assert row["fcr_ci_high"] - row["fcr_ci_low"] == pytest.approx(2 * z * row["adjusted_se"])
+        assert row["fcr_ci_low"] < row["adjusted_gap"] < row["fcr_ci_high"]
+        assert row["severity"] in ("high", "critical")
+    assert table.loc[table["p_adjusted"] >= 0.05, "fcr_ci_low"].isna().all()
