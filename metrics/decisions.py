@@ -130,12 +130,18 @@ def decide(
         return DecisionRun([], 0, 0, 0)
     first = pd.Timestamp(pending[0]).date()
     state = _previous_state(store, first)
+    routers = store.query_df(query("decisions_routers").text, {"until": today})
+    served = {pd.Timestamp(d).date(): tuple(r) for d, r in zip(routers["day"], routers["routers"], strict=True)}
     decided, rows, warned, confirmed = [], 0, 0, 0
     for day in pending:
         start = datetime.combine(pd.Timestamp(day).date(), time(), tzinfo=UTC)
         table = gap_table(store, dimensions, settings, since=start, until=start + timedelta(days=1))
         if table.empty:
             continue
+        previous = served.get(start.date() - timedelta(days=1))
+        if previous is not None and previous != served.get(start.date()):
+            state.clear()  # a router deploy is a known change point: the CUSUM starts again
+            table = table.assign(note=table["note"].fillna("").astype(str) + " CUSUM restarted: the router changed")
         tested = int(table["p_value"].notna().sum()) if "p_value" in table else 0
         judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms))
         _store_window(store, start.date(), judged)
