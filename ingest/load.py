@@ -3,9 +3,9 @@
 Each chunk of lines is one unit of work in one store session. The engine parses and types the lines
 (sql/queries/ingest_parse.sql), the great-expectations suite checks the typed rows, and the engine decides what
 the chunk writes: new requests, changed ones (a -1 copy of the old version beside the new one, so rollups never
-count a request twice) and nothing for exact duplicates. Two chunks are in flight at once, each in its own
-session: one parses and validates while the other decides and writes; decisions and writes go one at a time,
-in the order of the file.
+count a request twice) and nothing for exact duplicates. Three chunks are in flight at once, each in its own
+session: one parses and validates, one decides, one writes; decisions go one at a time in file order, and so do
+writes (see _Turns).
 
 Exactly once, across kill -9: every chunk has a version v, greater than any version in the store, and decides
 *as of v* (it reads only rows written before v). Before writing, it leaves a small pending record (file, chunk,
@@ -25,7 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
 
 CHUNK_ROWS = 100_000
-WORKERS = 2  # chunks in flight: one writes while the next parses and validates
+WORKERS = 3  # chunks in flight: one writes while the next decides and the one after parses and validates
 _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 
 
@@ -201,11 +201,13 @@ def load_chunk(
     chunk: Chunk,
     pending: Pending,
     report: FileReport,
-    turn: AbstractContextManager[Any] | None = None,
+    turns: _Turns | None = None,
+    position: int = 0,
 ) -> FileReport:
     """Parse, validate, decide and write one chunk in one store session; returns its counts.
 
-    Chunks may parse and validate side by side; ``turn`` makes them decide and write one at a time, in order.
+    Chunks may parse and validate side by side; ``turns`` makes them decide one at a time in file order, and
+    write one at a time in file order (a chunk's write may overlap the next chunk's decision).
     """
     feedback = source.format == "feedback"
     with store.session():
@@ -213,14 +215,23 @@ def load_chunk(
         _send_lines(store, chunk)
         store.command(query("ingest_parse_feedback" if feedback else "ingest_parse").text)
         _record_rejects(store, _validate(store, feedback))
-        with turn or nullcontext():
-            return _decide_and_write(store, source, pending, report, feedback)
+        if turns is None:
+            _decide(store, source, pending, feedback)
+            return _write(store, source, pending, report, feedback)
+        with turns.deciding(position):
+            unwritten_from = turns.unwritten_from(position)
+            if unwritten_from is not None and not feedback:
+                overlap = store.query_rows(query("ingest_overlap").text, {"unwritten_from": unwritten_from})[0][0]
+                if overlap:
+                    turns.wait_written(position)
+            _decide(store, source, pending, feedback)
+        with turns.writing(position):
+            return _write(store, source, pending, report, feedback)
 
 
-def _decide_and_write(store: Store, source: Source, pending: Pending, report: FileReport, feedback: bool) -> FileReport:
-    """Decide the chunk as of its version and write it (the caller holds the chunk's session)."""
+def _decide(store: Store, source: Source, pending: Pending, feedback: bool) -> None:
+    """Decide the chunk as of its version and record its new live versions (request_keys)."""
     token = f"{pending.batch_id}:{pending.chunk}"
-    names = {"file_hash": source.sha256, "source_file": source.display, "batch_id": pending.batch_id}
     decide = {"version": pending.version, "batch_id": pending.batch_id, "source_file": source.display}
     if feedback:
         store.command(
@@ -228,33 +239,56 @@ def _decide_and_write(store: Store, source: Source, pending: Pending, report: Fi
             decide,
             settings={**_DEDUP, "insert_deduplication_token": f"{token}:feedback"},
         )
-        store.command(query("ingest_write_quarantine").text, names)
-        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)
+        return
     store.command(query("ingest_decide").text, decide)
-    for table in ("requests", "keys", "calls"):
-        store.command(
-            query(f"ingest_write_{table}").text,
-            settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
-        )
+    store.command(query("ingest_write_keys").text, settings={**_DEDUP, "insert_deduplication_token": f"{token}:keys"})
+
+
+def _write(store: Store, source: Source, pending: Pending, report: FileReport, feedback: bool) -> FileReport:
+    """Write the decided rows (the rollup views fire here) and the quarantine; returns the chunk's counts."""
+    token = f"{pending.batch_id}:{pending.chunk}"
+    names = {"file_hash": source.sha256, "source_file": source.display, "batch_id": pending.batch_id}
+    if not feedback:
+        for table in ("requests", "calls"):
+            store.command(
+                query(f"ingest_write_{table}").text,
+                settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
+            )
     store.command(query("ingest_write_quarantine").text, names)
+    if feedback:
+        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)
     return _counts(store, "ingest_chunk_counts", {}, report)
 
 
 class _Turns:
-    """Chunks parse and validate side by side, then decide and write one at a time, in the order read."""
+    """Chunks parse and validate side by side, then decide one at a time and write one at a time, in file order.
+
+    A chunk decides as of every chunk before it. Its decision reads request_keys (written while deciding) and, for
+    the cancel row of a request it replaces, that request's old row in requests; so it waits for an earlier
+    chunk's write only when it replaces a request that chunk wrote.
+    """
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._next = 0
+        self._decided = 0
+        self._written = 0
         self._failed = False
+        self._versions: dict[int, int] = {}
 
-    @contextmanager
-    def turn(self, position: int) -> Iterator[None]:
-        """Wait until every earlier chunk has written; a failure stops the chunks after it."""
+    def register(self, position: int, version: int) -> None:
+        """Note the version of the chunk at ``position`` (before it is submitted)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._next == position or self._failed)
+            self._versions[position] = version
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: ready() or self._failed)
             if self._failed:
                 raise RuntimeError("an earlier chunk failed")
+
+    @contextmanager
+    def _stage(self, position: int, counter: str) -> Iterator[None]:
+        self._wait(lambda: getattr(self, counter) == position)
         try:
             yield
         except BaseException:
@@ -263,8 +297,25 @@ class _Turns:
                 self._changed.notify_all()
             raise
         with self._changed:
-            self._next += 1
+            setattr(self, counter, position + 1)
             self._changed.notify_all()
+
+    def deciding(self, position: int) -> AbstractContextManager[None]:
+        """The turn to decide: after every earlier chunk has decided."""
+        return self._stage(position, "_decided")
+
+    def writing(self, position: int) -> AbstractContextManager[None]:
+        """The turn to write: after every earlier chunk has written."""
+        return self._stage(position, "_written")
+
+    def unwritten_from(self, position: int) -> int | None:
+        """The version of the oldest earlier chunk not written yet, if any."""
+        with self._changed:
+            return self._versions[self._written] if self._written < position else None
+
+    def wait_written(self, position: int) -> None:
+        """Wait until every chunk before ``position`` has written."""
+        self._wait(lambda: self._written >= position)
 
 
 # -- recovery ---------------------------------------------------------------------------------------------
@@ -385,7 +436,8 @@ def ingest_file(
                     chunk_rows, number, version, report.batch_id,
                 )  # fmt: skip
                 record = pending.write(directory)
-                work = pool.submit(load_chunk, store, source, chunk, pending, report, turns.turn(position))
+                turns.register(position, version)
+                work = pool.submit(load_chunk, store, source, chunk, pending, report, turns, position)
                 in_flight.append((work, record, chunk.bytes_done))
                 position += 1
                 version = max(time.time_ns(), version + 1)
