@@ -119,6 +119,19 @@ class Pending:
     version: int
     batch_id: str
 
+    @classmethod
+    def of(cls, source: Source, *, chunk_rows: int, chunk: int, version: int, batch_id: str) -> Pending:
+        """The record of one chunk of ``source``."""
+        return cls(
+            str(source.path), source.display, source.format, source.sha256, source.size,
+            chunk_rows, chunk, version, batch_id,
+        )  # fmt: skip
+
+    @property
+    def source(self) -> Source:
+        """The input the chunk came from."""
+        return Source(Path(self.path), self.display, self.format, self.sha256, self.size)  # type: ignore[arg-type]
+
     def write(self, directory: Path) -> Path:
         """Store the record durably (write, fsync, rename)."""
         target = directory / "pending" / f"{self.batch_id}-{self.chunk:06d}.json"
@@ -162,7 +175,7 @@ def _failures(suite: ContractSuite, frame: pd.DataFrame, lines: pd.Series, prefi
 
 
 def _validate(store: Store, feedback: bool) -> dict[int, list[str]]:
-    """Run the great-expectations suites on the typed rows that parsed cleanly."""
+    """Run the great-expectations suites on every typed row that is a JSON object."""
     if feedback:
         typed = store.query_arrow_df(query("ingest_checked_feedback").text)
         return _failures(feedback_suite(), typed.drop(columns="line_no"), typed["line_no"])
@@ -327,7 +340,7 @@ def replay_pending(store: Store) -> int:
     replayed = 0
     for record_path in sorted(pending_dir.glob("*.json")) if pending_dir.is_dir() else []:
         record = Pending(**json.loads(record_path.read_text(encoding="utf-8")))
-        source = Source(Path(record.path), record.display, record.format, record.sha256, record.size)  # type: ignore[arg-type]
+        source = record.source
         if not source.path.is_file() or file_sha256(source.path) != record.sha256:
             raise InputError(
                 f"an interrupted ingest of {record.display} cannot be finished: the file is gone or has changed. "
@@ -431,10 +444,9 @@ def ingest_file(
                 if not len(chunk):
                     continue
                 store.yield_to_waiters()  # let a waiting reader in between chunks
-                pending = Pending(
-                    str(source.path), source.display, source.format, source.sha256, source.size,
-                    chunk_rows, number, version, report.batch_id,
-                )  # fmt: skip
+                pending = Pending.of(
+                    source, chunk_rows=chunk_rows, chunk=number, version=version, batch_id=report.batch_id
+                )
                 record = pending.write(directory)
                 turns.register(position, version)
                 work = pool.submit(load_chunk, store, source, chunk, pending, report, turns, position)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import clickhouse_connect
 import pandas as pd
@@ -38,7 +38,8 @@ class StoreBusy(StoreError):
 
 def redact(text: str) -> str:
     """Hide the password of every URL in ``text``."""
-    return re.sub(r"(\w+://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
+    # Greedy up to the last "@" of the authority, so a password holding "@" is hidden whole.
+    return re.sub(r"(\w+://[^:/@\s]+):[^\s/]*@", r"\1:***@", text)
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -76,11 +77,7 @@ class Store:
     @property
     def display(self) -> str:
         """The DSN with its password hidden, for messages."""
-        if self.embedded:
-            return self.dsn
-        parts = urlsplit(self.dsn)
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@") if parts.password else parts.netloc
-        return urlunsplit(parts._replace(netloc=netloc))
+        return redact(self.dsn)
 
     def _settings(self) -> dict[str, Any]:
         # readonly=2 forbids writes yet lets queries carry their own settings (limits, timeouts).

@@ -64,8 +64,7 @@ def test_a_pending_chunk_is_written_once_whether_or_not_it_had_landed(store: Sto
     # A record left for a chunk that had landed: writing it again changes nothing.
     batch = store.query_rows("SELECT batch_id FROM ingest_batches FINAL LIMIT 1")[0][0]
     written = store.query_rows("SELECT min(version) FROM requests WHERE batch_id = {b:String}", {"b": batch})[0][0]
-    fields = (str(source.path), source.display, source.format, source.sha256, source.size)
-    Pending(*fields, chunk_rows=100, chunk=0, version=int(written), batch_id=batch).write(state_dir(store))
+    Pending.of(source, chunk_rows=100, chunk=0, version=int(written), batch_id=batch).write(state_dir(store))
     assert replay_pending(store) == 1
     assert _truth(store) == before
     # A record for a chunk that never landed (a fresh store): it is written exactly once, rollups included.
@@ -73,7 +72,7 @@ def test_a_pending_chunk_is_written_once_whether_or_not_it_had_landed(store: Sto
     from routewatch.migrations import migrate
 
     migrate(fresh)
-    Pending(*fields, chunk_rows=100, chunk=1, version=time.time_ns(), batch_id="b").write(state_dir(fresh))
+    Pending.of(source, chunk_rows=100, chunk=1, version=time.time_ns(), batch_id="b").write(state_dir(fresh))
     assert replay_pending(fresh) == 1
     assert _truth(fresh)[0] == 100 and _truth(fresh)[2] == 100
     assert replay_pending(fresh) == 0
