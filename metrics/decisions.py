@@ -180,6 +180,15 @@ def latest_decisions(store: Store) -> pd.DataFrame:
     return store.query_df(query("decisions_latest").text)
 
 
+def decision_history(store: Store, statuses: tuple[str, ...] = (Status.CONFIRMED, Status.WARNING)) -> pd.DataFrame:
+    """Every stored decision with one of ``statuses``, the newest window first (empty before the first run)."""
+    from routewatch.migrations import table_exists
+
+    if not table_exists(store, "gap_decisions"):
+        return pd.DataFrame(columns=list(DECISION_COLUMNS))
+    return store.query_df(query("decisions_history").text, {"statuses": [str(s) for s in statuses]})
+
+
 def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.DataFrame:
     """Segments confirmed worse on quality, worse still when the router also escalates them less.
 

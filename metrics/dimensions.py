@@ -46,6 +46,8 @@ ROLLUP_DIMENSIONS = frozenset(
         "escalated",
     }
 )
+# Query settings for SQL whose output names equal column names (requests, escalated): columns win over aliases.
+COLUMNS_FIRST = {"prefer_column_name_to_alias": 1}
 _SEGMENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 

@@ -38,7 +38,7 @@ from statsmodels.stats.proportion import (
     test_proportions_2indep,
 )
 
-from metrics.dimensions import expression
+from metrics.dimensions import expression, fill, render
 from metrics.registry import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
@@ -57,6 +57,21 @@ class Status(enum.StrEnum):
     NO_EVIDENCE = "no_evidence"
     MODEL_FAILED = "model_failed"
 
+
+# Each status in words a PM can forward (the dashboard and the alert emails use them).
+STATUS_WORDS: dict[str, str] = {
+    Status.CONFIRMED: "Real gap: beyond the margin and confirmed after correcting for every comparison.",
+    Status.WARNING: "Early warning: the gap has been building up over several days; not yet confirmed.",
+    Status.EXPLAINED_BY_TASK_MIX: "The raw gap comes from what this segment asks (its task mix), not from how "
+    "it is served.",
+    Status.UNDERPOWERED: "Too little traffic to tell a gap of the margin from noise yet.",
+    Status.INSUFFICIENT_DATA: "Too few requests, users or events to judge at all.",
+    Status.NONRESPONSE_BIASED: "Too few of these users rate answers (or far fewer than the reference) to trust "
+    "a satisfaction gap.",
+    Status.EQUIVALENT: "Served the same: any gap is within the margin.",
+    Status.NO_EVIDENCE: "No evidence of a gap, but not enough to call it equivalent either.",
+    Status.MODEL_FAILED: "The statistical model could not be fitted on this data (see the note).",
+}
 
 # Binary metrics: (events column, trials column) of gap_cells.
 BINARY: dict[str, tuple[str, str]] = {
@@ -637,17 +652,33 @@ def gap_table_from_cells(
     return table.reindex(columns=[*COLUMNS, *extra])
 
 
+def _segment_query(name: str, dimension: str, where: dict[str, str] | None, params: dict[str, Any]) -> str:
+    """A gap query with its segment and filter slots filled (identifiers allow-listed, values bound)."""
+    rendered = render([], where or {})
+    params.update(rendered.params)
+    return fill(query(name).text, rendered).replace("{{segment}}", expression(dimension, "segment_key", params))
+
+
 def load_cells(
-    store: Store, dimension: str, since: datetime | None = None, until: datetime | None = None
+    store: Store,
+    dimension: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    where: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Per-(segment, task_type, user) counts for one allow-listed dimension."""
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
-    sql = query("gap_cells").text.replace("{{segment}}", expression(dimension, "segment_key", params))
-    return store.query_df(sql, params)
+    return store.query_df(_segment_query("gap_cells", dimension, where, params), params)
 
 
 def load_latency(
-    store: Store, dimension: str, cells: pd.DataFrame, cap: int, since: datetime | None, until: datetime | None
+    store: Store,
+    dimension: str,
+    cells: pd.DataFrame,
+    cap: int,
+    since: datetime | None,
+    until: datetime | None,
+    where: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Latencies of whole users sampled by hash, about ``cap`` requests per segment."""
     volume = cells.groupby("segment")["requests"].sum()
@@ -658,8 +689,7 @@ def load_latency(
         "segments": list(share),
         "shares": list(share.values()),
     }
-    sql = query("gap_latency_sample").text.replace("{{segment}}", expression(dimension, "segment_key", params))
-    return store.query_df(sql, params)
+    return store.query_df(_segment_query("gap_latency_sample", dimension, where, params), params)
 
 
 def gap_table(
@@ -670,11 +700,30 @@ def gap_table(
     metrics: list[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    where: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """The gap table of ``dimensions`` over a time range (all binary metrics unless ``metrics`` narrows it)."""
+    """The gap table of ``dimensions`` over a time range (all binary metrics unless ``metrics`` narrows it).
+
+    ``where`` keeps only the requests of a cut (a router version, a tier, ...), as in ``metrics.registry``.
+    """
     settings = settings or GapSettings()
-    cells = {d: load_cells(store, d, since, until) for d in dimensions}
+    cells = {d: load_cells(store, d, since, until, where) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:
-        latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until) for d in dimensions}
+        latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until, where) for d in dimensions}
     return gap_table_from_cells(cells, settings, metrics, latency)
+
+
+def traffic_to_decide(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.Series:
+    """For each ``underpowered`` comparison, about how many more requests of the segment would let it decide.
+
+    The smallest detectable gap shrinks as 1/sqrt(n), so reaching the margin takes (mde / margin)^2 times the
+    traffic. NaN for every other status.
+    """
+    settings = settings or GapSettings()
+    if table.empty or "mde" not in table:
+        return pd.Series(np.nan, index=table.index, dtype=float)
+    margin = table["metric"].map(settings.delta).astype(float)
+    factor = (table["mde"].astype(float) / margin) ** 2
+    more = np.ceil(table["requests"].astype(float) * (factor - 1)).clip(lower=0)
+    return more.where(table["status"] == Status.UNDERPOWERED.value)

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pandas as pd
 
-from metrics.dimensions import DimensionError, answers_from_rollup, fill, render
+from metrics.dimensions import COLUMNS_FIRST, DimensionError, answers_from_rollup, fill, render
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
@@ -154,6 +154,26 @@ METRICS: tuple[Metric, ...] = (
         help="Share of requests where a shadow router would have chosen another route, and what that would "
         "have cost more (or less), priced at each route's mean spend per request.",
     ),
+    Metric(
+        name="router_overhead",
+        kind="quantile",
+        unit="ms",
+        better="lower",
+        margin=0.15,
+        columns=("requests", "timed", "p50_ms", "p95_ms", "router_cost_usd"),
+        help="What routing itself costs: the router's own latency (exact p50 and p95, over requests that "
+        "report router_latency_ms) and its spend, router_cost_usd.",
+    ),
+    Metric(
+        name="spend_concentration",
+        kind="mean",
+        unit="share of spend",
+        better="neither",
+        margin=None,
+        columns=("requests", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"),
+        help="Where the money goes: the all-in cost of the most expensive 1% of requests and their share of "
+        "the spend. A high share means a few requests (long contexts, retries, escalations) drive the bill.",
+    ),
 )
 METRICS_BY_NAME = {m.name: m for m in METRICS}
 
@@ -203,10 +223,8 @@ def compute(
     params = {"since": since, "until": until, "cheap_route": cheap_route, **rendered.params}
     if rollup:
         params.update(since_day=since.date(), until_day=until.date())
-    # Output names follow the contract (escalated, resolved, ...), so columns must win over same-named aliases.
-    settings = {"prefer_column_name_to_alias": 1}
     sql = query(f"{metric.sql}_rollup" if rollup else metric.sql).text
-    frame = store.query_df(fill(sql, rendered), params, settings=settings)
+    frame = store.query_df(fill(sql, rendered), params, settings=COLUMNS_FIRST)
     keys = [*(["bucket"] if bucket else []), *(by or [])]
     frame = frame[[*keys, *metric.columns]]
     return frame.sort_values(keys, ignore_index=True) if keys else frame

@@ -260,10 +260,37 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if healthy else EXIT_ERROR
 
 
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the Streamlit dashboard on the store until interrupted."""
+    return serve_dashboard(settings, args.port, args.address)
+
+
+def serve_dashboard(settings: Settings, port: int, address: str = "localhost") -> int:
+    """Run ``streamlit run app/streamlit_app.py`` on ``port`` with this invocation's store and settings."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, ROUTEWATCH_STORE=settings.store_dsn)
+    config = Path(os.environ.get("ROUTEWATCH_CONFIG", "routewatch.toml")).resolve()
+    if config.is_file():
+        env["ROUTEWATCH_CONFIG"] = str(config)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(root / "app" / "streamlit_app.py"),
+        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
+    ]  # fmt: skip
+    _say(f"routewatch dashboard: http://{address}:{port} (store {_store(settings).display}); Ctrl+C stops it")
+    # The project root holds .streamlit/config.toml (theme, privacy), so the server runs from there.
+    try:
+        return subprocess.call(command, cwd=root, env=env)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.load import ingest, state_dir, terminal_progress
     from ingest.synthetic import STORIES, generate, write_jsonl
-    from metrics.decisions import second_class_users
+    from metrics.decisions import decide, second_class_users
     from metrics.gaps import gap_table
     from metrics.registry import compute
     from routewatch.maintenance import compact
@@ -298,11 +325,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  [{row.severity}] {row.evidence}")
     if second.empty:
         print("  none confirmed (load more traffic: make demo ROWS=1000000)")
-    _say(
-        "\nnext: routewatch gaps --by language | routewatch metrics latency --by route,escalated | "
-        "routewatch decide (the dashboard comes in a later release)"
-    )
-    return EXIT_OK
+    run = decide(store, ["language", "channel", "tier"])
+    _say(f"decided {len(run.windows)} closed day(s): {run.confirmed} confirmed gaps, {run.warnings} early warnings")
+    if args.no_serve:
+        _say("next: routewatch dashboard | routewatch gaps --by language | routewatch metrics latency --by route")
+        return EXIT_OK
+    return serve_dashboard(settings, args.port)
 
 
 # -- parser -----------------------------------------------------------------------------------------------
@@ -386,6 +414,11 @@ def _parser() -> argparse.ArgumentParser:
 
     compact = sub.add_parser("compact", parents=[common], help="merge parts so reads stay fast (after big loads)")
     compact.set_defaults(run=cmd_compact)
+
+    dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard (read-only)")
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--address", default="localhost", help="interface to listen on (0.0.0.0: every one)")
+    dashboard.set_defaults(run=cmd_dashboard)
 
     doctor = sub.add_parser("doctor", parents=[common, fmt], help="store, versions, settings")
     doctor.set_defaults(run=cmd_doctor)

@@ -192,10 +192,30 @@ class Store:
                     raise
                 time.sleep(POLL_S * 4)
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Queries inside share one session, opened by the first of them (none if every answer was cached).
+
+        Opening an embedded store costs a few hundred milliseconds, so a dashboard page opens it once.
+        """
+        outer = getattr(self._local, "batch", None)
+        if outer is not None:
+            yield
+            return
+        self._local.batch = ExitStack()
+        try:
+            yield
+        finally:
+            stack, self._local.batch = self._local.batch, None
+            stack.close()
+
     # Thin wrappers: each runs in a session and turns a driver error into a StoreError without secrets.
 
     @contextmanager
     def _client(self) -> Iterator[Client]:
+        batch = getattr(self._local, "batch", None)
+        if batch is not None and not getattr(self._local, "depth", 0):
+            batch.enter_context(self.session())
         with self.session() as client:
             try:
                 yield client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,27 @@ def reference(frame: pd.DataFrame, name: str, by: list[str]) -> pd.DataFrame:
                 "diverged": s["_diverged"],
                 "shadow_divergence": s["_diverged"] / s["_compared"],
                 "shadow_cost_delta_usd": frame.assign(_delta=delta).groupby(by)["_delta"].sum(),
+            }
+        )
+    if name == "router_overhead":
+        timed = frame.dropna(subset=["router_latency_ms"]).groupby(by)["router_latency_ms"]
+        return pd.DataFrame(
+            {
+                "requests": requests,
+                "timed": timed.size(),
+                "p50_ms": timed.quantile(0.5),
+                "p95_ms": timed.quantile(0.95),
+                "router_cost_usd": s["router_cost_usd"],
+            }
+        )
+    if name == "spend_concentration":
+        top = g["_allin"].apply(lambda c: c.nlargest(math.ceil(len(c) / 100)).sum())
+        return pd.DataFrame(
+            {
+                "requests": requests,
+                "cost_usd": s["_allin"],
+                "top_1pct_cost_usd": top,
+                "top_1pct_share": top / s["_allin"],
             }
         )
     raise AssertionError(f"no reference for {name}")

@@ -1,5 +1,6 @@
 -- name: gap_cells
--- params: since DateTime64(3), until DateTime64(3); the segment slot holds one allow-listed dimension
+-- params: since DateTime64(3), until DateTime64(3); the segment slot holds one allow-listed dimension and the
+-- filters slot the filters of metrics.dimensions (on columns the outer query does not alias)
 -- returns: segment String, task_type String, user_id String, requests UInt64, escalated UInt64, errors UInt64,
 -- known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, cost Float64 (model spend), csat_1 .. csat_5
 -- UInt64 (ratings per level). Each user counts in one segment only, the one most of their requests fall in, so
@@ -12,6 +13,7 @@ WITH modal AS
         SELECT user_id, toString({{segment}}) AS segment, count() AS n
         FROM requests_live
         WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+            {{filters}}
         GROUP BY user_id, segment
     )
     GROUP BY user_id
@@ -36,4 +38,5 @@ SELECT
 FROM requests_live AS r
 INNER JOIN modal AS m ON r.user_id = m.user_id
 WHERE r.ts >= {since:DateTime64(3)} AND r.ts < {until:DateTime64(3)}
+    {{filters}}
 GROUP BY segment, task_type, user_id

@@ -1,0 +1,39 @@
+"""Costs: what a resolved request really costs, where the money goes, and what escalations double-pay."""
+
+import streamlit as st
+
+from app import context as ctx
+from app.components import charts
+
+filters = ctx.current_filters()
+since, until = filters.window
+st.title("Costs")
+st.caption(filters.describe())
+
+st.subheader("All-in cost per resolved request", help=ctx.help_of("cost_per_resolved"))
+dimension = st.selectbox("Cut by", ["route", "model", "final_route", *ctx.FILTER_DIMENSIONS, "router"], key="costs_by")
+cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
+shown = cost.melt(id_vars=[dimension], value_vars=["cost_per_resolved", "cost_per_request"], var_name="measure")
+ctx.chart(charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure"))
+ctx.table(cost, f"cost-per-resolved-by-{dimension}")
+
+st.subheader("Where the money goes", help=ctx.help_of("spend_concentration"))
+heavy = ctx.metric("spend_concentration", filters, by=["route"])
+total = ctx.metric("spend_concentration", filters)
+if not total.empty and total["cost_usd"].iloc[0]:
+    share = float(total["top_1pct_share"].iloc[0])
+    st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")
+ctx.table(heavy, "spend-concentration-by-route")
+
+st.subheader("What escalations double-pay")
+st.caption(
+    "An escalated request pays the cheaper attempt and the stronger one. The excess is its spend above a request "
+    "sent straight to the same final route, times the escalations."
+)
+double = ctx.answer("double_pay", since=since, until=until, where=filters.where)
+if double.empty:
+    st.info("No escalations in this period.")
+else:
+    st.markdown(f"Escalations paid **{ctx.usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
+    ctx.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
+    ctx.table(double, "escalation-double-pay")

@@ -1,0 +1,78 @@
+"""Overview: the headline numbers against the previous period, open second-class alerts, cost against quality."""
+
+import pandas as pd
+import streamlit as st
+
+from app import context as ctx
+from app.components import charts
+from metrics import overview
+from metrics.decisions import second_class_users
+
+filters = ctx.current_filters()
+since, until = filters.window
+st.title("Overview")
+st.caption(f"{filters.describe()}; changes are against the {(until - since).days} days before.")
+
+alerts = second_class_users(ctx.gap_table(filters))
+if alerts.empty:
+    st.success("No second-class users confirmed in this period (language, channel and tier checked).")
+for row in alerts.itertuples():
+    st.error(f"**Second-class users, {row.severity}:** {row.evidence}", icon=":material/warning:")
+
+sums = ctx.answer(
+    "daily_sums",
+    since=overview.previous_start(since, until),
+    until=until,
+    where=filters.where,
+    cheap_route=ctx.settings().route_order[0],
+)
+kpis = overview.period_kpis(sums, since, until).set_index("kpi")
+trend = overview.daily_kpis(sums[sums["day"] >= pd.Timestamp(since.replace(tzinfo=None))])
+FORMAT = {k.name: k for k in overview.KPIS}
+HELP = {
+    "requests": ctx.help_of("volume"),
+    "cost_per_resolved": ctx.help_of("cost_per_resolved"),
+    "cost_per_request": "Model spend per request: the figure a cost dashboard shows, blind to failed answers.",
+    "escalation_rate": ctx.help_of("escalation_rate"),
+    "p95_ms": "95th percentile of end-to-end latency, read from the daily rollup's histogram (within 1.3%).",
+    "resolution_rate": ctx.help_of("resolution_rate"),
+    "thumbs_up_rate": ctx.help_of("thumbs_up_rate"),
+    "error_rate": ctx.help_of("error_rate"),
+    "cheap_share": ctx.help_of("cheap_share"),
+}
+
+
+def _shown(value: float, fmt: str) -> str:
+    if fmt == "count":
+        return f"{value:,.0f}"
+    if fmt == "usd":
+        return ctx.usd(value)
+    if fmt == "ms":
+        return "n/a" if pd.isna(value) else f"{value:,.0f} ms"
+    return ctx.percent(value)
+
+
+for row_names in (list(FORMAT)[:5], list(FORMAT)[5:]):
+    for column, name in zip(st.columns(5), row_names, strict=False):
+        kpi, values = FORMAT[name], kpis.loc[name]
+        with column:
+            st.metric(
+                kpi.label,
+                _shown(values["current"], kpi.fmt),
+                delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
+                delta_color={"higher": "normal", "lower": "inverse"}.get(kpi.better, "off"),
+                help=HELP[name],
+            )
+            if len(trend) > 1:
+                ctx.chart(charts.sparkline(trend, "day", name, percent=kpi.fmt == "percent"))
+
+st.subheader("Cost against quality")
+st.caption("Each bubble is a route or a router version: left is cheaper per resolved request, up resolves more.")
+left, right = st.columns(2)
+for column, dimension in ((left, "route"), (right, "router")):
+    cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
+    quality = ctx.metric("resolution_rate", filters, by=[dimension])
+    both = cost.merge(quality[[dimension, "resolution_rate"]], on=dimension)
+    with column:
+        ctx.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
+        ctx.table(both, f"cost-quality-by-{dimension}")

@@ -1,0 +1,49 @@
+"""Second-class users: the segments served worse, with the evidence a PM can forward, and past decisions."""
+
+import streamlit as st
+
+from app import context as ctx
+from app.components import charts
+from metrics.decisions import second_class_users
+
+filters = ctx.current_filters()
+st.title("Second-class users")
+st.caption(
+    f"{filters.describe()}. A segment is second-class when its resolution or thumbs-up rate is worse than its "
+    "reference by at least the margin, at the same task mix, confirmed after correcting for every comparison; "
+    "critical when the router also escalates it less."
+)
+
+current = second_class_users(ctx.gap_table(filters))
+if current.empty:
+    st.success("No segment of language, channel or tier is confirmed second-class in this period.")
+for row in current.itertuples():
+    with st.container(border=True):
+        st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
+        st.markdown(row.evidence)
+        touched = ctx.metric("volume", filters, by=[row.dimension])
+        mine = touched[touched[row.dimension] == row.segment]
+        users = int(mine["users"].sum())
+        spend = float(mine["cost_usd"].sum())
+        share = users / max(int(touched["users"].sum()), 1)
+        left, middle, right = st.columns(3)
+        left.metric("Users touched", f"{users:,}", help="Distinct users of this segment in the period.")
+        middle.metric("Share of users", ctx.percent(share))
+        right.metric("Their model spend", ctx.usd(spend))
+        daily = ctx.metric("resolution_rate", filters, by=[row.dimension], bucket="day")
+        pair = daily[daily[row.dimension].isin([row.segment, row.reference])]
+        title = f"Resolution rate, {row.segment} against {row.reference}"
+        ctx.chart(charts.lines(pair, "bucket", "resolution_rate", row.dimension, title, "resolved", percent=True))
+if not current.empty:
+    ctx.table(current, "second-class-users")
+
+st.subheader("Decisions over time")
+st.caption(
+    "`routewatch decide` judges each closed day once and keeps the verdict; a CUSUM raises an early warning "
+    "when a gap builds up over days. Acknowledging and mailing alerts will live here too."
+)
+history = ctx.answer("decision_history")
+if history.empty:
+    st.info("No confirmed gap or early warning stored yet. Run `routewatch decide` (daily, after the ingest).")
+else:
+    ctx.table(history, "decision-history")

@@ -1,0 +1,75 @@
+"""Segments: the gap table with intervals and statuses in plain words, a forest plot, a heatmap, cheap share
+over time, and the task mix when it explains a gap."""
+
+import streamlit as st
+
+from app import context as ctx
+from app.components import charts
+from metrics.gaps import ALL_METRICS, BINARY, STATUS_WORDS, traffic_to_decide
+
+RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate"]
+
+filters = ctx.current_filters()
+st.title("Segments")
+st.caption(filters.describe())
+left, right = st.columns(2)
+dimensions = left.multiselect(
+    "Compare segments of (one or two dimensions)",
+    list(ctx.FILTER_DIMENSIONS),
+    default=["language"],
+    max_selections=2,
+    key="segments_dims",
+)
+chosen = right.multiselect("Metrics", list(ALL_METRICS), default=list(BINARY), key="segments_metrics")
+if not dimensions or not chosen:
+    st.info("Choose at least one dimension and one metric.")
+    st.stop()
+
+table = ctx.gap_table(filters, tuple(dimensions), chosen)
+st.subheader("Gaps against each dimension's reference segment")
+st.caption(
+    "Each segment against the largest one. Intervals are 95%, p-values are corrected across every comparison "
+    "on this page (Benjamini-Hochberg), and the adjusted gap holds the task mix at the reference's."
+)
+if table.empty:
+    st.info("Nothing to compare: each dimension has a single segment in this cut.")
+    st.stop()
+table = table.assign(
+    in_plain_words=table["status"].map(STATUS_WORDS),
+    more_requests_to_decide=traffic_to_decide(table),
+)
+shown = [
+    "dimension", "segment", "reference", "metric", "status", "in_plain_words", "value", "reference_value", "gap",
+    "ci_low", "ci_high", "adjusted_gap", "p_adjusted", "requests", "users", "more_requests_to_decide",
+]  # fmt: skip
+ctx.table(table[shown], "gaps")
+undecided = table[table["status"] == "underpowered"]
+for row in undecided.itertuples():
+    st.caption(
+        f"{row.dimension} = {row.segment}, {row.metric}: too small to judge; about "
+        f"{row.more_requests_to_decide:,.0f} more requests of this segment would decide a gap of the margin."
+    )
+
+judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
+if not judged.empty:
+    ctx.chart(charts.forest(judged, "Gaps with their 95% intervals"))
+
+explained = table[table["status"] == "explained_by_task_mix"]
+for dimension in explained["dimension"].unique():
+    st.subheader(f"Task mix by {dimension}")
+    st.caption("These segments ask different things; within each task type the gap disappears or reverses.")
+    mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
+    ctx.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
+    ctx.table(mix, f"task-mix-{dimension}")
+
+st.subheader("Heatmap")
+rate = st.selectbox("Metric", RATES, key="segments_heatmap_metric", help=ctx.help_of("escalation_rate"))
+partner = "language" if dimensions[0] == "channel" else "channel"
+x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
+cells = ctx.metric(rate, filters, by=[x, y])
+ctx.chart(charts.heatmap(cells, x, y, rate, f"{rate} by {x} and {y}", percent=True))
+
+st.subheader("Cheap-route share over time", help=ctx.help_of("cheap_share"))
+cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
+ctx.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "cheap share", percent=True))
+ctx.table(cheap, f"cheap-share-by-{dimensions[0]}")

@@ -1,0 +1,30 @@
+"""Shadow router: how often a candidate router would choose differently, and what it would cost."""
+
+import streamlit as st
+
+from app import context as ctx
+from app.components import charts
+
+filters = ctx.current_filters()
+st.title("Shadow router")
+st.caption(filters.describe())
+
+total = ctx.metric("shadow_divergence", filters)
+if total.empty or not int(total["compared"].iloc[0]):
+    st.info("No request in this period carries a `shadow_route`.")
+    st.markdown(
+        "Run a candidate router beside the live one, without acting on it, and send its choice with each "
+        "request as `shadow_route` (the route it would have picked). routewatch then shows how often the two "
+        "disagree, for which segments, and what the candidate would have cost more or less, priced at each "
+        "route's mean spend per request in the same period. Nothing changes for your users while you measure."
+    )
+else:
+    row = total.iloc[0]
+    left, middle, right = st.columns(3)
+    left.metric("Requests compared", f"{int(row['compared']):,}", help=ctx.help_of("shadow_divergence"))
+    middle.metric("Would route differently", ctx.percent(float(row["shadow_divergence"])))
+    right.metric("Predicted cost delta", ctx.usd(float(row["shadow_cost_delta_usd"])))
+    daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
+    ctx.chart(charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True))
+    dimension = st.selectbox("Cut by", ["route", *ctx.FILTER_DIMENSIONS], key="shadow_by")
+    ctx.table(ctx.metric("shadow_divergence", filters, by=[dimension]), f"shadow-by-{dimension}")

@@ -1,0 +1,1 @@
+"""Pure plotly figure builders: a DataFrame in, a figure out; no Streamlit, testable on their own."""

@@ -1,0 +1,143 @@
+"""The headline numbers of a period beside the period before it, and their daily trend.
+
+Volume, escalation, errors, cheap share and latency come from the daily rollup; outcomes and money per
+resolved request come from the request rows, because late feedback can change whether a request was resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from metrics.dimensions import COLUMNS_FIRST, fill, render
+from metrics.latency import histogram_quantile
+from routewatch.sqlfiles import query
+from routewatch.store import Store
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline number: how it is computed from daily sums, and which way is better."""
+
+    name: str
+    label: str
+    numerator: str
+    denominator: str | None
+    better: Literal["higher", "lower", "neither"]
+    fmt: Literal["count", "usd", "percent", "ms"]
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("requests", "Requests", "requests", None, "neither", "count"),
+    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "resolved", "lower", "usd"),
+    Kpi("cost_per_request", "Naive cost per request", "spend", "requests", "lower", "usd"),
+    Kpi("escalation_rate", "Escalation rate", "escalated", "requests", "neither", "percent"),
+    Kpi("p95_ms", "p95 latency", "latency_hist", None, "lower", "ms"),
+    Kpi("resolution_rate", "Resolution rate", "resolved", "known", "higher", "percent"),
+    Kpi("thumbs_up_rate", "Thumbs-up rate", "thumbs_up", "rated", "higher", "percent"),
+    Kpi("error_rate", "Error rate", "errors", "requests", "lower", "percent"),
+    Kpi("cheap_share", "Cheap-route share", "cheap", "requests", "neither", "percent"),
+)
+SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "resolved", "known", "thumbs_up", "rated")
+
+
+@dataclass(frozen=True)
+class DataRange:
+    """What the store holds: its first and last day, its volume, and its routers (the most recent first)."""
+
+    first_day: date | None
+    last_day: date | None
+    requests: int
+    routers: tuple[str, ...]
+
+
+def data_range(store: Store) -> DataRange:
+    """The days and routers the store has traffic for."""
+    row = store.query_df(query("data_range").text).iloc[0]
+    if not row["requests"]:
+        return DataRange(None, None, 0, ())
+    return DataRange(
+        pd.Timestamp(row["first_day"]).date(),
+        pd.Timestamp(row["last_day"]).date(),
+        int(row["requests"]),
+        tuple(row["routers"]),
+    )
+
+
+def daily_sums(
+    store: Store, since: datetime, until: datetime, where: dict[str, str] | None = None, cheap_route: str = "cheap"
+) -> pd.DataFrame:
+    """One row per day of [since, until) with the sums every KPI is made of (whole UTC days, rollup filters)."""
+    where = where or {}
+    rollup = render([], where, rollup=True)
+    volume = store.query_df(
+        fill(query("overview_daily").text, rollup),
+        {"since_day": since.date(), "until_day": until.date(), "cheap_route": cheap_route, **rollup.params},
+        settings=COLUMNS_FIRST,
+    )
+    exact = render([], where)
+    quality = store.query_df(
+        fill(query("overview_quality_daily").text, exact),
+        {"since": since, "until": until, **exact.params},
+        settings=COLUMNS_FIRST,
+    )
+    frame = volume.merge(quality.drop(columns="requests"), on="day", how="outer")
+    frame["day"] = pd.to_datetime(frame["day"])
+    for column in SUMS:
+        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").fillna(0.0)
+    frame["latency_hist"] = frame["latency_hist"].map(lambda h: h if isinstance(h, dict) else {})
+    return frame.sort_values("day", ignore_index=True)
+
+
+def _value(frame: pd.DataFrame, kpi: Kpi) -> float:
+    if kpi.numerator == "latency_hist":
+        merged: dict[int, int] = {}
+        for hist in frame["latency_hist"]:
+            for k, v in hist.items():
+                merged[int(k)] = merged.get(int(k), 0) + int(v)
+        return histogram_quantile(merged, 0.95)
+    top = float(frame[kpi.numerator].sum())
+    if kpi.denominator is None:
+        return top
+    bottom = float(frame[kpi.denominator].sum())
+    return top / bottom if bottom else np.nan
+
+
+def daily_kpis(sums: pd.DataFrame) -> pd.DataFrame:
+    """Every KPI per day (for the trend lines)."""
+    rows = [{"day": day, **{k.name: _value(group, k) for k in KPIS}} for day, group in sums.groupby("day")]
+    return pd.DataFrame(rows, columns=["day", *(k.name for k in KPIS)])
+
+
+def period_kpis(sums: pd.DataFrame, since: datetime, until: datetime) -> pd.DataFrame:
+    """Every KPI over [since, until) beside the same length of time before it, with the relative change."""
+    length = until - since
+    days = sums["day"].dt.tz_localize(None) if sums["day"].dt.tz is not None else sums["day"]
+    naive = pd.Timestamp(since.replace(tzinfo=None))
+    current = sums[(days >= naive) & (days < naive + length)]
+    previous = sums[(days >= naive - length) & (days < naive)]
+    rows = []
+    for kpi in KPIS:
+        now, before = _value(current, kpi), _value(previous, kpi)
+        change = (now - before) / before if before and not np.isnan(before) and not np.isnan(now) else np.nan
+        rows.append({"kpi": kpi.name, "label": kpi.label, "current": now, "previous": before, "change": change})
+    return pd.DataFrame(rows)
+
+
+def previous_start(since: datetime, until: datetime) -> datetime:
+    """The start of the period of the same length just before [since, until)."""
+    return since - (until - since)
+
+
+def whole_days(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00, last + 1 day 00:00) in UTC."""
+    from datetime import UTC, time
+
+    return (
+        datetime.combine(first, time(), tzinfo=UTC),
+        datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+    )

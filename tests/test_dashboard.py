@@ -1,0 +1,130 @@
+"""Every dashboard page through Streamlit's AppTest, against a demo store, an empty store and a broken one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from routewatch.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py")
+# Page file -> the least number of charts it draws on the demo store.
+PAGES = {
+    "app_pages/overview.py": 3,
+    "app_pages/routes.py": 4,
+    "app_pages/segments.py": 2,
+    "app_pages/second_class.py": 0,
+    "app_pages/costs.py": 1,
+    "app_pages/shadow.py": 1,
+    "app_pages/health.py": 1,
+}
+
+
+def _app(monkeypatch: pytest.MonkeyPatch, dsn: str) -> AppTest:
+    monkeypatch.setenv("ROUTEWATCH_STORE", dsn)
+    monkeypatch.setenv("ROUTEWATCH_LOCK_TIMEOUT", "30")
+    return AppTest.from_file(APP, default_timeout=180)
+
+
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """Each test gets its own store client and answers (the caches live in the process)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _problems(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error if "Second-class" not in e.value]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_draws_without_an_error(
+    page: str, demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, demo_store.dsn)
+    at.switch_page(page).run()
+    assert not _problems(at), _problems(at)
+    assert len(at.get("plotly_chart")) >= PAGES[page]
+    assert at.title and at.title[0].value  # the page drew its heading
+    # Every table comes with its CSV download.
+    assert len(at.get("download_button")) >= len(at.dataframe)
+
+
+def test_overview_shows_the_planted_second_class_users(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, demo_store.dsn)
+    at.run()
+    alerts = [e.value for e in at.error if "Second-class" in e.value]
+    assert any("language=hi" in alert for alert in alerts), alerts
+    labels = [m.label for m in at.metric]
+    assert {"Requests", "All-in cost per resolved", "Naive cost per request", "p95 latency"} <= set(labels)
+    assert all(m.help for m in at.metric)  # a help text on every number
+
+
+def _requests_shown(at: AppTest) -> int:
+    metric = next(m for m in at.metric if m.label == "Requests")
+    return int(metric.value.replace(",", ""))
+
+
+def test_a_filter_changes_the_numbers_and_the_url_keeps_it(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, demo_store.dsn)
+    at.run()
+    everyone = _requests_shown(at)
+    at.selectbox(key="f_dimension").select("language").run()
+    at.selectbox(key="f_value").select("hi").run()
+    only_hi = _requests_shown(at)
+    assert 0 < only_hi < everyone
+    link = {key: value if isinstance(value, str) else value[0] for key, value in at.query_params.items()}
+    assert link["dimension"] == "language" and link["value"] == "hi"
+
+    # A shared link restores the same view in a new session.
+    again = _app(monkeypatch, demo_store.dsn)
+    again.query_params.update(link)
+    again.run()
+    assert _requests_shown(again) == only_hi
+    assert again.selectbox(key="f_value").value == "hi"
+
+
+def test_the_requests_shown_match_the_rows(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, demo_store.dsn)
+    at.run()
+    since, until = (str(at.query_params[k]) for k in ("since", "until"))
+    count = demo_store.query_rows(
+        "SELECT count() FROM requests FINAL WHERE toDate(ts) BETWEEN {a:Date} AND {b:Date}", {"a": since, "b": until}
+    )[0][0]
+    assert _requests_shown(at) == count
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_an_empty_store_says_how_to_load_data(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, f"chdb://{tmp_path / 'empty'}")
+    at.switch_page(page).run()
+    assert not at.exception
+    assert any("no requests yet" in i.value for i in at.info)
+    assert any("routewatch ingest" in m.value for m in at.markdown)
+
+
+def test_an_unreachable_server_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, "http://routewatch:s3cret@127.0.0.1:9/db")
+    at.run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert messages and "could not answer" in messages[0], messages
+    assert all("s3cret" not in m for m in messages)
