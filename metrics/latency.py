@@ -75,7 +75,7 @@ def with_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
 
 def distribution(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Histograms as long rows (cut..., latency_ms, share) for plotting, each cut's shares summing to 1."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for values, group in frame.groupby(by) if by else [((), frame)]:
         merged: dict[int, int] = {}
         for hist in group["latency_hist"]:

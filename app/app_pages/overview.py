@@ -60,7 +60,7 @@ for row_names in (list(FORMAT)[:5], list(FORMAT)[5:]):
                 kpi.label,
                 _shown(values["current"], kpi.fmt),
                 delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
-                delta_color={"higher": "normal", "lower": "inverse"}.get(kpi.better, "off"),
+                delta_color="normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off",
                 help=HELP[name],
             )
             if len(trend) > 1:
