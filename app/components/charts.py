@@ -41,6 +41,7 @@ def lines(
 ) -> go.Figure:
     """One line per value of ``color`` (or one line), markers on each point."""
     fig = px.line(frame, x=x, y=y, color=color, markers=True)
+    fig.update_xaxes(title=None)  # time or a named category: the axis speaks for itself
     return _finish(fig, title, y_title, percent)
 
 
