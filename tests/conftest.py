@@ -95,3 +95,17 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     ingest(store, [str(write_jsonl(generate(250_000, seed=11), folder / "traffic.jsonl"))])
     decide(store, ["language"])
     return store
+
+
+@pytest.fixture(scope="session")
+def synthetic_store(synthetic_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Any]:
+    """The 5,000 synthetic requests in a store and, read independently, as a pandas frame."""
+    import pandas as pd
+
+    from ingest.load import ingest
+
+    store = Store(f"chdb://{tmp_path_factory.mktemp('synthetic-store') / 'store'}", lock_timeout_s=60)
+    ingest(store, [str(synthetic_file)])
+    frame = pd.read_json(synthetic_file, lines=True, precise_float=True, dtype={"resolved": object})
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
+    return store, frame

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,16 @@ from statsmodels.stats import proportion
 
 from ingest.load import ingest
 from ingest.synthetic import generate, write_jsonl
-from metrics.gaps import COLUMNS, GapSettings, Status, cluster_counts, gap_table_from_cells
+from metrics.gaps import (
+    COLUMNS,
+    STATUS_WORDS,
+    GapSettings,
+    Status,
+    cluster_counts,
+    gap_table_from_cells,
+    load_cells,
+    traffic_to_decide,
+)
 from routewatch.store import Store
 from tests.conftest import run_cli
 
@@ -304,3 +314,29 @@ def test_selected_contrasts_get_false_coverage_intervals() -> None:
         assert row["fcr_ci_low"] < row["adjusted_gap"] < row["fcr_ci_high"]
         assert row["severity"] in ("high", "critical")
     assert table.loc[table["p_adjusted"] >= 0.05, "fcr_ci_low"].isna().all()
+
+
+def test_a_filter_keeps_only_its_cut(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+    store, frame = synthetic_store
+    cells = load_cells(store, "language", where={"channel": "chat", "router": "bert-router@v7"})
+    kept = frame[(frame["channel"] == "chat") & (frame["router"] == "bert-router@v7")]
+    assert cells["requests"].sum() == len(kept)
+    assert set(cells["segment"]) == set(kept["language"])
+
+
+def test_traffic_to_decide_scales_with_the_square_of_the_detectable_gap() -> None:
+    table = pd.DataFrame(
+        {
+            "metric": ["resolution_rate", "resolution_rate", "error_rate"],
+            "mde": [0.06, 0.06, 0.01],
+            "requests": [1000, 1000, 500],
+            "status": ["underpowered", "no_evidence", "equivalent"],
+        }
+    )
+    more = traffic_to_decide(table)
+    assert more.iloc[0] == 3000  # (0.06 / 0.03)^2 = 4 times the traffic: 3,000 more requests
+    assert more.iloc[1:].isna().all()
+
+
+def test_every_status_has_plain_words() -> None:
+    assert set(STATUS_WORDS) == set(Status)

@@ -1,0 +1,70 @@
+"""The figure builders: pure functions of a frame, checked without Streamlit."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from app.components import charts
+
+
+def _gaps() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "segment": ["hi", "de", "ja"],
+            "reference": ["en"] * 3,
+            "metric": ["resolution_rate"] * 3,
+            "gap": [-0.11, -0.01, 0.002],
+            "ci_low": [-0.14, -0.03, -0.02],
+            "ci_high": [-0.08, 0.01, 0.02],
+            "status": ["confirmed", "no_evidence", "equivalent"],
+            "requests": [9000, 7000, 6500],
+            "p_adjusted": [1e-9, 0.4, 0.9],
+        }
+    )
+
+
+def test_forest_draws_one_trace_per_status_with_asymmetric_intervals() -> None:
+    figure = charts.forest(_gaps(), "gaps")
+    assert [t.name for t in figure.data] == ["confirmed", "no evidence", "equivalent"]
+    confirmed = figure.data[0]
+    assert confirmed.marker.color == charts.STATUS_COLORS["confirmed"]
+    assert abs(confirmed.error_x.arrayminus[0] - 0.03) < 1e-12
+    assert abs(confirmed.error_x.array[0] - 0.03) < 1e-12
+
+
+def test_heatmap_puts_every_cell_in_its_place() -> None:
+    cells = pd.DataFrame(
+        {"language": ["en", "en", "hi", "hi"], "channel": ["chat", "api", "chat", "api"], "rate": [0.1, 0.2, 0.3, 0.4]}
+    )
+    figure = charts.heatmap(cells, "language", "channel", "rate", "rates", percent=True)
+    z = figure.data[0].z
+    assert list(figure.data[0].x) == ["en", "hi"] and list(figure.data[0].y) == ["api", "chat"]
+    assert z[0][1] == 0.4 and z[1][0] == 0.1
+
+
+def test_shares_stack_to_one_per_segment() -> None:
+    mix = pd.DataFrame({"language": ["en", "en", "de"], "task_type": ["code", "chat", "code"], "requests": [1, 3, 2]})
+    figure = charts.shares(mix, "language", "task_type", "requests", "mix")
+    total: dict[str, float] = {}
+    for trace in figure.data:
+        for x, y in zip(trace.x, trace.y, strict=True):
+            total[x] = total.get(x, 0) + y
+    assert total == {"en": 1.0, "de": 1.0}
+
+
+def test_lines_and_cost_quality_keep_one_series_per_group() -> None:
+    frame = pd.DataFrame(
+        {
+            "bucket": pd.to_datetime(["2026-10-01", "2026-10-02"] * 2),
+            "route": ["cheap", "cheap", "mid", "mid"],
+            "cost_per_resolved": [0.01, 0.011, 0.02, 0.021],
+            "resolution_rate": [0.7, 0.71, 0.8, 0.81],
+            "requests": [10, 11, 5, 6],
+            "cost_per_request": [0.005, 0.005, 0.01, 0.01],
+        }
+    )
+    assert [t.name for t in charts.lines(frame, "bucket", "resolution_rate", "route", "t", "y").data] == [
+        "cheap",
+        "mid",
+    ]
+    assert len(charts.cost_quality(frame, "route", "t").data) == 2

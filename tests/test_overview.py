@@ -1,0 +1,75 @@
+"""The overview's headline numbers and the escalation double-pay, against pandas on the same rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metrics.costs import escalation_double_pay
+from metrics.health import freshness, ingest_batches, quarantine_reasons
+from metrics.overview import KPIS, daily_kpis, daily_sums, data_range, period_kpis, previous_start
+
+
+def _kpis(rows: pd.DataFrame) -> dict[str, float]:
+    resolved = rows["resolved"].map(lambda v: v is True)
+    all_in = rows["cost_usd"] + rows["router_cost_usd"] + rows["human_cost_usd"]
+    return {
+        "requests": len(rows),
+        "cost_per_resolved": all_in.sum() / resolved.sum(),
+        "cost_per_request": rows["cost_usd"].sum() / len(rows),
+        "escalation_rate": rows["escalated"].mean(),
+        "resolution_rate": resolved.sum() / rows["resolved"].notna().sum(),
+        "thumbs_up_rate": (rows["thumb"] == 1).sum() / rows["thumb"].notna().sum(),
+        "error_rate": (rows["status"] == "error").mean(),
+        "cheap_share": (rows["final_route"] == "cheap").mean(),
+        "p95_ms": float(np.quantile(rows["latency_ms"], 0.95, method="inverted_cdf")),
+    }
+
+
+def test_period_kpis_match_pandas(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+    store, frame = synthetic_store
+    span = data_range(store)
+    assert span.requests == len(frame)
+    assert span.routers[0] == "bert-router@v7"  # the most recent first
+    since, until = datetime(2026, 10, 18, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    sums = daily_sums(store, previous_start(since, until), until, where={"tier": "pro"})
+    table = period_kpis(sums, since, until).set_index("kpi")
+    pro = frame[frame["tier"] == "pro"]
+    current = _kpis(pro[(pro["ts"] >= pd.Timestamp(since)) & (pro["ts"] < pd.Timestamp(until))])
+    before = _kpis(pro[(pro["ts"] >= pd.Timestamp(previous_start(since, until))) & (pro["ts"] < pd.Timestamp(since))])
+    for kpi in KPIS:
+        tolerance = 0.013 if kpi.name == "p95_ms" else 1e-9  # p95 from the rollup's histogram
+        assert table.loc[kpi.name, "current"] == pytest.approx(current[kpi.name], rel=tolerance), kpi.name
+        assert table.loc[kpi.name, "previous"] == pytest.approx(before[kpi.name], rel=tolerance), kpi.name
+    assert table.loc["requests", "change"] == pytest.approx(current["requests"] / before["requests"] - 1)
+    daily = daily_kpis(sums)
+    assert daily["requests"].sum() == len(pro[pro["ts"] >= pd.Timestamp(previous_start(since, until))])
+
+
+def test_double_pay_matches_pandas(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+    store, frame = synthetic_store
+    window = {"since": datetime(2026, 10, 1, tzinfo=UTC), "until": datetime(2026, 11, 2, tzinfo=UTC)}
+    got = escalation_double_pay(store, **window).set_index("final_route")
+    for route, rows in frame.groupby("final_route"):
+        escalated, direct = rows[rows["escalated"]], rows[~rows["escalated"]]
+        if escalated.empty:
+            assert route not in got.index
+            continue
+        extra = escalated["cost_usd"].mean() - direct["cost_usd"].mean()
+        assert got.loc[route, "escalated"] == len(escalated)
+        assert got.loc[route, "double_paid_usd"] == pytest.approx(max(extra, 0) * len(escalated), rel=1e-9)
+    assert got["double_paid_usd"].sum() > 0  # the planted story: escalations pay for two calls
+
+
+def test_health_reports_what_was_loaded(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+    store, frame = synthetic_store
+    batches = ingest_batches(store)
+    assert batches["rows_loaded"].sum() == len(frame)
+    assert quarantine_reasons(store).empty
+    fresh = freshness(store)
+    assert int(fresh["requests"]) == len(frame)
+    assert pd.Timestamp(fresh["newest_request"]).tz_localize("UTC") == frame["ts"].max()
