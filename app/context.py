@@ -40,6 +40,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "batches": health.ingest_batches,
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,
+    "schema_version": schema_version,
 }
 
 
@@ -203,12 +204,15 @@ def segment_values(dimension: str) -> list[str]:
 
 def store_state() -> tuple[str, overview.DataRange | None]:
     """``ready`` with the data range, or ``empty`` / ``outdated`` when there is nothing to show yet."""
-    current = schema_version(store())
-    if current == 0:
-        return "empty", None
-    if current < latest_version():
-        return "outdated", None
-    span = answer("data_range")
+    current = answer("schema_version")
+    span = answer("data_range") if current >= latest_version() else None
+    if span is None or not span.requests:
+        # Not ready a minute ago, perhaps ready now: ask again rather than wait for the cache to expire.
+        _answer.clear()
+        current = schema_version(store())
+        if current < latest_version():
+            return ("empty" if current == 0 else "outdated"), None
+        span = answer("data_range")
     return ("ready", span) if span.requests else ("empty", None)
 
 
