@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-ROWS ?= 200000
+ROWS ?= 400000
 
 .PHONY: demo test bench lint clean
 

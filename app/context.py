@@ -37,6 +37,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "double_pay": costs.escalation_double_pay,
     "gap_table": gaps.gap_table,
     "decision_history": decisions.decision_history,
+    "latest_decisions": decisions.latest_decisions,
     "batches": health.ingest_batches,
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,
@@ -90,6 +91,30 @@ def gap_table(
     return answer(
         "gap_table", dimensions=list(dimensions), metrics=metrics, since=since, until=until, where=filters.where
     )
+
+
+def show_decided_alerts() -> pd.DataFrame:
+    """The second-class users of the latest weekly audit and the latest early warnings, as stored by
+    `routewatch decide`; returns the audit's second-class users."""
+    audit = answer("latest_decisions", audit=True)
+    latest = answer("latest_decisions")
+    if latest.empty:
+        st.info("No decisions yet: `routewatch decide` judges each closed day (run it daily; the demo does).")
+        return decisions.second_class_users(latest)
+    second = decisions.second_class_users(audit)
+    week = f"the week to {pd.Timestamp(audit['window_start'].iloc[0]):%Y-%m-%d}" if len(audit) else "no full week"
+    day = f"{pd.Timestamp(latest['window_start'].iloc[0]):%Y-%m-%d}"
+    for row in second.itertuples():
+        st.error(f"**Second-class users, {row.severity}:** {row.evidence}", icon=":material/warning:")
+    for row in decisions.early_warnings(latest).itertuples():
+        st.warning(f"**Early warning:** {row.evidence}", icon=":material/trending_down:")
+    if second.empty:
+        st.success(f"No second-class users confirmed by the weekly audit of {week}.")
+    st.caption(
+        f"Decided by `routewatch decide`: the weekly audit of {week} and the early warnings of {day}, over all "
+        "traffic (the sidebar filters do not apply to decisions)."
+    )
+    return second
 
 
 def current_filters() -> Filters:

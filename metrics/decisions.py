@@ -1,10 +1,11 @@
 """Decisions over time: judge each closed day once, carry a CUSUM early warning, and name second-class users.
 
 Hourly refreshes must not become hourly tests. The dashboard shows estimates; only this
-job decides, once per closed decision window (a UTC day), and stores the verdict in ``gap_decisions``. Running
-it again skips decided windows, so it changes nothing. Between windows a two-sided CUSUM on the task-adjusted
-gap (standardized by its standard error, with the indifference zone delta/2) raises a ``warning`` before the
-evidence of a single window is enough to confirm.
+job decides, once per closed UTC day, and stores the verdict in ``gap_decisions``. Running it again skips
+decided days, so it changes nothing. A two-sided CUSUM on each day's task-adjusted gap (standardized by its
+standard error, with the indifference zone delta/2) raises a ``warning`` early; on the Sunday that closes an
+ISO week the verdict is the weekly confirmatory audit, pooling Monday to Sunday (disjoint weeks), since a
+single day is often too small to confirm a gap of the margin.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from routewatch.store import Store
 CUSUM_K = 0.5
 ARL0_REFERENCE = 168.0  # in-control run length of a two-sided CUSUM with k = 0.5 and h = 4 (Montgomery)
 QUALITY = ("resolution_rate", "thumbs_up_rate")  # worse = lower
+WEEKLY_AUDIT = "weekly audit"  # the note of the verdicts that pool an ISO week (written on its Sunday)
 # The gap table's columns, plus the window, the CUSUM state and when it was decided (sql/schema/004).
 DECISION_COLUMNS = (
     "window_start",
@@ -89,17 +91,26 @@ def judge_window(
     state: dict[tuple[str, str, str], tuple[float, float]],
     settings: GapSettings,
     h: float,
+    increments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Add the CUSUM to one window's gap table; a contrast that alarms and is not confirmed becomes a warning."""
+    """Add the CUSUM to a gap table; a contrast that alarms and is not confirmed becomes a warning.
+
+    The CUSUM steps on ``increments`` (the day's own gaps, so that successive steps are independent) and
+    defaults to ``table`` itself; the verdict and the numbers shown are ``table``'s.
+    """
+    steps = {
+        (r.dimension, r.segment, r.metric): (r.adjusted_gap, getattr(r, "adjusted_se", math.nan))
+        for r in (table if increments is None else increments).itertuples(index=False)
+    }
     ups, downs, alarms, statuses = [], [], [], []
     for row in table.itertuples(index=False):
         key = (row.dimension, row.segment, row.metric)
         up, down = state.get(key, (0.0, 0.0))
         status = row.status
         alarm = False
-        se = getattr(row, "adjusted_se", math.nan)
-        if isinstance(se, float) and se > 0 and not math.isnan(row.adjusted_gap):
-            up, down = cusum_step(up, down, row.adjusted_gap, se, settings.delta[row.metric])
+        gap, se = steps.get(key, (math.nan, math.nan))
+        if isinstance(se, float) and se > 0 and not math.isnan(gap):
+            up, down = cusum_step(up, down, gap, se, settings.delta[row.metric])
             alarm = up > h or down > h
             if alarm:
                 if status != Status.CONFIRMED:
@@ -135,15 +146,22 @@ def decide(
     decided, rows, warned, confirmed = [], 0, 0, 0
     for day in pending:
         start = datetime.combine(pd.Timestamp(day).date(), time(), tzinfo=UTC)
-        table = gap_table(store, dimensions, settings, since=start, until=start + timedelta(days=1))
-        if table.empty:
+        end = start + timedelta(days=1)
+        daily = gap_table(store, dimensions, settings, since=start, until=end)
+        if daily.empty:
             continue
+        table = daily
+        if start.isoweekday() == 7:  # the day closes an ISO week: the confirmatory audit pools Monday to Sunday
+            table = gap_table(store, dimensions, settings, since=end - timedelta(days=7), until=end)
+            table = table.assign(note=table["note"].fillna("").astype(str) + f" {WEEKLY_AUDIT}")
+        note = table["note"].fillna("").astype(str)
         previous = served.get(start.date() - timedelta(days=1))
         if previous is not None and previous != served.get(start.date()):
             state.clear()  # a router deploy is a known change point: the CUSUM starts again
-            table = table.assign(note=table["note"].fillna("").astype(str) + " CUSUM restarted: the router changed")
-        tested = int(table["p_value"].notna().sum()) if "p_value" in table else 0
-        judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms))
+            note = note + " CUSUM restarted: the router changed"
+        table = table.assign(note=note.str.strip())
+        tested = int(daily["p_value"].notna().sum()) if "p_value" in daily else 0
+        judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms), daily)
         _store_window(store, start.date(), judged)
         decided.append(start.date())
         rows += len(judged)
@@ -175,9 +193,9 @@ def _store_window(store: Store, window: date, judged: pd.DataFrame) -> None:
     store.insert_df("gap_decisions", frame)
 
 
-def latest_decisions(store: Store) -> pd.DataFrame:
-    """The decisions of the most recent decided window."""
-    return store.query_df(query("decisions_latest").text)
+def latest_decisions(store: Store, audit: bool = False) -> pd.DataFrame:
+    """The decisions of the most recent decided day, or with ``audit`` of the most recent weekly audit."""
+    return store.query_df(query("decisions_latest").text, {"weekday": 7 if audit else 0})
 
 
 def decision_history(store: Store, statuses: tuple[str, ...] = (Status.CONFIRMED, Status.WARNING)) -> pd.DataFrame:
@@ -226,6 +244,25 @@ def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None)
         )
     columns = ["dimension", "segment", "reference", "severity", "metrics", "requests", "users", "evidence"]
     return pd.DataFrame(rows, columns=columns).sort_values(["severity", "requests"], ascending=[True, False])
+
+
+def early_warnings(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The CUSUM warnings among stored decisions, each with one sentence: who, on what, by how much."""
+    warned = decisions[decisions["status"] == Status.WARNING.value]
+    rows = [
+        {
+            "window_start": row.window_start,
+            "dimension": row.dimension,
+            "segment": row.segment,
+            "metric": row.metric,
+            "adjusted_gap": row.adjusted_gap,
+            "evidence": f"{row.dimension}={row.segment}: {_label(row.metric)} {row.adjusted_gap * 100:+.1f} points "
+            f"against {row.reference} at the same task mix, building up day after day (CUSUM); not confirmed yet.",
+        }
+        for row in warned.itertuples(index=False)
+    ]
+    columns = ["window_start", "dimension", "segment", "metric", "adjusted_gap", "evidence"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _label(metric: str) -> str:

@@ -347,7 +347,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", parents=[common], help="synthetic traffic -> store -> dashboard")
-    demo.add_argument("--rows", type=int, default=200_000)
+    demo.add_argument("--rows", type=int, default=400_000)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--port", type=int, default=8501)
     demo.add_argument("--no-serve", action="store_true", help="load the traffic and stop")
@@ -437,6 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+    except BrokenPipeError:  # `routewatch sql ... | head`: the reader has what it wanted
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

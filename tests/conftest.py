@@ -86,13 +86,13 @@ def good_record(request_id: str, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """A store as `routewatch demo` leaves it: 250,000 synthetic requests (seed 11), loaded and decided."""
+    """A store as `routewatch demo` leaves it: 350,000 synthetic requests (seed 11), loaded and decided."""
     from ingest.load import ingest
     from metrics.decisions import decide
 
     folder = tmp_path_factory.mktemp("demo")
     store = Store(f"chdb://{folder / 'store'}", lock_timeout_s=60)
-    ingest(store, [str(write_jsonl(generate(250_000, seed=11), folder / "traffic.jsonl"))])
+    ingest(store, [str(write_jsonl(generate(350_000, seed=11), folder / "traffic.jsonl"))])
     decide(store, ["language"])
     return store
 

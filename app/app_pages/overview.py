@@ -6,18 +6,13 @@ import streamlit as st
 from app import context as ctx
 from app.components import charts
 from metrics import overview
-from metrics.decisions import second_class_users
 
 filters = ctx.current_filters()
 since, until = filters.window
 st.title("Overview")
 st.caption(f"{filters.describe()}; changes are against the {(until - since).days} days before.")
 
-alerts = second_class_users(ctx.gap_table(filters))
-if alerts.empty:
-    st.success("No second-class users confirmed in this period (language, channel and tier checked).")
-for row in alerts.itertuples():
-    st.error(f"**Second-class users, {row.severity}:** {row.evidence}", icon=":material/warning:")
+ctx.show_decided_alerts()
 
 sums = ctx.answer(
     "daily_sums",

@@ -8,15 +8,19 @@ from metrics.decisions import second_class_users
 
 filters = ctx.current_filters()
 st.title("Second-class users")
-st.caption(
-    f"{filters.describe()}. A segment is second-class when its resolution or thumbs-up rate is worse than its "
-    "reference by at least the margin, at the same task mix, confirmed after correcting for every comparison; "
-    "critical when the router also escalates it less."
+st.markdown(
+    "A segment is second-class when its resolution or thumbs-up rate is worse than its reference by at least "
+    "the margin, at the same task mix, confirmed after correcting for every comparison; **critical** when the "
+    "router also escalates it less."
 )
-
-current = second_class_users(ctx.gap_table(filters))
-if current.empty:
-    st.success("No segment of language, channel or tier is confirmed second-class in this period.")
+decided = ctx.show_decided_alerts()
+explore = st.toggle(
+    "Also judge the sidebar's period now (exploratory: an estimate, not a decision)",
+    key="second_class_explore",
+    help="Runs the gap statistics on the chosen days and cut. Decisions come only from `routewatch decide`.",
+)
+current = second_class_users(ctx.gap_table(filters)) if explore else decided
+st.caption(f"Evidence below over {filters.describe()}.")
 for row in current.itertuples():
     with st.container(border=True):
         st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
@@ -24,23 +28,25 @@ for row in current.itertuples():
         touched = ctx.metric("volume", filters, by=[row.dimension])
         mine = touched[touched[row.dimension] == row.segment]
         users = int(mine["users"].sum())
-        spend = float(mine["cost_usd"].sum())
         share = users / max(int(touched["users"].sum()), 1)
         left, middle, right = st.columns(3)
         left.metric("Users touched", f"{users:,}", help="Distinct users of this segment in the period.")
-        middle.metric("Share of users", ctx.percent(share))
-        right.metric("Their model spend", ctx.usd(spend))
+        middle.metric("Share of users", ctx.percent(share), help="Their share of all users in the period.")
+        right.metric("Their model spend", ctx.usd(float(mine["cost_usd"].sum())), help=ctx.help_of("volume"))
         daily = ctx.metric("resolution_rate", filters, by=[row.dimension], bucket="day")
         pair = daily[daily[row.dimension].isin([row.segment, row.reference])]
         title = f"Resolution rate, {row.segment} against {row.reference}"
         ctx.chart(charts.lines(pair, "bucket", "resolution_rate", row.dimension, title, "resolved", percent=True))
+if explore and current.empty:
+    st.success("No segment of language, channel or tier is second-class in the sidebar's period.")
 if not current.empty:
     ctx.table(current, "second-class-users")
 
 st.subheader("Decisions over time")
 st.caption(
     "`routewatch decide` judges each closed day once and keeps the verdict; a CUSUM raises an early warning "
-    "when a gap builds up over days. Acknowledging and mailing alerts will live here too."
+    "when a gap builds up over days, and each Sunday's verdict is the weekly audit of its ISO week. "
+    "Acknowledging and mailing alerts will live here too."
 )
 history = ctx.answer("decision_history")
 if history.empty:
