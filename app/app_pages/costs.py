@@ -18,12 +18,14 @@ ctx.chart(charts.bars(shown, dimension, "value", "All-in per resolved beside nai
 ctx.table(cost, f"cost-per-resolved-by-{dimension}")
 
 st.subheader("Where the money goes", help=ctx.help_of("spend_concentration"))
-heavy = ctx.metric("spend_concentration", filters, by=["route"])
 total = ctx.metric("spend_concentration", filters)
 if not total.empty and total["cost_usd"].iloc[0]:
     share = float(total["top_1pct_share"].iloc[0])
     st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")
-ctx.table(heavy, "spend-concentration-by-route")
+spend = cost.assign(share_of_spend=cost["cost_usd"].astype(float) / float(cost["cost_usd"].astype(float).sum()))
+ctx.chart(
+    charts.bars(spend, dimension, "share_of_spend", f"Share of the all-in spend by {dimension}", "", percent=True)
+)
 
 st.subheader("What escalations double-pay")
 st.caption(

@@ -9,8 +9,10 @@ filters = ctx.current_filters()
 st.title("Shadow router")
 st.caption(filters.describe())
 
-total = ctx.metric("shadow_divergence", filters)
-if total.empty or not int(total["compared"].iloc[0]):
+dimension = st.selectbox("Cut by", ["route", *ctx.FILTER_DIMENSIONS], key="shadow_by")
+cut = ctx.metric("shadow_divergence", filters, by=[dimension])
+compared = int(cut["compared"].sum()) if not cut.empty else 0
+if not compared:
     st.info("No request in this period carries a `shadow_route`.")
     st.markdown(
         "Run a candidate router beside the live one, without acting on it, and send its choice with each "
@@ -19,12 +21,14 @@ if total.empty or not int(total["compared"].iloc[0]):
         "route's mean spend per request in the same period. Nothing changes for your users while you measure."
     )
 else:
-    row = total.iloc[0]
     left, middle, right = st.columns(3)
-    left.metric("Requests compared", f"{int(row['compared']):,}", help=ctx.help_of("shadow_divergence"))
-    middle.metric("Would route differently", ctx.percent(float(row["shadow_divergence"])))
-    right.metric("Predicted cost delta", ctx.usd(float(row["shadow_cost_delta_usd"])))
+    left.metric("Requests compared", f"{compared:,}", help=ctx.help_of("shadow_divergence"))
+    middle.metric("Would route differently", ctx.percent(int(cut["diverged"].sum()) / compared))
+    right.metric(
+        "Predicted cost delta",
+        ctx.usd(float(cut["shadow_cost_delta_usd"].sum())),
+        help="What the shadow router's choices would have cost more (or less) in this period.",
+    )
+    ctx.table(cut, f"shadow-by-{dimension}")
     daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
     ctx.chart(charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True))
-    dimension = st.selectbox("Cut by", ["route", *ctx.FILTER_DIMENSIONS], key="shadow_by")
-    ctx.table(ctx.metric("shadow_divergence", filters, by=[dimension]), f"shadow-by-{dimension}")
