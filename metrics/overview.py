@@ -141,3 +141,25 @@ def whole_days(first: date, last: date) -> tuple[datetime, datetime]:
         datetime.combine(first, time(), tzinfo=UTC),
         datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
     )
+
+
+def cost_quality(cost: pd.DataFrame, quality: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Cost per resolved request beside the resolution rate, per value of ``dimension``.
+
+    ``cost`` and ``quality`` are the ``cost_per_resolved`` and ``resolution_rate`` metrics cut by ``dimension``
+    and possibly finer (their counts add up), so one pair of queries serves several dimensions.
+    """
+    money = cost.assign(spend=cost["cost_per_request"] * cost["requests"]).groupby(dimension)
+    sums = money[["requests", "resolved"]].sum().join(money[["cost_usd", "spend"]].sum().astype(float))
+    outcomes = quality.groupby(dimension)[["resolved", "known"]].sum()
+    table = pd.DataFrame(
+        {
+            "requests": sums["requests"],
+            "cost_usd": sums["cost_usd"],
+            "resolved": sums["resolved"],
+            "cost_per_resolved": sums["cost_usd"] / sums["resolved"].where(sums["resolved"] > 0),
+            "cost_per_request": sums["spend"] / sums["requests"],
+            "resolution_rate": outcomes["resolved"] / outcomes["known"].where(outcomes["known"] > 0),
+        }
+    )
+    return table.reset_index()

@@ -73,3 +73,18 @@ def test_health_reports_what_was_loaded(synthetic_store: tuple[Any, pd.DataFrame
     fresh = freshness(store)
     assert int(fresh["requests"]) == len(frame)
     assert pd.Timestamp(fresh["newest_request"]).tz_localize("UTC") == frame["ts"].max()
+
+
+def test_cost_quality_from_a_finer_cut_equals_the_direct_one(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+    from metrics.overview import cost_quality
+    from metrics.registry import compute
+
+    store, _ = synthetic_store
+    cost = compute(store, "cost_per_resolved", by=["route", "router"])
+    quality = compute(store, "resolution_rate", by=["route", "router"])
+    got = cost_quality(cost, quality, "route").set_index("route")
+    direct = compute(store, "cost_per_resolved", by=["route"]).set_index("route")
+    rates = compute(store, "resolution_rate", by=["route"]).set_index("route")
+    for column in ("requests", "resolved", "cost_per_resolved", "cost_per_request"):
+        assert np.allclose(got[column].astype(float), direct[column].astype(float), rtol=1e-9), column
+    assert np.allclose(got["resolution_rate"], rates["resolution_rate"], rtol=1e-9)

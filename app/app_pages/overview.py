@@ -64,10 +64,10 @@ for row_names in (list(FORMAT)[:5], list(FORMAT)[5:]):
 st.subheader("Cost against quality")
 st.caption("Each bubble is a route or a router version: left is cheaper per resolved request, up resolves more.")
 left, right = st.columns(2)
+cost = ctx.metric("cost_per_resolved", filters, by=["route", "router"])
+quality = ctx.metric("resolution_rate", filters, by=["route", "router"])
 for column, dimension in ((left, "route"), (right, "router")):
-    cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
-    quality = ctx.metric("resolution_rate", filters, by=[dimension])
-    both = cost.merge(quality[[dimension, "resolution_rate"]], on=dimension)
+    both = overview.cost_quality(cost, quality, dimension)
     with column:
         ctx.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
         ctx.table(both, f"cost-quality-by-{dimension}")
