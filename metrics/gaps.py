@@ -604,7 +604,8 @@ def gap_table_from_cells(
 ) -> pd.DataFrame:
     """Every segment of every dimension against its reference on each metric, with BH across the run.
 
-    Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql;
+    Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql
+    (or its ``groups`` grain, unless the logit audit needs the cells);
     p95 latency also needs request-level samples (sql/queries/gap_latency_sample.sql) per dimension. The run's
     family is every comparison made here, so ``metrics`` narrows the family, not just the output.
     """
@@ -616,12 +617,11 @@ def gap_table_from_cells(
     for dimension, cells in cells_by_dimension.items():
         if cells.empty:
             continue
-        volume = cells.groupby("segment")["requests"].sum()
+        users, tasks = _users_and_tasks(cells)
+        volume = users.groupby(level="segment")["requests"].sum()
         reference = settings.reference.get(dimension) or str(volume.idxmax())
         if reference not in volume.index:
             continue  # R1/R9: never switch the reference silently; the caller logs the skip
-        users = cells.groupby(["segment", "user_id"]).sum(numeric_only=True)
-        tasks = cells.groupby(["segment", "task_type"]).sum(numeric_only=True)
         for segment in volume.index:
             if segment != reference:
                 plans.extend((dimension, metric, str(segment), reference, users, tasks) for metric in chosen)
@@ -652,11 +652,36 @@ def gap_table_from_cells(
     return table.reindex(columns=[*COLUMNS, *extra])
 
 
-def _segment_query(name: str, dimension: str, where: dict[str, str] | None, params: dict[str, Any]) -> str:
-    """A gap query with its segment and filter slots filled (identifiers allow-listed, values bound)."""
+# The grains gap_cells can return: (SQL for the grain column, GROUP BY keys).
+GRAINS = {
+    "cell": ("'cell'", "segment, task_type, user_id"),
+    "groups": (
+        "if(grouping(user_id) = 0, 'user', 'task')",
+        "GROUPING SETS ((segment, user_id), (segment, task_type))",
+    ),
+}
+
+
+def _segment_query(
+    name: str, dimension: str, where: dict[str, str] | None, params: dict[str, Any], grain: str = "cell"
+) -> str:
+    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound)."""
     rendered = render([], where or {})
     params.update(rendered.params)
-    return fill(query(name).text, rendered).replace("{{segment}}", expression(dimension, "segment_key", params))
+    column, keys = GRAINS[grain]
+    sql = fill(query(name).text, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
+    return sql.replace("{{segment}}", expression(dimension, "segment_key", params))
+
+
+def _users_and_tasks(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (segment, user) and per (segment, task_type) sums, from cells of either grain."""
+    if "grain" in cells and (cells["grain"] != "cell").any():
+        users = cells[cells["grain"] == "user"].drop(columns=["grain", "task_type"])
+        tasks = cells[cells["grain"] == "task"].drop(columns=["grain", "user_id"])
+        return users.set_index(["segment", "user_id"]), tasks.set_index(["segment", "task_type"])
+    cells = cells.drop(columns="grain", errors="ignore")
+    users = cells.groupby(["segment", "user_id"]).sum(numeric_only=True)
+    return users, cells.groupby(["segment", "task_type"]).sum(numeric_only=True)
 
 
 def load_cells(
@@ -665,10 +690,12 @@ def load_cells(
     since: datetime | None = None,
     until: datetime | None = None,
     where: dict[str, str] | None = None,
+    grain: str = "cell",
 ) -> pd.DataFrame:
-    """Per-(segment, task_type, user) counts for one allow-listed dimension."""
+    """Per-(segment, task_type, user) counts for one allow-listed dimension (or, with grain ``groups``, the
+    per-user and per-task sums the tests need: far fewer rows to move)."""
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
-    return store.query_df(_segment_query("gap_cells", dimension, where, params), params)
+    return store.query_df(_segment_query("gap_cells", dimension, where, params, grain), params)
 
 
 def load_latency(
@@ -681,7 +708,7 @@ def load_latency(
     where: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Latencies of whole users sampled by hash, about ``cap`` requests per segment."""
-    volume = cells.groupby("segment")["requests"].sum()
+    volume = _users_and_tasks(cells)[0].groupby(level="segment")["requests"].sum()
     share = {str(k): int(min(100, max(1, math.ceil(100 * cap / max(v, 1))))) for k, v in volume.items()}
     params: dict[str, Any] = {
         "since": since or EPOCH,
@@ -707,7 +734,8 @@ def gap_table(
     ``where`` keeps only the requests of a cut (a router version, a tier, ...), as in ``metrics.registry``.
     """
     settings = settings or GapSettings()
-    cells = {d: load_cells(store, d, since, until, where) for d in dimensions}
+    grain = "cell" if settings.logit else "groups"  # the logit audit fits on the cells
+    cells = {d: load_cells(store, d, since, until, where, grain) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:
         latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until, where) for d in dimensions}

@@ -1,12 +1,15 @@
 -- name: gap_cells
--- params: since DateTime64(3), until DateTime64(3); the segment slot holds one allow-listed dimension and the
--- filters slot the filters of metrics.dimensions
--- returns: segment String, task_type String, user_id String, requests UInt64, escalated UInt64, errors UInt64,
+-- params: since DateTime64(3), until DateTime64(3); the segment slot holds one allow-listed dimension, the
+-- filters slot the filters of metrics.dimensions, and the grain slot one of metrics.gaps.GRAINS: a row per
+-- (segment, task_type, user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type)
+-- with grain 'user' or 'task' (the other key left empty)
+-- returns: grain String, segment String, task_type String, user_id String, requests UInt64, escalated UInt64, errors UInt64,
 -- known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, cost Float64 (model spend), csat_1 .. csat_5
 -- UInt64 (ratings per level). Each user counts in one segment only, the one most of their requests fall in (ties
 -- to the greatest name), so that the groups compared never share a user. One scan of the requests: the counts
 -- per (user, task, segment) are summed again under each user's modal segment.
 SELECT
+    {{grain_column}} AS grain,
     modal AS segment,
     task_type,
     user_id,
@@ -59,4 +62,4 @@ FROM
         )
     )
 )
-GROUP BY segment, task_type, user_id
+GROUP BY {{grain_keys}}
