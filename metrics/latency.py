@@ -8,7 +8,7 @@ a scan of the rollup instead of the requests. The exact quantiles stay in the ``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import numpy as np
@@ -26,6 +26,15 @@ QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 def bin_value(index: int | np.ndarray) -> float | np.ndarray:
     """The latency in ms at the centre of a histogram bin."""
     return np.expm1(np.asarray(index, dtype=float) / BINS_PER_E)
+
+
+def merge_histograms(hists: Iterable[Mapping[int, int]]) -> dict[int, int]:
+    """The sum of several histograms (bin -> count), e.g. of the days of a period."""
+    merged: dict[int, int] = {}
+    for hist in hists:
+        for k, v in hist.items():
+            merged[int(k)] = merged.get(int(k), 0) + int(v)
+    return merged
 
 
 def histogram_quantile(hist: Mapping[int, int], q: float) -> float:
@@ -77,10 +86,7 @@ def distribution(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Histograms as long rows (cut..., latency_ms, share) for plotting, each cut's shares summing to 1."""
     rows: list[dict[str, object]] = []
     for values, group in frame.groupby(by) if by else [((), frame)]:
-        merged: dict[int, int] = {}
-        for hist in group["latency_hist"]:
-            for k, v in hist.items():
-                merged[int(k)] = merged.get(int(k), 0) + int(v)
+        merged = merge_histograms(group["latency_hist"])
         total = sum(v for v in merged.values() if v > 0)
         keys = dict(zip(by, values if isinstance(values, tuple) else (values,), strict=True))
         rows.extend(

@@ -7,14 +7,14 @@ resolved request come from the request rows, because late feedback can change wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from metrics.dimensions import COLUMNS_FIRST, fill, render
-from metrics.latency import histogram_quantile
+from metrics.latency import histogram_quantile, merge_histograms
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
@@ -95,11 +95,7 @@ def daily_sums(
 
 def _value(frame: pd.DataFrame, kpi: Kpi) -> float:
     if kpi.numerator == "latency_hist":
-        merged: dict[int, int] = {}
-        for hist in frame["latency_hist"]:
-            for k, v in hist.items():
-                merged[int(k)] = merged.get(int(k), 0) + int(v)
-        return histogram_quantile(merged, 0.95)
+        return histogram_quantile(merge_histograms(frame["latency_hist"]), 0.95)
     top = float(frame[kpi.numerator].sum())
     if kpi.denominator is None:
         return top
@@ -107,19 +103,24 @@ def _value(frame: pd.DataFrame, kpi: Kpi) -> float:
     return top / bottom if bottom else np.nan
 
 
-def daily_kpis(sums: pd.DataFrame) -> pd.DataFrame:
-    """Every KPI per day (for the trend lines)."""
+def _naive(moment: datetime) -> pd.Timestamp:
+    """A UTC datetime as the naive timestamp of the ``day`` column of ``daily_sums``."""
+    return pd.Timestamp(moment).tz_convert("UTC").tz_localize(None)
+
+
+def daily_kpis(sums: pd.DataFrame, since: datetime | None = None) -> pd.DataFrame:
+    """Every KPI per day (for the trend lines), from ``since`` on if given."""
+    if since is not None:
+        sums = sums[sums["day"] >= _naive(since)]
     rows = [{"day": day, **{k.name: _value(group, k) for k in KPIS}} for day, group in sums.groupby("day")]
     return pd.DataFrame(rows, columns=["day", *(k.name for k in KPIS)])
 
 
 def period_kpis(sums: pd.DataFrame, since: datetime, until: datetime) -> pd.DataFrame:
     """Every KPI over [since, until) beside the same length of time before it, with the relative change."""
-    length = until - since
-    days = sums["day"].dt.tz_localize(None) if sums["day"].dt.tz is not None else sums["day"]
-    naive = pd.Timestamp(since.replace(tzinfo=None))
-    current = sums[(days >= naive) & (days < naive + length)]
-    previous = sums[(days >= naive - length) & (days < naive)]
+    length, start, days = until - since, _naive(since), sums["day"]
+    current = sums[(days >= start) & (days < start + length)]
+    previous = sums[(days >= start - length) & (days < start)]
     rows = []
     for kpi in KPIS:
         now, before = _value(current, kpi), _value(previous, kpi)
@@ -135,8 +136,6 @@ def previous_start(since: datetime, until: datetime) -> datetime:
 
 def whole_days(first: date, last: date) -> tuple[datetime, datetime]:
     """[first 00:00, last + 1 day 00:00) in UTC."""
-    from datetime import UTC, time
-
     return (
         datetime.combine(first, time(), tzinfo=UTC),
         datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),

@@ -131,3 +131,19 @@ def test_an_unreachable_server_is_a_message_not_a_traceback(
     messages = [e.value for e in at.error]
     assert messages and "could not answer" in messages[0], messages
     assert all("s3cret" not in m for m in messages)
+
+
+def test_a_mangled_link_falls_back_to_the_defaults(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    plain = _app(monkeypatch, demo_store.dsn)
+    plain.run()
+    mangled = _app(monkeypatch, demo_store.dsn)
+    mangled.query_params.update(
+        {"since": "yesterday", "until": "2999-01-01", "router": "'; DROP TABLE requests", "dimension": "user_id"}
+    )
+    mangled.run()
+    assert not _problems(mangled), _problems(mangled)
+    assert mangled.selectbox(key="f_router").value == "All"
+    assert mangled.selectbox(key="f_dimension").value == "All"
+    assert _requests_shown(mangled) == _requests_shown(plain)  # the last 14 days of data, all traffic

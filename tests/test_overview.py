@@ -48,6 +48,7 @@ def test_period_kpis_match_pandas(synthetic_store: tuple[Any, pd.DataFrame]) -> 
     assert table.loc["requests", "change"] == pytest.approx(current["requests"] / before["requests"] - 1)
     daily = daily_kpis(sums)
     assert daily["requests"].sum() == len(pro[pro["ts"] >= pd.Timestamp(previous_start(since, until))])
+    assert daily_kpis(sums, since)["requests"].sum() == table.loc["requests", "current"]
 
 
 def test_double_pay_matches_pandas(synthetic_store: tuple[Any, pd.DataFrame]) -> None:

@@ -22,7 +22,7 @@ sums = ctx.answer(
     cheap_route=ctx.settings().route_order[0],
 )
 kpis = overview.period_kpis(sums, since, until).set_index("kpi")
-trend = overview.daily_kpis(sums[sums["day"] >= pd.Timestamp(since.replace(tzinfo=None))])
+trend = overview.daily_kpis(sums, since)
 FORMAT = {k.name: k for k in overview.KPIS}
 HELP = {
     "requests": ctx.help_of("volume"),
