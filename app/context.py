@@ -35,6 +35,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "daily_sums": overview.daily_sums,
     "histograms": latency.histograms,
     "double_pay": costs.escalation_double_pay,
+    "spend_concentration": costs.spend_concentration,
     "gap_table": gaps.gap_table,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,

@@ -1,7 +1,10 @@
-"""Benchmark: metric queries and the gap table at 1M and 10M requests, against pandas on the same rows.
+"""Benchmark: metric queries, each dashboard page's query set and the gap table at 1M and 10M requests, against
+pandas on the same rows.
 
 Builds (or reuses) an embedded store of N synthetic requests per size, then times each metric by route, by
-language and by day, the gap table over ``account_id`` (about 50 segments), and the same metrics in pandas.
+language and by day; every question each dashboard page asks the store on a first visit at its default filters
+(the page run by Streamlit's AppTest with nothing cached, every answer timed); the gap table over ``account_id``
+(about 50 segments); and the same metrics in pandas.
 Usage: python bench/metrics.py [--rows 1000000 10000000] [--out bench/out]
 """
 
@@ -63,6 +66,46 @@ def build(rows: int, workdir: Path) -> tuple[Store, Path]:
     return store, path
 
 
+def page_query_sets(store: Store) -> list[tuple[str, float, int, str]]:
+    """Per dashboard page: the seconds spent answering its questions on a first visit, how many it asked, and the
+    slowest. The page runs in Streamlit's AppTest with nothing cached; every answer is timed where it is asked."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from app import context
+
+    os.environ["ROUTEWATCH_STORE"] = store.dsn
+    spent: list[tuple[str, float]] = []
+    originals = dict(context.ANSWERS)
+
+    def timed(name: str, answer: Callable[..., object]) -> Callable[..., object]:
+        def run(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return answer(*args, **kwargs)
+            finally:
+                spent.append((name, time.perf_counter() - start))
+
+        return run
+
+    context.ANSWERS.update({name: timed(name, answer) for name, answer in originals.items()})
+    results = []
+    try:
+        for page in sorted((ROOT / "app" / "app_pages").glob("*.py")):
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            spent.clear()
+            app = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=600)
+            app.switch_page(f"app_pages/{page.name}").run()
+            if app.exception:
+                raise RuntimeError(f"{page.name}: {app.exception[0].value}")
+            slowest = max(spent, key=lambda item: item[1])
+            results.append((page.stem, sum(t for _, t in spent), len(spent), f"{slowest[0]} {slowest[1]:.3f} s"))
+    finally:
+        context.ANSWERS.update(originals)
+    return results
+
+
 def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
     """Time every metric in three cuts, the gap table, and pandas on the same rows."""
     store, path = build(rows, workdir)
@@ -74,6 +117,10 @@ def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
             seconds = _best_of(3, lambda m=metric.name, c=cut: compute(store, m, **c))  # type: ignore[misc]
             results.append({"rows": rows, "what": f"{metric.name} {label}", "seconds": round(seconds, 3)})
             print(f"{rows:,} {metric.name} {label}: {seconds:.3f} s", file=sys.stderr, flush=True)
+    for page, seconds, questions, slowest in page_query_sets(store):
+        what = f"page {page}: its {questions} questions"
+        results.append({"rows": rows, "what": what, "seconds": round(seconds, 3)})
+        print(f"{rows:,} {what}: {seconds:.3f} s, slowest {slowest}", file=sys.stderr, flush=True)
     seconds = _best_of(1, lambda: gap_table(store, ["account_id"]))
     segments = gap_table(store, ["account_id"])["segment"].nunique()
     results.append({"rows": rows, "what": f"gap table, account_id ({segments} segments)", "seconds": round(seconds, 3)})

@@ -233,17 +233,21 @@ def load_chunk(
             return _write(store, source, pending, report, feedback)
         with turns.deciding(position):
             unwritten_from = turns.unwritten_from(position)
-            if unwritten_from is not None and not feedback:
-                overlap = store.query_rows(query("ingest_overlap").text, {"unwritten_from": unwritten_from})[0][0]
-                if overlap:
-                    turns.wait_written(position)
+            if unwritten_from is not None and (
+                feedback  # its fold reads the live requests, which an earlier chunk may still be re-versioning
+                or store.query_rows(query("ingest_overlap").text, {"unwritten_from": unwritten_from})[0][0]
+            ):
+                turns.wait_written(position)
             _decide(store, source, pending, feedback)
         with turns.writing(position):
             return _write(store, source, pending, report, feedback)
 
 
 def _decide(store: Store, source: Source, pending: Pending, feedback: bool) -> None:
-    """Decide the chunk as of its version and record its new live versions (request_keys)."""
+    """Decide the chunk as of its version and record its new live versions (request_keys).
+
+    A feedback chunk loads its events, then re-versions the requests they rate (see ingest_feedback_fold).
+    """
     token = f"{pending.batch_id}:{pending.chunk}"
     decide = {"version": pending.version, "batch_id": pending.batch_id, "source_file": source.display}
     if feedback:
@@ -252,8 +256,9 @@ def _decide(store: Store, source: Source, pending: Pending, feedback: bool) -> N
             decide,
             settings={**_DEDUP, "insert_deduplication_token": f"{token}:feedback"},
         )
-        return
-    store.command(query("ingest_decide").text, decide)
+        store.command(query("ingest_feedback_fold").text, {"version": pending.version})
+    else:
+        store.command(query("ingest_decide").text, decide)
     store.command(query("ingest_write_keys").text, settings={**_DEDUP, "insert_deduplication_token": f"{token}:keys"})
 
 
@@ -261,12 +266,11 @@ def _write(store: Store, source: Source, pending: Pending, report: FileReport, f
     """Write the decided rows (the rollup views fire here) and the quarantine; returns the chunk's counts."""
     token = f"{pending.batch_id}:{pending.chunk}"
     names = {"file_hash": source.sha256, "source_file": source.display, "batch_id": pending.batch_id}
-    if not feedback:
-        for table in ("requests", "calls"):
-            store.command(
-                query(f"ingest_write_{table}").text,
-                settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
-            )
+    for table in ("requests",) if feedback else ("requests", "calls"):
+        store.command(
+            query(f"ingest_write_{table}").text,
+            settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
+        )
     store.command(query("ingest_write_quarantine").text, names)
     if feedback:
         return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)

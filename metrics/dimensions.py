@@ -30,7 +30,7 @@ SEGMENT_PREFIX = "segments."
 # Time buckets: only these expressions reach SQL text. The rollup has a day column instead of ts.
 BUCKETS = {"hour": "toStartOfHour(ts)", "day": "toStartOfDay(ts)", "week": "toStartOfWeek(ts, 1)"}
 ROLLUP_BUCKETS = {"day": "toStartOfDay(toDateTime(day, 'UTC'))", "week": "toStartOfWeek(day, 1)"}
-# The dimensions rollup_daily keeps (sql/schema/001_core.sql).
+# The dimensions rollup_daily keeps (sql/schema/006_feedback_in_requests.sql).
 ROLLUP_DIMENSIONS = frozenset(
     {
         "router",
@@ -43,7 +43,9 @@ ROLLUP_DIMENSIONS = frozenset(
         "region",
         "task_type",
         "status",
+        "error_type",
         "escalated",
+        "escalation_reason",
     }
 )
 # Query settings for SQL whose output names equal column names (requests, escalated): columns win over aliases.

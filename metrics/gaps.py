@@ -669,7 +669,8 @@ def _segment_query(
     rendered = render([], where or {})
     params.update(rendered.params)
     column, keys = GRAINS[grain]
-    sql = fill(query(name).text, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
+    sql = query(name).text.replace("{{modal}}", query("gap_modal_segment").text.replace("\n", "\n    "))
+    sql = fill(sql, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
     return sql.replace("{{segment}}", expression(dimension, "segment_key", params))
 
 

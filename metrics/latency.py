@@ -21,6 +21,8 @@ from routewatch.store import Store
 BINS_PER_E = 40  # sql/schema/001_core.sql: round(40 * log1p(latency_ms))
 RELATIVE_ERROR = math.expm1(0.5 / BINS_PER_E)  # half a bin, about 1.26%
 QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
+# What the daily rollup keeps a histogram of: end-to-end latency, time to first token, the router's own latency.
+MEASURES = {"latency": "latency_hist", "ttft": "ttft_hist", "router_latency": "router_latency_hist"}
 
 
 def bin_value(index: int | np.ndarray) -> float | np.ndarray:
@@ -61,17 +63,24 @@ def histograms(
     until: datetime,
     where: dict[str, str] | None = None,
     bucket: str | None = None,
+    measure: str = "latency",
 ) -> pd.DataFrame:
-    """Latency histograms from rollup_daily, one per bucket (day or week) and cut: requests and latency_hist.
+    """Histograms of a ``measure`` (see ``MEASURES``) from rollup_daily, one per bucket (day or week) and cut:
+    requests, timed (requests that report the measure) and latency_hist.
 
     ``since`` and ``until`` are whole UTC days; dimensions and filters must be ones the rollup keeps.
     """
     by, where = by or [], where or {}
     if not answers_from_rollup(by, where, bucket):
         raise DimensionError("latency histograms need rollup dimensions and a day or week bucket")
+    if measure not in MEASURES:
+        raise DimensionError(f"unknown measure {measure!r}: use one of {', '.join(MEASURES)}")
     rendered = render(by, where, bucket, rollup=True)
     params = {"since_day": since.date(), "until_day": until.date(), **rendered.params}
-    frame = store.query_df(fill(query("latency_histograms").text, rendered), params, settings=COLUMNS_FIRST)
+    sql = fill(query("latency_histograms").text, rendered).replace("{{histogram}}", MEASURES[measure])
+    frame = store.query_df(sql, params, settings=COLUMNS_FIRST)
+    frame["timed"] = frame["latency_hist"].map(lambda h: sum(v for v in h.values() if v > 0))
+    frame = frame[frame["timed"] > 0].reset_index(drop=True)
     keys = [*(["bucket"] if bucket else []), *by]
     return frame.sort_values(keys, ignore_index=True) if keys else frame
 

@@ -1,7 +1,7 @@
 """The headline numbers of a period beside the period before it, and their daily trend.
 
-Volume, escalation, errors, cheap share and latency come from the daily rollup; outcomes and money per
-resolved request come from the request rows, because late feedback can change whether a request was resolved.
+Every sum comes from the daily rollup: volume, escalation, errors, cheap share, latency histograms, spend and
+outcomes (late feedback is folded into the request rows it rates, so the rollup counts it exactly).
 """
 
 from __future__ import annotations
@@ -72,20 +72,12 @@ def daily_sums(
     store: Store, since: datetime, until: datetime, where: dict[str, str] | None = None, cheap_route: str = "cheap"
 ) -> pd.DataFrame:
     """One row per day of [since, until) with the sums every KPI is made of (whole UTC days, rollup filters)."""
-    where = where or {}
-    rollup = render([], where, rollup=True)
-    volume = store.query_df(
-        fill(query("overview_daily").text, rollup),
-        {"since_day": since.date(), "until_day": until.date(), "cheap_route": cheap_route, **rollup.params},
+    rendered = render([], where or {}, rollup=True)
+    frame = store.query_df(
+        fill(query("overview_daily").text, rendered),
+        {"since_day": since.date(), "until_day": until.date(), "cheap_route": cheap_route, **rendered.params},
         settings=COLUMNS_FIRST,
     )
-    exact = render([], where)
-    quality = store.query_df(
-        fill(query("overview_quality_daily").text, exact),
-        {"since": since, "until": until, **exact.params},
-        settings=COLUMNS_FIRST,
-    )
-    frame = volume.merge(quality.drop(columns="requests"), on="day", how="outer")
     frame["day"] = pd.to_datetime(frame["day"])
     for column in SUMS:
         frame[column] = pd.to_numeric(frame.get(column), errors="coerce").fillna(0.0)

@@ -69,6 +69,7 @@ METRICS: tuple[Metric, ...] = (
         columns=("requests", "cost_usd", "resolved", "cost_per_resolved", "cost_per_request"),
         help="All-in cost (model + router + human, over every request, failed and unresolved included) divided "
         "by resolved requests, beside the naive model spend per request. The difference is the point.",
+        rollup=True,
     ),
     Metric(
         name="latency",
@@ -116,6 +117,7 @@ METRICS: tuple[Metric, ...] = (
         margin=0.03,
         columns=("requests", "resolved", "known", "resolution_rate"),
         help="Resolved requests among those whose outcome is known (late feedback included).",
+        rollup=True,
     ),
     Metric(
         name="thumbs_up_rate",
@@ -125,6 +127,7 @@ METRICS: tuple[Metric, ...] = (
         margin=0.03,
         columns=("requests", "rated", "thumbs_up", "thumbs_up_rate"),
         help="Thumbs up among requests with a thumb (late feedback included).",
+        rollup=True,
     ),
     Metric(
         name="csat",
@@ -134,6 +137,7 @@ METRICS: tuple[Metric, ...] = (
         margin=0.05,
         columns=("requests", "rated", "mean_csat"),
         help="Mean satisfaction score among rated requests (tested as ordinal, not as a mean).",
+        rollup=True,
     ),
     Metric(
         name="feedback_coverage",
@@ -143,6 +147,7 @@ METRICS: tuple[Metric, ...] = (
         margin=None,
         columns=("requests", "rated", "feedback_coverage"),
         help="Share of requests with a thumb or a CSAT. Satisfaction is only seen where users rate.",
+        rollup=True,
     ),
     Metric(
         name="shadow_divergence",
@@ -153,6 +158,7 @@ METRICS: tuple[Metric, ...] = (
         columns=("requests", "compared", "diverged", "shadow_divergence", "shadow_cost_delta_usd"),
         help="Share of requests where a shadow router would have chosen another route, and what that would "
         "have cost more (or less), priced at each route's mean spend per request.",
+        rollup=True,
     ),
     Metric(
         name="router_overhead",

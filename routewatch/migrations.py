@@ -8,6 +8,7 @@ views read and write the local tables, so each shard rolls up its own rows.
 from __future__ import annotations
 
 import re
+import time
 
 from routewatch.sqlfiles import Migration, migrations, query
 from routewatch.store import Store
@@ -18,6 +19,11 @@ _FUNCTION = re.compile(r"CREATE FUNCTION IF NOT EXISTS (\w+)")
 _PLAIN_VIEW = re.compile(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(\w+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 _SHARD_KEY = re.compile(r"^-- shard key: (.+)$", re.MULTILINE)
+_ALTER_OR_DROP = re.compile(r"^(?:ALTER TABLE|DROP TABLE IF EXISTS) \w+", re.MULTILINE)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS \w+", re.MULTILINE)
+_INSERT = re.compile(r"^INSERT INTO ", re.MULTILINE)
+# A data step may use a row version greater than any in the store, bound as this parameter.
+FRESH_VERSION = "{fresh_version:UInt64}"
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -57,10 +63,18 @@ def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[
         for name in tables:
             body = re.sub(rf"\bFROM {name}\b", f"FROM {name}_local", body)
         return [body]
+    # A table change applies to the local tables and to the Distributed ones over them.
+    changed = _ALTER_OR_DROP.search(statement)
+    if changed:
+        head = changed.group(0)
+        return [statement.replace(head, f"{head}_local {on}", 1), statement.replace(head, f"{head} {on}", 1)]
     # Functions and plain views exist on every node; a view reads the Distributed tables, so it sees every shard.
-    plain = _FUNCTION.search(statement) or _PLAIN_VIEW.search(statement)
+    plain = _FUNCTION.search(statement) or _PLAIN_VIEW.search(statement) or _DROP_VIEW.search(statement)
     if plain:
         return [statement.replace(plain.group(0), f"{plain.group(0)} {on}", 1)]
+    # A data step runs once, through the Distributed tables.
+    if _INSERT.search(statement):
+        return [statement]
     raise ValueError(f"cannot render for a cluster: {statement.splitlines()[0]!r}")
 
 
@@ -105,14 +119,21 @@ def migrate(store: Store, cluster: str | None = None) -> list[int]:
         for migration, statements in plan(cluster):
             if migration.version in done:
                 continue
-            for statement in statements:  # every statement is IF NOT EXISTS: a crash here is safe to rerun
-                store.command(statement)
+            for statement in statements:  # every statement is safe to rerun after a crash
+                store.command(statement, _data_step_parameters(store, statement))
             store.command(
                 query("migrations_record").text,
                 parameters={"version": migration.version, "name": migration.name},
             )
             applied_now.append(migration.version)
     return applied_now
+
+
+def _data_step_parameters(store: Store, statement: str) -> dict[str, int] | None:
+    if FRESH_VERSION not in statement:
+        return None
+    highest = int(store.query_rows(query("ingest_max_version").text)[0][0])
+    return {"fresh_version": max(time.time_ns(), highest + 1)}
 
 
 def schema_version(store: Store) -> int:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.load import ingest
+from metrics.registry import compute
 from routewatch.store import Store
 from tests.conftest import cli_json, good_record, run_cli, write_lines
 
@@ -201,6 +202,41 @@ def test_feedback_events_load_on_their_own_and_the_newest_wins(store: Store, tmp
     assert newest[0][0] == 1
     again = ingest(store, [str(path)])
     assert again.total("loaded") == 0 and store.query_rows("SELECT count() FROM feedback FINAL")[0][0] == 2
+
+
+def test_feedback_is_folded_into_the_requests_it_rates_in_any_order(store: Store, tmp_path: Path) -> None:
+    def load(name: str, lines: list[dict[str, object]]) -> None:
+        ingest(store, [str(write_lines(tmp_path / name, [json.dumps(x) for x in lines]))], chunk_rows=2)
+
+    def event(request_id: str, day: int, kind: str, value: float) -> dict[str, object]:
+        return {"request_id": request_id, "ts": f"2026-10-{day:02d}T12:00:00Z", "kind": kind, "value": value}
+
+    # Feedback first: r1 and r2 have none of their requests yet, r9 never will.
+    load("early.jsonl", [event("r1", 2, "thumb", -1), event("r2", 2, "resolved", 1), event("r9", 2, "csat", 4)])
+    load("requests.jsonl", [good_record("r1", thumb=1), good_record("r2", resolved=False), good_record("r4")])
+    # Newer events win, an older one arriving late does not; a ticket; then r2 changes route.
+    late = [event("r1", 3, "thumb", 1), event("r1", 1, "thumb", -1), event("r2", 3, "ticket", 2)]
+    load("late.jsonl", late)
+    load("update.jsonl", [good_record("r2", resolved=False, route="frontier")])
+    rows_before = store.query_rows("SELECT count() FROM requests")[0][0]
+    load("late-again.jsonl", late)  # the same events again: no request changes, no new version
+    assert store.query_rows("SELECT count() FROM requests")[0][0] == rows_before
+
+    live = store.query_df("SELECT request_id, route, resolved, thumb, tickets FROM requests_live ORDER BY request_id")
+    assert live["request_id"].tolist() == ["r1", "r2", "r4"]
+    assert live["route"].tolist() == ["cheap", "frontier", "cheap"]
+    assert live["thumb"].tolist()[0] == 1 and live["resolved"].tolist()[1] is True
+    assert live["tickets"].tolist() == [0, 2, 0]
+    sums = store.query_df(
+        "SELECT route, sum(requests) AS n, sum(resolved_n) AS resolved, sum(thumbs_up) AS up,"
+        " sum(thumbs_rated) AS rated FROM rollup_daily GROUP BY route HAVING n != 0 ORDER BY route"
+    )
+    assert sums.to_dict("list") == {
+        "route": ["cheap", "frontier"], "n": [2, 1], "resolved": [0, 1], "up": [1, 0], "rated": [1, 0]
+    }  # fmt: skip
+    for name in ("resolution_rate", "thumbs_up_rate", "cost_per_resolved"):
+        exact = compute(store, name, by=["route"], exact=True)
+        pd.testing.assert_frame_equal(compute(store, name, by=["route"]), exact, check_dtype=False)
 
 
 def test_ingest_json_summary_and_stdin(store: Store, synthetic_file: Path) -> None:

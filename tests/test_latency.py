@@ -26,14 +26,28 @@ def test_a_histogram_quantile_is_within_half_a_bin_of_the_exact_one() -> None:
     assert np.isnan(histogram_quantile({}, 0.5))
 
 
-def test_rollup_quantiles_match_numpy_by_route(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+@pytest.mark.parametrize(
+    ("measure", "column", "by"),
+    [
+        ("latency", "latency_ms", "route"),
+        ("ttft", "ttft_ms", "route"),
+        ("router_latency", "router_latency_ms", "router"),
+    ],
+)
+def test_rollup_quantiles_match_numpy(
+    synthetic_store: tuple[Any, pd.DataFrame], measure: str, column: str, by: str
+) -> None:
     store, frame = synthetic_store
-    got = with_quantiles(histograms(store, by=["route"], **WINDOW)).set_index("route")
-    for route, rows in frame.groupby("route"):
-        assert got.loc[route, "requests"] == len(rows)
-        for column, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
-            exact = float(np.quantile(rows["latency_ms"], q, method="inverted_cdf"))
-            assert abs(got.loc[route, column] / exact - 1) <= RELATIVE_ERROR * 1.01, (route, column)
+    got = with_quantiles(histograms(store, by=[by], measure=measure, **WINDOW)).set_index(by)
+    timed = frame.dropna(subset=[column])
+    assert sorted(got.index) == sorted(timed[by].unique())
+    for key, rows in timed.groupby(by):
+        assert got.loc[key, "requests"] == (frame[by] == key).sum()
+        assert got.loc[key, "timed"] == len(rows)
+        for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+            exact = float(np.quantile(rows[column], q, method="inverted_cdf"))
+            # half a bin of log1p: RELATIVE_ERROR of 1 + the value (of the value itself, for values far above 1 ms)
+            assert abs(got.loc[key, name] - exact) <= RELATIVE_ERROR * (1 + exact) * 1.01, (key, name)
 
 
 def test_daily_buckets_and_filters_add_up(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
@@ -50,3 +64,5 @@ def test_a_dimension_the_rollup_lacks_is_refused(synthetic_store: tuple[Any, pd.
     store, _ = synthetic_store
     with pytest.raises(DimensionError):
         histograms(store, by=["account_id"], **WINDOW)
+    with pytest.raises(DimensionError, match="unknown measure"):
+        histograms(store, by=["route"], measure="cost; DROP TABLE requests", **WINDOW)

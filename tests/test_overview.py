@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.costs import escalation_double_pay
+from metrics.costs import escalation_double_pay, spend_concentration, top_share
 from metrics.health import freshness, ingest_batches, quarantine_reasons
 from metrics.overview import KPIS, daily_kpis, daily_sums, data_range, period_kpis, previous_start
 
@@ -64,6 +65,30 @@ def test_double_pay_matches_pandas(synthetic_store: tuple[Any, pd.DataFrame]) ->
         assert got.loc[route, "escalated"] == len(escalated)
         assert got.loc[route, "double_paid_usd"] == pytest.approx(max(extra, 0) * len(escalated), rel=1e-9)
     assert got["double_paid_usd"].sum() > 0  # the planted story: escalations pay for two calls
+
+
+def test_spend_concentration_from_the_rollup_is_within_a_bin_of_numpy(
+    synthetic_store: tuple[Any, pd.DataFrame],
+) -> None:
+    store, frame = synthetic_store
+    window = {"since": datetime(2026, 10, 1, tzinfo=UTC), "until": datetime(2026, 11, 2, tzinfo=UTC)}
+    got = spend_concentration(store, by=["route"], **window).set_index("route")
+    all_in = frame.assign(all_in=frame["cost_usd"] + frame["router_cost_usd"] + frame["human_cost_usd"])
+    for route, rows in all_in.groupby("route"):
+        costs = rows["all_in"].to_numpy()
+        top = np.sort(costs)[::-1][: math.ceil(len(costs) / 100)].sum()
+        assert got.loc[route, "requests"] == len(rows)
+        assert got.loc[route, "cost_usd"] == pytest.approx(costs.sum(), rel=1e-9)
+        assert got.loc[route, "top_1pct_cost_usd"] == pytest.approx(top, rel=0.025)
+        assert got.loc[route, "top_1pct_share"] == pytest.approx(top / costs.sum(), rel=0.025)
+
+
+def test_top_share_takes_whole_bins_then_the_mean_of_the_cut_one() -> None:
+    counts, nanousd = {10: 90, 20: 8, 30: 2}, {10: 90 * 10**9, 20: 8 * 2 * 10**9, 30: 2 * 5 * 10**9}
+    assert top_share(counts, nanousd, share=0.02) == pytest.approx(10.0)  # the two requests of bin 30
+    assert top_share(counts, nanousd, share=0.05) == pytest.approx(10.0 + 3 * 2.0)  # and three of bin 20
+    assert top_share(counts, nanousd, share=1.0) == pytest.approx(90 + 16 + 10)
+    assert top_share({}, {}) == 0.0
 
 
 def test_health_reports_what_was_loaded(synthetic_store: tuple[Any, pd.DataFrame]) -> None:

@@ -18,7 +18,7 @@ from ingest.load import Pending, ingest, replay_pending, state_dir
 from ingest.readers import resolve
 from ingest.synthetic import generate, write_jsonl
 from routewatch.store import Store, StoreBusy
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, good_record, run_cli, write_lines
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +76,33 @@ def test_a_pending_chunk_is_written_once_whether_or_not_it_had_landed(store: Sto
     assert replay_pending(fresh) == 1
     assert _truth(fresh)[0] == 100 and _truth(fresh)[2] == 100
     assert replay_pending(fresh) == 0
+
+
+def test_a_pending_feedback_chunk_is_folded_once_whether_or_not_it_had_landed(store: Store, tmp_path: Path) -> None:
+    requests = [json.dumps(good_record(f"r{i}", resolved=False)) for i in range(6)]
+    ingest(store, [str(write_lines(tmp_path / "requests.jsonl", requests))])
+    events = [
+        json.dumps({"request_id": f"r{i}", "ts": "2026-10-02T00:00:00Z", "kind": "resolved", "value": 1})
+        for i in range(4)
+    ]
+    feedback = write_lines(tmp_path / "feedback.jsonl", events)
+    source = resolve([str(feedback)])[0]
+
+    def state() -> tuple[int, int, int]:
+        rows = store.query_rows("SELECT count() FROM requests")[0][0]
+        folded = store.query_rows("SELECT countIf(resolved) FROM requests FINAL")[0][0]
+        return int(rows), int(folded), int(store.query_rows("SELECT sum(resolved_n) FROM rollup_daily")[0][0])
+
+    # Never landed: replaying the record applies the events once, rollups included.
+    Pending.of(source, chunk_rows=2, chunk=1, version=time.time_ns(), batch_id="fb").write(state_dir(store))
+    assert replay_pending(store) == 1
+    once = state()
+    assert once[1:] == (2, 2) and once[0] == 6 + 2 * 2
+    # Landed: replaying it again changes nothing.
+    version = store.query_rows("SELECT max(version) FROM feedback")[0][0]
+    Pending.of(source, chunk_rows=2, chunk=1, version=int(version), batch_id="fb").write(state_dir(store))
+    assert replay_pending(store) == 1
+    assert state() == once
 
 
 def test_a_reader_in_another_process_succeeds_during_an_ingest(tmp_path: Path) -> None:

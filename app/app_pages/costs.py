@@ -18,7 +18,7 @@ ctx.chart(charts.bars(shown, dimension, "value", "All-in per resolved beside nai
 ctx.table(cost, f"cost-per-resolved-by-{dimension}")
 
 st.subheader("Where the money goes", help=ctx.help_of("spend_concentration"))
-total = ctx.metric("spend_concentration", filters)
+total = ctx.answer("spend_concentration", since=since, until=until, where=filters.where)
 if not total.empty and total["cost_usd"].iloc[0]:
     share = float(total["top_1pct_share"].iloc[0])
     st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")

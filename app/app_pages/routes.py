@@ -1,5 +1,6 @@
 """Routes and latency: the tail by route over time, what escalation does to it, errors and 429s, router overhead."""
 
+import pandas as pd
 import streamlit as st
 
 from app import context as ctx
@@ -12,14 +13,25 @@ st.title("Routes and latency")
 st.caption(filters.describe())
 
 quantile = st.radio("Quantile", list(latency.QUANTILES), index=1, horizontal=True, key="routes_quantile")
-daily = ctx.answer("histograms", by=["route"], since=since, until=until, where=filters.where, bucket="day")
-st.subheader(f"{quantile.removesuffix('_ms')} latency by route, per day")
-st.caption("Read from the daily rollup's histograms (within 1.3% of the exact value); the table below is exact.")
-ctx.chart(charts.lines(latency.with_quantiles(daily), "bucket", quantile, "route", "", "ms"))
 
-st.subheader("Exact quantiles: escalated against not escalated", help=ctx.help_of("latency"))
-exact = ctx.metric("latency", filters, by=["route", "escalated"])
-ctx.table(exact, "latency-by-route-escalated")
+
+def quantiles(by: list[str], measure: str = "latency", bucket: str | None = None) -> pd.DataFrame:
+    """Quantiles of a measure from the daily rollup's histograms (within 1.3% of the exact values)."""
+    hist = ctx.answer(
+        "histograms", by=by, since=since, until=until, where=filters.where, bucket=bucket, measure=measure
+    )
+    return latency.with_quantiles(hist)
+
+
+st.subheader(f"{quantile.removesuffix('_ms')} latency by route, per day")
+st.caption(
+    "Every quantile on this page is read from the daily rollup's histograms: within 1.3% of the exact value "
+    "(`routewatch metrics latency` gives exact ones)."
+)
+ctx.chart(charts.lines(quantiles(["route"], bucket="day"), "bucket", quantile, "route", "", "ms"))
+
+st.subheader("Escalated against not escalated", help=ctx.help_of("latency"))
+ctx.table(quantiles(["route", "escalated"]).drop(columns="router_cost_usd"), "latency-by-route-escalated")
 
 left, right = st.columns(2)
 with left:
@@ -48,7 +60,7 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader("Time to first token", help=ctx.help_of("ttft"))
-    ctx.table(ctx.metric("ttft", filters, by=["route"]), "ttft-by-route")
+    ctx.table(quantiles(["route"], "ttft").drop(columns="router_cost_usd"), "ttft-by-route")
 with right:
     st.subheader("Router overhead", help=ctx.help_of("router_overhead"))
-    ctx.table(ctx.metric("router_overhead", filters, by=["router"]), "router-overhead")
+    ctx.table(quantiles(["router"], "router_latency"), "router-overhead")

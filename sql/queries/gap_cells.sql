@@ -1,16 +1,18 @@
 -- name: gap_cells
--- params: since DateTime64(3), until DateTime64(3); the segment slot holds one allow-listed dimension, the
--- filters slot the filters of metrics.dimensions, and the grain slot one of metrics.gaps.GRAINS: a row per
--- (segment, task_type, user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type)
--- with grain 'user' or 'task' (the other key left empty)
--- returns: grain String, segment String, task_type String, user_id String, requests UInt64, escalated UInt64, errors UInt64,
--- known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, cost Float64 (model spend), csat_1 .. csat_5
--- UInt64 (ratings per level). Each user counts in one segment only, the one most of their requests fall in (ties
--- to the greatest name), so that the groups compared never share a user. One scan of the requests: the counts
--- per (user, task, segment) are summed again under each user's modal segment.
+-- params: since DateTime64(3), until DateTime64(3); the modal slot holds gap_modal_segment, the filters slot the
+-- filters of metrics.dimensions, and the grain slot one of metrics.gaps.GRAINS: a row per (segment, task_type,
+-- user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with grain 'user' or
+-- 'task' (the other key left empty)
+-- returns: grain String, segment String, task_type String, user_id String, requests UInt64, escalated UInt64,
+-- errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, cost Float64 (model spend),
+-- csat_1 .. csat_5 UInt64 (ratings per level). Each user counts whole in their modal segment.
+WITH modal AS
+(
+    {{modal}}
+)
 SELECT
     {{grain_column}} AS grain,
-    modal AS segment,
+    m.segment AS segment,
     task_type,
     user_id,
     sum(n) AS requests,
@@ -29,37 +31,25 @@ SELECT
 FROM
 (
     SELECT
-        *,
-        argMax(own_segment, (segment_total, own_segment)) OVER (PARTITION BY user_id) AS modal
-    FROM
-    (
-        SELECT
-            *,
-            sum(n) OVER (PARTITION BY user_id, own_segment) AS segment_total
-        FROM
-        (
-            SELECT
-                user_id,
-                task_type,
-                toString({{segment}}) AS own_segment,
-                count() AS n,
-                countIf(escalated) AS n_escalated,
-                countIf(status = 'error') AS n_errors,
-                countIf(isNotNull(resolved)) AS n_known,
-                countIf(resolved) AS n_resolved,
-                countIf(isNotNull(thumb)) AS n_rated,
-                countIf(thumb = 1) AS n_thumbs_up,
-                sum(toFloat64(cost_usd)) AS spend,
-                countIf(csat = 1) AS c1,
-                countIf(csat = 2) AS c2,
-                countIf(csat = 3) AS c3,
-                countIf(csat = 4) AS c4,
-                countIf(csat = 5) AS c5
-            FROM requests_live
-            WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
-                {{filters}}
-            GROUP BY user_id, task_type, own_segment
-        )
-    )
-)
+        user_id,
+        task_type,
+        count() AS n,
+        countIf(escalated) AS n_escalated,
+        countIf(status = 'error') AS n_errors,
+        countIf(isNotNull(resolved)) AS n_known,
+        countIf(resolved) AS n_resolved,
+        countIf(isNotNull(thumb)) AS n_rated,
+        countIf(thumb = 1) AS n_thumbs_up,
+        sum(toFloat64(cost_usd)) AS spend,
+        countIf(csat = 1) AS c1,
+        countIf(csat = 2) AS c2,
+        countIf(csat = 3) AS c3,
+        countIf(csat = 4) AS c4,
+        countIf(csat = 5) AS c5
+    FROM requests_live
+    WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+        {{filters}}
+    GROUP BY user_id, task_type
+) AS c
+INNER JOIN modal AS m ON c.user_id = m.user_id
 GROUP BY {{grain_keys}}

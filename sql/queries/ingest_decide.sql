@@ -1,7 +1,8 @@
 -- name: ingest_decide
 -- params: version UInt64, batch_id String, source_file String
 -- returns: nothing; writes into chunk_decided the rows this chunk adds to requests: a +1 row for every new or
--- changed request (the last line of a request_id wins inside the chunk) and a -1 copy of the version it replaces.
+-- changed request (the last line of a request_id wins inside the chunk), with the newest feedback already loaded
+-- for it applied, and a -1 copy of the version it replaces.
 -- Everything is read as of `version` (rows written before this chunk), so deciding the chunk again after a crash
 -- gives exactly the same rows.
 INSERT INTO chunk_decided
@@ -27,6 +28,12 @@ WITH
         FROM candidates AS c
         INNER JOIN known AS k ON c.request_id = k.request_id
         WHERE c.row_hash != k.known_hash
+    ),
+    rated AS
+    (
+        SELECT *
+        FROM feedback_newest(version = {version:UInt64})
+        WHERE request_id IN (SELECT request_id FROM candidates)
     )
 SELECT
     assumeNotNull(c.request_id),
@@ -60,9 +67,10 @@ SELECT
     c.router_latency_ms,
     c.status,
     c.error_type,
-    c.resolved,
-    toInt8(c.thumb),
-    toUInt8(c.csat),
+    coalesce(f.resolved, c.resolved),
+    coalesce(f.thumb, toInt8(c.thumb)),
+    coalesce(f.csat, toUInt8(c.csat)),
+    f.tickets,
     c.shadow_route,
     c.row_hash,
     {batch_id:String},
@@ -74,6 +82,7 @@ SELECT
     toInt8(1)
 FROM candidates AS c
 LEFT JOIN known AS k ON c.request_id = k.request_id
+LEFT JOIN rated AS f ON c.request_id = f.request_id
 WHERE k.known_hash != c.row_hash
 UNION ALL
 -- qualified names: the REPLACE aliases below would otherwise shadow these columns in WHERE

@@ -1,12 +1,13 @@
 -- name: latency_histograms
 -- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup
--- dimensions and buckets)
+-- dimensions and buckets) and the histogram slot (a histogram column of metrics.latency.MEASURES)
 -- returns: one column per dimension, requests Int64, latency_hist Map(UInt16, Int64) (bins of
--- round(40 * log1p(latency_ms)), see metrics.latency), from rollup_daily
+-- round(40 * log1p(ms)) of the chosen measure, see metrics.latency), router_cost_usd Decimal, from rollup_daily
 SELECT
     {{dims}}
     sum(requests) AS requests,
-    sumMap(latency_hist) AS latency_hist
+    sumMap({{histogram}}) AS latency_hist,
+    sum(router_cost_total) AS router_cost_usd
 FROM rollup_daily
 WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
     {{filters}}

@@ -2,7 +2,7 @@
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
 -- returns: one column per dimension, requests UInt64, cost_usd Float64 (all-in), top_1pct_cost_usd Float64 (the
 -- all-in cost of the ceil(1%) most expensive requests), top_1pct_share Float64 (their share of the spend)
-SELECT *, if(cost_usd = 0, NULL, top_1pct_cost_usd / cost_usd) AS top_1pct_share
+SELECT * EXCEPT top_n, if(cost_usd = 0, NULL, top_1pct_cost_usd / cost_usd) AS top_1pct_share
 FROM
 (
     SELECT
@@ -10,7 +10,8 @@ FROM
         count() AS requests,
         groupArray(toFloat64(cost_usd + router_cost_usd + human_cost_usd)) AS costs,
         arraySum(costs) AS cost_usd,
-        arraySum(arraySlice(arrayReverseSort(costs), 1, toUInt64(ceil(count() / 100)))) AS top_1pct_cost_usd
+        arraySum(arraySlice(arrayPartialReverseSort(top_n, costs), 1, top_n)) AS top_1pct_cost_usd,
+        toUInt64(ceil(count() / 100)) AS top_n
     FROM requests_live
     WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
         {{filters}}

@@ -1,0 +1,15 @@
+-- name: metric_cost_per_resolved_rollup
+-- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup dimensions)
+-- returns: the columns of metric_cost_per_resolved, from rollup_daily (exact, late feedback included)
+SELECT
+    {{dims}}
+    sum(requests) AS requests,
+    sum(cost_total + router_cost_total + human_cost_total) AS cost_usd,
+    sum(resolved_n) AS resolved,
+    if(resolved = 0, NULL, toFloat64(cost_usd) / resolved) AS cost_per_resolved,
+    toFloat64(sum(cost_total)) / sum(requests) AS cost_per_request
+FROM rollup_daily
+WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
+    {{filters}}
+{{group_by}}
+HAVING sum(requests) > 0

@@ -1,0 +1,25 @@
+-- name: metric_shadow_divergence_rollup
+-- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup dimensions)
+-- returns: the columns of metric_shadow_divergence, from rollup_daily (exact: the rollup keeps the shadow route)
+WITH prices AS
+(
+    SELECT route AS priced_route, toFloat64(sum(cost_total)) / sum(requests) AS price
+    FROM rollup_daily
+    WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
+    GROUP BY route
+    HAVING sum(requests) > 0
+)
+SELECT
+    {{dims}}
+    sum(requests) AS requests,
+    sumIf(requests, shadow_route != '') AS compared,
+    sumIf(requests, shadow_route != '' AND shadow_route != route) AS diverged,
+    if(compared = 0, NULL, diverged / compared) AS shadow_divergence,
+    sumIf(requests * shadow.price - toFloat64(cost_total), shadow_route != '' AND shadow_route != route)
+        AS shadow_cost_delta_usd
+FROM rollup_daily
+LEFT JOIN prices AS shadow ON shadow_route = shadow.priced_route
+WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
+    {{filters}}
+{{group_by}}
+HAVING sum(requests) > 0
