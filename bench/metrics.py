@@ -91,7 +91,7 @@ def page_query_sets(store: Store) -> list[tuple[str, float, int, str]]:
     context.ANSWERS.update({name: timed(name, answer) for name, answer in originals.items()})
     results = []
     try:
-        for page in sorted((ROOT / "app" / "app_pages").glob("*.py")):
+        for page in sorted((ROOT / "app" / "app_pages").glob("[a-z]*.py")):
             st.cache_data.clear()
             st.cache_resource.clear()
             spent.clear()

@@ -5,7 +5,8 @@ job decides, once per closed UTC day, and stores the verdict in ``gap_decisions`
 decided days, so it changes nothing. A two-sided CUSUM on each day's task-adjusted gap (standardized by its
 standard error, with the indifference zone delta/2) raises a ``warning`` early; on the Sunday that closes an
 ISO week the verdict is the weekly confirmatory audit, pooling Monday to Sunday (disjoint weeks), since a
-single day is often too small to confirm a gap of the margin.
+single day is often too small to confirm a gap of the margin. A small segment whose days all fail the gates
+steps its CUSUM once a week instead, on the pooled week.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CUSUM_K = 0.5
 ARL0_REFERENCE = 168.0  # in-control run length of a two-sided CUSUM with k = 0.5 and h = 4 (Montgomery)
 QUALITY = ("resolution_rate", "thumbs_up_rate")  # worse = lower
 WEEKLY_AUDIT = "weekly audit"  # the note of the verdicts that pool an ISO week (written on its Sunday)
+WEEKLY_STEP = "CUSUM stepped on the week"  # the note of a small segment's weekly CUSUM step
 # The gap table's columns, plus the window, the CUSUM state and when it was decided (sql/schema/004).
 DECISION_COLUMNS = (
     "window_start",
@@ -150,10 +152,11 @@ def decide(
         daily = gap_table(store, dimensions, settings, since=start, until=end)
         if daily.empty:
             continue
-        table = daily
+        table, increments = daily, daily
         if start.isoweekday() == 7:  # the day closes an ISO week: the confirmatory audit pools Monday to Sunday
             table = gap_table(store, dimensions, settings, since=end - timedelta(days=7), until=end)
             table = table.assign(note=table["note"].fillna("").astype(str) + f" {WEEKLY_AUDIT}")
+            table, increments = _weekly_steps(store, table, daily, end - timedelta(days=7))
         note = table["note"].fillna("").astype(str)
         previous = served.get(start.date() - timedelta(days=1))
         if previous is not None and previous != served.get(start.date()):
@@ -161,13 +164,37 @@ def decide(
             note = note + " CUSUM restarted: the router changed"
         table = table.assign(note=note.str.strip())
         tested = int(daily["p_value"].notna().sum()) if "p_value" in daily else 0
-        judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms), daily)
+        judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms), increments)
         _store_window(store, start.date(), judged)
         decided.append(start.date())
         rows += len(judged)
         warned += int((judged["status"] == Status.WARNING.value).sum())
         confirmed += int((judged["status"] == Status.CONFIRMED.value).sum())
     return DecisionRun(decided, rows, warned, confirmed)
+
+
+def _stepping(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
+    """The contrasts of a gap table that give the CUSUM a step (a task-adjusted gap with a standard error)."""
+    if frame.empty or "adjusted_se" not in frame:
+        return set()
+    steps = frame[np.isfinite(frame["adjusted_gap"].astype(float)) & (frame["adjusted_se"].astype(float) > 0)]
+    return set(zip(steps["dimension"], steps["segment"], steps["metric"], strict=True))
+
+
+def _weekly_steps(
+    store: Store, week: pd.DataFrame, sunday: pd.DataFrame, monday: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The week's table and the CUSUM increments of its Sunday: the day's own gaps, plus the pooled week's for the
+    contrasts that stepped on none of its days (small segments; STATISTICS.md R7)."""
+    stepped = store.query_df(
+        query("decisions_stepped").text, {"since": monday.date(), "until": monday.date() + timedelta(days=6)}
+    )
+    done = _stepping(sunday) | set(zip(stepped["dimension"], stepped["segment"], stepped["metric"], strict=True))
+    weekly = _stepping(week) - done
+    keys = pd.Series(list(zip(week["dimension"], week["segment"], week["metric"], strict=True)), index=week.index)
+    pooled = keys.isin(weekly)
+    week = week.assign(note=week["note"].where(~pooled, week["note"] + f" {WEEKLY_STEP}"))
+    return week, pd.concat([sunday, week[pooled]], ignore_index=True)
 
 
 def _store_window(store: Store, window: date, judged: pd.DataFrame) -> None:

@@ -74,6 +74,28 @@ def test_each_closed_day_is_decided_once(decided_store: Store) -> None:
 
 
 @pytest.mark.slow
+def test_small_segments_step_their_cusum_once_a_week(tmp_path: Path) -> None:
+    # About 1,500 requests a day: hi and es (10 and 12% of traffic) fail the daily gates but pass weekly ones.
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    traffic = generate(31_500, seed=8, end=datetime(2026, 11, 2, tzinfo=UTC), days=21)  # three ISO weeks
+    ingest(store, [str(write_jsonl(traffic, tmp_path / "traffic.jsonl"))])
+    decide(store, ["language"], now=datetime(2026, 11, 3, tzinfo=UTC))
+    rows = store.query_df(
+        "SELECT window_start, segment, status, cusum_up + cusum_down AS s, cusum_alarm, note FROM gap_decisions FINAL"
+        " WHERE metric = 'escalation_rate' AND segment IN ('hi', 'es') ORDER BY window_start"
+    )
+    rows["sunday"] = pd.to_datetime(rows["window_start"]).dt.dayofweek == 6
+    hi, es = rows[rows["segment"] == "hi"], rows[rows["segment"] == "es"]
+    hi_days = hi[~hi["sunday"]]
+    assert (hi_days["status"] == "insufficient_data").all() and (hi_days["s"] == 0).all()  # no daily step
+    hi_weeks = hi[hi["sunday"]]
+    assert len(hi_weeks) == 3 and hi_weeks["note"].str.contains("CUSUM stepped on the week").all()
+    assert hi_weeks["cusum_alarm"].all()  # the planted gap alarms every week (the state resets after an alarm)
+    assert es[es["sunday"]]["note"].str.contains("CUSUM stepped on the week").any()
+    assert not es["cusum_alarm"].any()  # no gap: the weekly steps stay quiet
+
+
+@pytest.mark.slow
 def test_second_class_users_name_the_planted_segment(decided_store: Store) -> None:
     table = gap_table(decided_store, ["language", "channel"], GapSettings())
     second = second_class_users(table)
