@@ -34,6 +34,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "data_range": overview.data_range,
     "daily_sums": overview.daily_sums,
     "histograms": latency.histograms,
+    "quantiles": latency.quantile_table,
     "double_pay": costs.escalation_double_pay,
     "spend_concentration": costs.spend_concentration,
     "gap_table": gaps.gap_table,

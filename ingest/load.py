@@ -36,7 +36,7 @@ import pyarrow as pa
 from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resolve
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
 from routewatch.locks import file_lock
-from routewatch.migrations import migrate
+from routewatch.migrations import migrate, next_version
 from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
 
@@ -409,12 +409,6 @@ def _already_loaded(store: Store, source: Source) -> FileReport | None:
 Progress = Callable[[Source, int, int], None]
 
 
-def _next_version(store: Store, previous: int) -> int:
-    if not previous:
-        previous = int(store.query_rows(query("ingest_max_version").text)[0][0])
-    return max(time.time_ns(), previous + 1)
-
-
 def ingest_file(
     store: Store, source: Source, *, chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
 ) -> FileReport:
@@ -430,7 +424,7 @@ def ingest_file(
     directory = state_dir(store)
     with store.session():
         _ledger(store, report, source, "running", started_at)
-        version = _next_version(store, 0)
+        version = next_version(store)
     turns = _Turns()
     in_flight: deque[tuple[Future[FileReport], Path, int]] = deque()
 

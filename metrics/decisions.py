@@ -154,9 +154,10 @@ def decide(
             continue
         table, increments = daily, daily
         if start.isoweekday() == 7:  # the day closes an ISO week: the confirmatory audit pools Monday to Sunday
-            table = gap_table(store, dimensions, settings, since=end - timedelta(days=7), until=end)
+            monday = end - timedelta(days=7)
+            table = gap_table(store, dimensions, settings, since=monday, until=end)
             table = table.assign(note=table["note"].fillna("").astype(str) + f" {WEEKLY_AUDIT}")
-            table, increments = _weekly_steps(store, table, daily, end - timedelta(days=7))
+            table, increments = _weekly_steps(store, table, daily, monday)
         note = table["note"].fillna("").astype(str)
         previous = served.get(start.date() - timedelta(days=1))
         if previous is not None and previous != served.get(start.date()):

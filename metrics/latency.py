@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,13 @@ def histograms(
     frame = frame[frame["timed"] > 0].reset_index(drop=True)
     keys = [*(["bucket"] if bucket else []), *by]
     return frame.sort_values(keys, ignore_index=True) if keys else frame
+
+
+def quantile_table(store: Store, *, measure: str = "latency", **cut: Any) -> pd.DataFrame:
+    """p50, p95 and p99 of a ``measure`` per cut of ``histograms`` (same arguments); the router's latency comes
+    with its spend, router_cost_usd, since together they are what routing itself costs."""
+    table = with_quantiles(histograms(store, measure=measure, **cut))
+    return table if measure == "router_latency" else table.drop(columns="router_cost_usd")
 
 
 def with_quantiles(frame: pd.DataFrame) -> pd.DataFrame:

@@ -109,15 +109,15 @@ def table_exists(store: Store, name: str) -> bool:
     return bool(store.query_rows(query("table_exists").text, {"name": name})[0][0])
 
 
-def migrate(store: Store, cluster: str | None = None) -> list[int]:
-    """Apply pending migrations in order and return the versions applied now."""
+def migrate(store: Store, cluster: str | None = None, until: int | None = None) -> list[int]:
+    """Apply pending migrations in order (up to version ``until`` if given) and return the versions applied now."""
     applied_now = []
     with store.session():
         for statement in ledger_statements(cluster):
             store.command(statement)
         done = applied_versions(store)
         for migration, statements in plan(cluster):
-            if migration.version in done:
+            if migration.version in done or (until is not None and migration.version > until):
                 continue
             for statement in statements:  # every statement is safe to rerun after a crash
                 store.command(statement, _data_step_parameters(store, statement))
@@ -129,11 +129,15 @@ def migrate(store: Store, cluster: str | None = None) -> list[int]:
     return applied_now
 
 
-def _data_step_parameters(store: Store, statement: str) -> dict[str, int] | None:
-    if FRESH_VERSION not in statement:
-        return None
+def next_version(store: Store) -> int:
+    """A row version greater than any request or feedback event carries, and not behind the clock (ingest chunks
+    and data steps of migrations write their rows under such a version)."""
     highest = int(store.query_rows(query("ingest_max_version").text)[0][0])
-    return {"fresh_version": max(time.time_ns(), highest + 1)}
+    return max(time.time_ns(), highest + 1)
+
+
+def _data_step_parameters(store: Store, statement: str) -> dict[str, int] | None:
+    return {"fresh_version": next_version(store)} if FRESH_VERSION in statement else None
 
 
 def schema_version(store: Store) -> int:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from metrics.dimensions import DimensionError
-from metrics.latency import RELATIVE_ERROR, distribution, histogram_quantile, histograms, with_quantiles
+from metrics.latency import RELATIVE_ERROR, distribution, histogram_quantile, histograms, quantile_table
 
 WINDOW = {"since": datetime(2026, 10, 1, tzinfo=UTC), "until": datetime(2026, 11, 2, tzinfo=UTC)}
 
@@ -38,7 +38,8 @@ def test_rollup_quantiles_match_numpy(
     synthetic_store: tuple[Any, pd.DataFrame], measure: str, column: str, by: str
 ) -> None:
     store, frame = synthetic_store
-    got = with_quantiles(histograms(store, by=[by], measure=measure, **WINDOW)).set_index(by)
+    got = quantile_table(store, by=[by], measure=measure, **WINDOW).set_index(by)
+    assert ("router_cost_usd" in got) == (measure == "router_latency")  # the router's spend beside its latency
     timed = frame.dropna(subset=[column])
     assert sorted(got.index) == sorted(timed[by].unique())
     for key, rows in timed.groupby(by):

@@ -36,6 +36,46 @@ def test_migrations_apply_in_order_once(store: Store) -> None:
     assert {"requests", "request_keys", "calls", "feedback", "quarantine", "ingest_batches", "rollup_daily"} <= tables
 
 
+def test_upgrading_a_loaded_store_folds_its_feedback_and_rebuilds_the_rollup_exactly(store: Store) -> None:
+    # A store as migration 5 left it: feedback joined at query time, the old rollup.
+    migrate(store, until=5)
+    store.command(
+        "INSERT INTO requests (request_id, ts, user_id, route, final_route, model, cost_usd, router_cost_usd,"
+        " latency_ms, ttft_ms, resolved, thumb, version, written_version, sign) VALUES"
+        " ('a', '2026-10-01 10:00:00', 'u1', 'cheap', 'cheap', 'm', 0.002, 0.0001, 300, 90, false, NULL, 1, 1, 1),"
+        " ('b', '2026-10-01 11:00:00', 'u2', 'cheap', 'strong', 'm', 0.010, 0.0001, 900, NULL, NULL, 1, 1, 1, 1),"
+        " ('c', '2026-10-02 09:00:00', 'u1', 'strong', 'strong', 'm', 0.020, 0, 1200, 300, true, NULL, 1, 1, 1)"
+    )
+    store.command(
+        "INSERT INTO feedback (request_id, ts, kind, value, version) VALUES"
+        " ('a', '2026-10-03 00:00:00', 'resolved', 1, 2), ('b', '2026-10-03 00:00:00', 'thumb', -1, 2),"
+        " ('b', '2026-10-04 00:00:00', 'ticket', 3, 3)"
+    )
+    assert migrate(store) == [6]
+    live = "SELECT request_id, resolved, thumb, tickets FROM requests_live ORDER BY request_id"
+    assert store.query_rows(live) == [("a", True, None, 0), ("b", None, -1, 3), ("c", True, None, 0)]
+
+    def sums() -> list[tuple[object, ...]]:
+        exact = store.query_rows(
+            "SELECT count(), sum(cost_usd + router_cost_usd + human_cost_usd), countIf(resolved),"
+            " countIf(isNotNull(resolved)), countIf(thumb = 1), countIf(isNotNull(thumb)), countIf(isNotNull(ttft_ms))"
+            " FROM requests FINAL"
+        )
+        rolled = store.query_rows(
+            "SELECT sum(requests), sum(cost_total + router_cost_total + human_cost_total), sum(resolved_n),"
+            " sum(resolved_known), sum(thumbs_up), sum(thumbs_rated), arraySum(mapValues(sumMap(ttft_hist)))"
+            " FROM rollup_daily"
+        )
+        assert rolled == exact
+        return rolled
+
+    before, rows = sums(), store.query_rows("SELECT count() FROM requests")
+    # A crash before the migration was recorded: running its statements again changes nothing.
+    for statement in next(group for migration, group in plan() if migration.version == 6):
+        store.command(statement, {"fresh_version": 10**19} if "{fresh_version" in statement else None)
+    assert sums() == before and store.query_rows("SELECT count() FROM requests") == rows
+
+
 def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> None:
     statements = [s for _, group in plan("prod") for s in group]
     text = "\n".join(statements)
@@ -46,6 +86,13 @@ def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> 
     views = [s for s in statements if "MATERIALIZED VIEW" in s]
     assert views and all("FROM requests_local" in v and "_local AS" in v for v in views)
     assert "non_replicated_deduplication_window" not in text
+    # A table change reaches the local tables and the Distributed ones; a data step runs once.
+    assert "ALTER TABLE requests_local ON CLUSTER `prod` ADD COLUMN" in text
+    assert "ALTER TABLE requests ON CLUSTER `prod` ADD COLUMN" in text
+    assert "DROP TABLE IF EXISTS rollup_daily_local ON CLUSTER `prod`" in text
+    assert "DROP VIEW IF EXISTS rollup_daily_mv ON CLUSTER `prod`" in text
+    backfill = [s for s in statements if "INSERT INTO rollup_daily\nSELECT" in s]
+    assert len(backfill) == 1 and "ON CLUSTER" not in backfill[0] and "FROM requests\n" in backfill[0]
     with pytest.raises(ValueError, match="invalid cluster name"):
         plan("prod; DROP TABLE x")
 

@@ -1,6 +1,5 @@
 """Routes and latency: the tail by route over time, what escalation does to it, errors and 429s, router overhead."""
 
-import pandas as pd
 import streamlit as st
 
 from app import context as ctx
@@ -13,35 +12,28 @@ st.title("Routes and latency")
 st.caption(filters.describe())
 
 quantile = st.radio("Quantile", list(latency.QUANTILES), index=1, horizontal=True, key="routes_quantile")
-
-
-def quantiles(by: list[str], measure: str = "latency", bucket: str | None = None) -> pd.DataFrame:
-    """Quantiles of a measure from the daily rollup's histograms (within 1.3% of the exact values)."""
-    hist = ctx.answer(
-        "histograms", by=by, since=since, until=until, where=filters.where, bucket=bucket, measure=measure
-    )
-    return latency.with_quantiles(hist)
-
+cut = {"since": since, "until": until, "where": filters.where}
 
 st.subheader(f"{quantile.removesuffix('_ms')} latency by route, per day")
 st.caption(
     "Every quantile on this page is read from the daily rollup's histograms: within 1.3% of the exact value "
     "(`routewatch metrics latency` gives exact ones)."
 )
-ctx.chart(charts.lines(quantiles(["route"], bucket="day"), "bucket", quantile, "route", "", "ms"))
+daily = ctx.answer("quantiles", by=["route"], bucket="day", **cut)
+ctx.chart(charts.lines(daily, "bucket", quantile, "route", "", "ms"))
 
 st.subheader("Escalated against not escalated", help=ctx.help_of("latency"))
-ctx.table(quantiles(["route", "escalated"]).drop(columns="router_cost_usd"), "latency-by-route-escalated")
+ctx.table(ctx.answer("quantiles", by=["route", "escalated"], **cut), "latency-by-route-escalated")
 
 left, right = st.columns(2)
 with left:
-    by_escalation = ctx.answer("histograms", by=["escalated"], since=since, until=until, where=filters.where)
+    by_escalation = ctx.answer("histograms", by=["escalated"], **cut)
     figure = charts.distribution(
         latency.distribution(by_escalation, ["escalated"]), "escalated", "What the cascade does"
     )
     ctx.chart(figure)
 with right:
-    by_route = ctx.answer("histograms", by=["route"], since=since, until=until, where=filters.where)
+    by_route = ctx.answer("histograms", by=["route"], **cut)
     ctx.chart(charts.distribution(latency.distribution(by_route, ["route"]), "route", "Latency by route"))
 
 st.subheader("Errors by route", help=ctx.help_of("error_rate"))
@@ -60,7 +52,7 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader("Time to first token", help=ctx.help_of("ttft"))
-    ctx.table(quantiles(["route"], "ttft").drop(columns="router_cost_usd"), "ttft-by-route")
+    ctx.table(ctx.answer("quantiles", by=["route"], measure="ttft", **cut), "ttft-by-route")
 with right:
     st.subheader("Router overhead", help=ctx.help_of("router_overhead"))
-    ctx.table(quantiles(["router"], "router_latency"), "router-overhead")
+    ctx.table(ctx.answer("quantiles", by=["router"], measure="router_latency", **cut), "router-overhead")
