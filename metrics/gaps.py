@@ -7,14 +7,16 @@ reference segment (the largest by volume unless configured), with
 * cluster-aware counts: requests cluster in users, so the variance is the linearized (cluster-robust) one and
   the statsmodels tests get Kish's effective counts;
 * Wilson intervals per segment, the Miettinen-Nurminen score test and its matching interval for the gap;
-* a task-mix-adjusted gap by direct standardization to the reference's task mix, its variance inflated by the
-  design effect: the raw gap can mislead when segments ask different things (Simpson);
+* a task-mix-adjusted gap (metrics.adjust), the alert test: direct standardization to the reference's task mix
+  in every window, or with ``audit`` (the weekly audit) a model with errors clustered by user; the raw gap can
+  mislead when segments ask different things (Simpson);
 * the smallest detectable gap at the planning level q/m: a segment too small to judge is ``underpowered``,
   never "no gap";
 * Benjamini-Hochberg across every comparison of the run, separately for the adjusted and the raw p-values;
 * a status per comparison; ``warning`` (CUSUM) belongs to the decisions over time (metrics/decisions.py).
 
-CSAT (ordinal), p95 latency and cost per request are compared too, not yet adjusted for task mix.
+Binary metrics use the score test; CSAT is compared as ordinal (Brunner-Munzel), p95 latency and cost per
+request as ratios (a user-level bootstrap, a linearized ratio of means).
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ from statsmodels.stats.proportion import (
     test_proportions_2indep,
 )
 
+from metrics.adjust import (
+    CSAT_LEVELS,
+    NOT_ADJUSTED,
+    Adjusted,
+    gamma_cost_gap,
+    logit_gap,
+    normal_p_value,
+    ordinal_gap,
+    p95_task_weights,
+    quantile_latency_gap,
+    standardized_cost_ratio,
+    standardized_csat_gap,
+    standardized_rate_gap,
+    unit_rows,
+)
 from metrics.dimensions import expression, fill, render
 from metrics.registry import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
@@ -86,7 +103,6 @@ LATENCY = "latency_p95"
 COST = "cost_per_request"
 OTHER = (ORDINAL, LATENCY, COST)
 ALL_METRICS = (*BINARY, *OTHER)
-CSAT_LEVELS = ["csat_1", "csat_2", "csat_3", "csat_4", "csat_5"]
 COLUMNS = (
     "dimension",
     "segment",
@@ -131,9 +147,10 @@ class GapSettings:
     bootstrap_samples: int = 2000
     bootstrap_cap: int = 20_000  # requests per group sampled (whole users) for the p95 bootstrap
     seed: int = 20261122
-    # The audit: the adjusted test of binary metrics becomes a logit with cluster-robust errors (slower, stronger).
-    logit: bool = False
-    logit_cap: int = 100_000  # requests per group in the logit (whole users, sampled by hash)
+    # The audit: the adjusted test becomes a model with errors clustered by user (slower, stronger).
+    audit: bool = False
+    audit_cap: int = 100_000  # requests per group in the logit and ordinal logit (whole users, sampled by hash)
+    quantreg_per_user: int = 5  # requests per user in the audit's quantile regression of p95 latency
     min_task_rows: int = 50  # task types with fewer rows per group are pooled into "other"
     min_events: int = 10
     min_users: int = 30
@@ -164,6 +181,14 @@ class ClusterCounts:
         return self.rate * self.n_eff
 
 
+@dataclass(frozen=True)
+class Group:
+    """One segment's sums per user and per task type (the two frames of ``_users_and_tasks``, at the segment)."""
+
+    users: pd.DataFrame
+    tasks: pd.DataFrame
+
+
 def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
     """Ratio estimator over users, linearization variance, design effect (at least 1)."""
     keep = trials > 0
@@ -176,34 +201,6 @@ def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
     v_simple = rate * (1 - rate) / total
     deff = max(1.0, v_cluster / v_simple) if v_simple > 0 else 1.0
     return ClusterCounts(events.sum(), total, users, rate, deff)
-
-
-def standardized_gap(
-    segment: pd.DataFrame, reference: pd.DataFrame, deff: tuple[float, float] = (1.0, 1.0)
-) -> tuple[float, float, float]:
-    """Direct standardization: gap at the reference's task mix, its variance, and the share of segment traffic kept.
-
-    Both frames have one row per task type with ``k`` and ``n``. Each group's part of the variance is multiplied
-    by that group's design effect (segment, reference), as its effective counts are in the raw test.
-    """
-    cells = segment.merge(reference, left_index=True, right_index=True, how="outer", suffixes=("_seg", "_ref"))
-    cells = cells.fillna(0)
-    kept = cells[(cells["n_seg"] > 0) & (cells["n_ref"] > 0)]
-    if kept.empty:
-        return math.nan, math.nan, 0.0
-    weights = kept["n_ref"] / kept["n_ref"].sum()
-    p_seg, p_ref = kept["k_seg"] / kept["n_seg"], kept["k_ref"] / kept["n_ref"]
-    smooth_seg = (kept["k_seg"] + 1) / (kept["n_seg"] + 2)  # (k+1)/(n+2): a zero cell keeps its variance
-    smooth_ref = (kept["k_ref"] + 1) / (kept["n_ref"] + 2)
-    variance = np.sum(
-        weights**2
-        * (
-            deff[0] * smooth_seg * (1 - smooth_seg) / kept["n_seg"]
-            + deff[1] * smooth_ref * (1 - smooth_ref) / kept["n_ref"]
-        )
-    )
-    coverage = kept["n_seg"].sum() / max(cells["n_seg"].sum(), 1)
-    return float(np.sum(weights * (p_seg - p_ref))), float(variance), float(coverage)
 
 
 def _gate(seg: ClusterCounts, ref: ClusterCounts, settings: GapSettings) -> Status | None:
@@ -286,8 +283,7 @@ def _contrast(
             seg_low, seg_high = proportion_confint(seg.k_eff, seg.n_eff, alpha=settings.alpha, method="wilson")
             seg_tasks = tasks.loc[segment].rename(columns={events: "k", trials: "n"})[["k", "n"]]
             ref_tasks = tasks.loc[reference].rename(columns={events: "k", trials: "n"})[["k", "n"]]
-            adjusted, variance, coverage = standardized_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff))
-            p_adjusted_test = math.erfc(abs(adjusted) / math.sqrt(2 * variance)) if variance > 0 else math.nan
+            adjusted = standardized_rate_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff)) or NOT_ADJUSTED
         except (Warning, ValueError, ZeroDivisionError) as exc:
             # An underpowered contrast stays underpowered; the failure is only a note then.
             return {**row, "status": row.get("status", Status.MODEL_FAILED), "note": f"{type(exc).__name__}: {exc}"}
@@ -298,10 +294,10 @@ def _contrast(
         "value_ci_low": float(seg_low),
         "value_ci_high": float(seg_high),
         "p_value": float(test.pvalue),
-        "adjusted_gap": adjusted,
-        "adjusted_se": math.sqrt(variance) if variance > 0 else math.nan,
-        "p_adjusted_test": p_adjusted_test,
-        "coverage": coverage,
+        "adjusted_gap": adjusted.gap,
+        "adjusted_se": adjusted.se,
+        "p_adjusted_test": adjusted.p_value,
+        "coverage": adjusted.coverage,
     }
 
 
@@ -326,45 +322,45 @@ def _finish(
     settings: GapSettings,
     family_size: int,
     *,
-    gap: float,
+    raw: Adjusted,
     ci: tuple[float, float],
-    p_value: float,
-    se: float,
-    note: str,
+    adjusted: Adjusted | None,
     log_scale: bool = False,
 ) -> dict[str, Any]:
-    """Fill a non-binary contrast: no task-mix adjustment yet, so the alert test is the raw one.
+    """Fill a non-binary contrast from its raw test and its task-adjusted one (the alert test).
 
-    With ``log_scale`` the gap is a ratio - 1 and ``se`` the standard error of the log ratio.
+    With ``log_scale`` the gaps are ratios - 1 and the standard errors those of the log ratios.
     """
     plan = _z(1 - settings.q / max(family_size, 1) / 2) + _z(settings.power)
-    mde = math.expm1(plan * se) if log_scale else plan * se
+    mde = math.expm1(plan * raw.se) if log_scale else plan * raw.se
+    if adjusted is None:
+        adjusted = raw
+        row["note"] = f"{row['note']}; not adjusted for task mix (no task type in both groups)"
     row.update(
-        gap=gap,
+        gap=raw.gap,
         ci_low=ci[0],
         ci_high=ci[1],
-        p_value=p_value,
-        adjusted_gap=gap,
-        adjusted_se=(1 + gap) * se if log_scale else se,
-        p_adjusted_test=p_value,
+        p_value=raw.p_value,
+        adjusted_gap=adjusted.gap,
+        adjusted_se=(1 + adjusted.gap) * adjusted.se if log_scale else adjusted.se,
+        p_adjusted_test=adjusted.p_value,
+        coverage=adjusted.coverage,
         mde=mde,
-        note=note,
     )
     if mde > settings.delta[row["metric"]]:
         row["status"] = Status.UNDERPOWERED
     return row
 
 
-def _csat_contrast(
-    row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
-) -> dict[str, Any]:
-    """R4: Brunner-Munzel on the rating counts (effective counts, cluster-aware); the gap is P(seg > ref) - 0.5."""
+def _csat_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSettings, m: int) -> dict[str, Any]:
+    """R4: Brunner-Munzel on the rating counts (effective counts, cluster-aware); the gap is P(seg > ref) - 0.5,
+    standardized to the reference's task mix for the alert test."""
     from statsmodels.stats.nonparametric import rank_compare_2ordinal
 
     levels = np.arange(1, 6)
     groups = []
-    for frame in (seg, ref):
-        counts = frame[CSAT_LEVELS].to_numpy(float)
+    for group in (seg, ref):
+        counts = group.users[CSAT_LEVELS].to_numpy(float)
         sums, trials = counts @ levels, counts.sum(axis=1)
         mean, variance, raters = _mean_counts(sums, trials)
         total = counts.sum(axis=0)
@@ -379,19 +375,30 @@ def _csat_contrast(
     result = rank_compare_2ordinal(seg_total / seg_deff, ref_total / ref_deff)
     low, high = result.conf_int(alpha=settings.alpha)
     se = (high - low) / (2 * _z(1 - settings.alpha / 2))
-    p_value = float(result.test_prob_superior(value=0.5).pvalue)
-    note = "gap = P(segment rates higher) - 0.5; not yet adjusted for task mix"
-    return _finish(
-        row, settings, m, gap=result.prob1 - 0.5, ci=(low - 0.5, high - 0.5), p_value=p_value, se=se, note=note
-    )
+    raw = Adjusted(result.prob1 - 0.5, se, float(result.test_prob_superior(value=0.5).pvalue))
+    adjusted = standardized_csat_gap(seg.tasks, ref.tasks, (seg_deff, ref_deff))
+    row["note"] = "gap = P(segment rates higher) - 0.5"
+    return _finish(row, settings, m, raw=raw, ci=(low - 0.5, high - 0.5), adjusted=adjusted)
 
 
-def _cost_contrast(
-    row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
-) -> dict[str, Any]:
-    """R5: cost per request as a ratio of means over users; the gap is ratio - 1, tested on the log scale."""
-    seg_mean, seg_var, seg_users = _mean_counts(seg["cost"].to_numpy(), seg["requests"].to_numpy())
-    ref_mean, ref_var, ref_users = _mean_counts(ref["cost"].to_numpy(), ref["requests"].to_numpy())
+def _within_task_design_effect(group: Group) -> float:
+    """Kish's design effect of cost per request within task types: the cluster-robust variance of the users'
+    residuals from their segment's task means, over the same residuals' variance as if requests were independent.
+    The spread between task types, which standardization removes, stays out of both."""
+    residuals = group.users["cost_within"].to_numpy(float)
+    tasks = group.tasks[group.tasks["requests"] > 0]
+    within = float((tasks["cost_sq"] - tasks["cost"] ** 2 / tasks["requests"]).clip(lower=0).sum())
+    users = len(residuals)
+    if users < 2 or within <= 0:
+        return 1.0
+    return max(1.0, users / (users - 1) * float(np.sum(residuals**2)) / within)
+
+
+def _cost_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSettings, m: int) -> dict[str, Any]:
+    """R5: cost per request as a ratio of means over users; the gap is ratio - 1, tested on the log scale, and
+    standardized to the reference's task mix for the alert test."""
+    seg_mean, seg_var, seg_users = _mean_counts(seg.users["cost"].to_numpy(), seg.users["requests"].to_numpy())
+    ref_mean, ref_var, ref_users = _mean_counts(ref.users["cost"].to_numpy(), ref.users["requests"].to_numpy())
     row.update(value=seg_mean, reference_value=ref_mean)
     if (
         min(row["requests"], row["reference_requests"]) < settings.min_requests
@@ -401,36 +408,76 @@ def _cost_contrast(
         return {**row, "status": Status.INSUFFICIENT_DATA}
     log_ratio = math.log(seg_mean / ref_mean)
     se_log = math.sqrt(seg_var / seg_mean**2 + ref_var / ref_mean**2)
-    p_value = math.erfc(abs(log_ratio) / (se_log * math.sqrt(2)))
     z = _z(1 - settings.alpha / 2)
     ci = (math.exp(log_ratio - z * se_log) - 1, math.exp(log_ratio + z * se_log) - 1)
-    note = "gap = cost ratio - 1; not yet adjusted for task mix"
-    return _finish(
-        row, settings, m, gap=math.expm1(log_ratio), ci=ci, p_value=p_value, se=se_log, note=note, log_scale=True
-    )
+    deff = (_within_task_design_effect(seg), _within_task_design_effect(ref))
+    row.update(note="gap = cost ratio - 1", deff=max(deff))
+    raw = Adjusted(math.expm1(log_ratio), se_log, normal_p_value(log_ratio, se_log))
+    adjusted = standardized_cost_ratio(seg.tasks, ref.tasks, deff)
+    return _finish(row, settings, m, raw=raw, ci=ci, adjusted=adjusted, log_scale=True)
 
 
 def weighted_p95_bootstrap(
-    latency: np.ndarray, users: np.ndarray, samples: int, rng: np.random.Generator
+    latency: np.ndarray,
+    users: np.ndarray,
+    samples: int,
+    rng: np.random.Generator,
+    row_weights: tuple[np.ndarray | None, ...] = (None,),
 ) -> np.ndarray:
-    """p95 of ``samples`` user-level bootstrap resamples (whole users drawn with replacement)."""
+    """p95 of ``samples`` user-level bootstrap resamples (whole users drawn with replacement), one row per entry of
+    ``row_weights``: fixed weights per request (the task-mix standardization) on top of the resampling, or None.
+    The same resamples serve every weighting.
+
+    A resample's p95 is the first latency whose weighted cumulative share reaches 95%, that is the last one with
+    more than 5% of the weight strictly above it. Only the top fifth of the latencies is summed; a resample whose
+    top fifth holds no more than 5% of its weight (rare) is summed in full.
+    """
     order = np.argsort(latency, kind="stable")
     sorted_latency, sorted_users = latency[order], users[order]
-    count = int(users.max()) + 1
-    values = np.empty(samples)
+    fixed = [np.ones(len(latency)) if w is None else w[order].astype(float) for w in row_weights]
+    count, rows = int(users.max()) + 1, len(latency)
+    tail = max(1, rows // 5)
+    top_users = sorted_users[rows - tail :]
+    values = np.empty((len(fixed), samples))
     for start in range(0, samples, 200):
         size = min(200, samples - start)
-        weights = rng.multinomial(count, np.full(count, 1 / count), size=size).astype(float)
-        cumulative = np.cumsum(weights[:, sorted_users], axis=1)
-        index = (cumulative < 0.95 * cumulative[:, -1:]).sum(axis=1)
-        values[start : start + size] = sorted_latency[np.minimum(index, len(sorted_latency) - 1)]
+        draws = rng.multinomial(count, np.full(count, 1 / count), size=size).astype(float)
+        for i, weights in enumerate(fixed):
+            total = draws @ np.bincount(sorted_users, weights, minlength=count)
+            above = np.cumsum((draws[:, top_users] * weights[rows - tail :])[:, ::-1], axis=1)[:, ::-1]
+            index = rows - tail + (above[:, 1:] > 0.05 * total[:, None]).sum(axis=1)
+            short = np.flatnonzero(above[:, 0] <= 0.05 * total)
+            if len(short):
+                cumulative = np.cumsum(draws[short][:, sorted_users] * weights, axis=1)
+                index[short] = (cumulative < 0.95 * cumulative[:, -1:]).sum(axis=1)
+            values[i, start : start + size] = sorted_latency[np.minimum(index, rows - 1)]
     return values
+
+
+def weighted_p95(latency: np.ndarray, weights: np.ndarray) -> float:
+    """The smallest latency whose weighted cumulative share reaches 95% (the bootstrap's definition)."""
+    order = np.argsort(latency, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    index = int((cumulative < 0.95 * cumulative[-1]).sum())
+    return float(latency[order][min(index, len(latency) - 1)])
+
+
+def _bootstrap_ratio(
+    seg_boot: np.ndarray, ref_boot: np.ndarray, point: float, coverage: float = 1.0
+) -> tuple[Adjusted, np.ndarray]:
+    """The p95 ratio's test from paired bootstrap draws: the ratio - 1, the SE of its log, the two-sided
+    bootstrap p-value (never exactly 0 from B draws), and the log ratios."""
+    log_ratios = np.log(seg_boot) - np.log(ref_boot)
+    below, above = int((log_ratios <= 0).sum()), int((log_ratios >= 0).sum())
+    p_value = min(1.0, 2 * (min(below, above) + 1) / (len(log_ratios) + 1))
+    return Adjusted(point - 1, float(np.std(log_ratios, ddof=1)), p_value, coverage), log_ratios
 
 
 def _latency_contrast(
     row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
 ) -> dict[str, Any]:
-    """R5: p95 latency as a ratio, with a user-level cluster bootstrap of both groups' p95."""
+    """R5: p95 latency as a ratio, with a user-level cluster bootstrap of both groups' p95; the alert test
+    reweights both samples to the reference's task mix inside the same bootstrap."""
     sizes = [
         (row["requests"], int(seg["user_id"].nunique())),
         (row["reference_requests"], int(ref["user_id"].nunique())),
@@ -440,86 +487,59 @@ def _latency_contrast(
         return {**row, "status": Status.INSUFFICIENT_DATA}
     key = f"{row['dimension']}/{row['segment']}/{row['metric']}".encode()
     rng = np.random.default_rng([settings.seed, zlib.crc32(key)])
-    p95 = []
-    for frame in (seg, ref):
+    seg_weight, ref_weight, coverage = p95_task_weights(seg["task_type"].to_numpy(), ref["task_type"].to_numpy())
+    points, draws = [], []
+    for frame, weights in ((seg, seg_weight), (ref, ref_weight)):
         latency = frame["latency_ms"].to_numpy(float)
         codes = pd.factorize(frame["user_id"])[0]
-        point = float(np.quantile(latency, 0.95))
-        p95.append((point, weighted_p95_bootstrap(latency, codes, settings.bootstrap_samples, rng)))
-    (seg_p95, seg_boot), (ref_p95, ref_boot) = p95
-    row.update(value=seg_p95, reference_value=ref_p95)
-    log_ratios = np.log(seg_boot) - np.log(ref_boot)
-    below, above = int((log_ratios <= 0).sum()), int((log_ratios >= 0).sum())
-    p_value = min(1.0, 2 * (min(below, above) + 1) / (len(log_ratios) + 1))  # never exactly 0 from B draws
+        points.append((float(np.quantile(latency, 0.95)), weighted_p95(latency, weights)))
+        draws.append(weighted_p95_bootstrap(latency, codes, settings.bootstrap_samples, rng, (None, weights)))
+    (seg_p95, seg_adjusted), (ref_p95, ref_adjusted) = points
+    row.update(value=seg_p95, reference_value=ref_p95, note="gap = p95 ratio - 1 (user-level bootstrap)")
+    raw, log_ratios = _bootstrap_ratio(draws[0][0], draws[1][0], seg_p95 / ref_p95)
+    adjusted = None
+    if coverage > 0:
+        adjusted = _bootstrap_ratio(draws[0][1], draws[1][1], seg_adjusted / ref_adjusted, coverage)[0]
     low, high = np.quantile(log_ratios, [settings.alpha / 2, 1 - settings.alpha / 2])
-    ratio = seg_p95 / ref_p95
-    note = "gap = p95 ratio - 1 (user-level bootstrap); not yet adjusted for task mix"
-    se = float(np.std(log_ratios, ddof=1))
-    ci = (math.expm1(low), math.expm1(high))
-    return _finish(row, settings, m, gap=ratio - 1, ci=ci, p_value=p_value, se=se, note=note, log_scale=True)
+    return _finish(row, settings, m, raw=raw, ci=(math.expm1(low), math.expm1(high)), adjusted=adjusted, log_scale=True)
 
 
-def logit_gap(
-    seg_cells: pd.DataFrame, ref_cells: pd.DataFrame, events: str, trials: str, settings: GapSettings
-) -> tuple[float, float, float]:
-    """Task-adjusted gap from a logit of the outcome on the segment and the task type, with errors clustered by
-    user: the average marginal effect of being in the segment, its standard error and p-value.
-
-    The request-level rows are rebuilt from per-(task, user) counts; groups over ``logit_cap`` requests keep
-    whole users sampled by hash. Task types with too few rows in either group are pooled into "other".
-    """
-    import statsmodels.formula.api as smf
-
-    parts = []
-    for flag, cells in ((1, seg_cells), (0, ref_cells)):
-        cells = cells[cells[trials] > 0]
-        total = int(cells[trials].sum())
-        if total > settings.logit_cap:
-            buckets = pd.util.hash_array(cells["user_id"].to_numpy(dtype=str)) % 1000
-            cells = cells[buckets < 1000 * settings.logit_cap / total]
-        trials_n = cells[trials].to_numpy(dtype=np.int64)
-        index = np.repeat(np.arange(len(cells)), trials_n)
-        within = np.arange(len(index)) - np.repeat(np.cumsum(trials_n) - trials_n, trials_n)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "y": (within < cells[events].to_numpy(dtype=np.int64)[index]).astype(int),
-                    "is_seg": flag,
-                    "task_type": cells["task_type"].to_numpy()[index],
-                    "user_id": cells["user_id"].to_numpy()[index],
-                }
-            )
-        )
-    rows = pd.concat(parts, ignore_index=True)
-    counts = rows.groupby(["task_type", "is_seg"]).size().unstack(fill_value=0)
-    small = counts[(counts.min(axis=1) < settings.min_task_rows)].index
-    rows.loc[rows["task_type"].isin(small), "task_type"] = "other"
-    formula = "y ~ is_seg + C(task_type)" if rows["task_type"].nunique() > 1 else "y ~ is_seg"
-    result = smf.logit(formula, data=rows).fit(
-        disp=False, cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["user_id"])[0]}
-    )
-    effect = result.get_margeff(at="overall", method="dydx", dummy=True).summary_frame().loc["is_seg"]
-    return float(effect["dy/dx"]), float(effect["Std. Err."]), float(effect["Pr(>|z|)"])
-
-
-def _audit(row: dict[str, Any], cells: pd.DataFrame, settings: GapSettings) -> None:
-    """Replace the standardized adjusted test of one binary contrast by the cluster-robust logit."""
-    events, trials = BINARY[row["metric"]]
+def _audit(row: dict[str, Any], cells: pd.DataFrame, latency: pd.DataFrame | None, settings: GapSettings) -> None:
+    """Replace the standardized adjusted test of one contrast by the audit's model (errors clustered by user):
+    a logit, an ordinal logit (CSAT), a Gamma GLM (cost) or a quantile regression (p95 latency)."""
+    seg_cells, ref_cells = cells[cells["segment"] == row["segment"]], cells[cells["segment"] == row["reference"]]
+    metric = row["metric"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            gap, se, p_value = logit_gap(
-                cells[cells["segment"] == row["segment"]],
-                cells[cells["segment"] == row["reference"]],
-                events,
-                trials,
-                settings,
-            )
+            if metric in BINARY:
+                events, trials = BINARY[metric]
+                seg_cells, ref_cells = (c.assign(non_events=c[trials] - c[events]) for c in (seg_cells, ref_cells))
+                levels = ["non_events", events]
+                rows = unit_rows(seg_cells, ref_cells, levels, settings.audit_cap, settings.min_task_rows)
+                adjusted, model = logit_gap(rows), "logit"
+            elif metric == ORDINAL:
+                rows = unit_rows(seg_cells, ref_cells, CSAT_LEVELS, settings.audit_cap, settings.min_task_rows)
+                adjusted, model = ordinal_gap(rows), "ordinal logit"
+            elif metric == COST:
+                adjusted, model = gamma_cost_gap(seg_cells, ref_cells), "gamma GLM"
+            else:
+                assert latency is not None
+                sample = latency[latency["segment"].isin([row["segment"], row["reference"]])]
+                sample = sample.assign(is_seg=(sample["segment"] == row["segment"]).astype(int))
+                adjusted, model = quantile_latency_gap(sample, settings.quantreg_per_user), "quantile regression"
         except (Warning, ValueError, np.linalg.LinAlgError) as exc:
             row["status"] = row.get("status", Status.MODEL_FAILED)
-            row["note"] = f"logit: {type(exc).__name__}: {exc}"
+            row["note"] = f"{row['note']}; {metric} audit: {type(exc).__name__}: {exc}".lstrip("; ")
             return
-    row.update(standardized_gap=row["adjusted_gap"], adjusted_gap=gap, adjusted_se=se, p_adjusted_test=p_value)
+    log_scale = metric in (COST, LATENCY)
+    row.update(
+        standardized_gap=row["adjusted_gap"],
+        adjusted_gap=adjusted.gap,
+        adjusted_se=(1 + adjusted.gap) * adjusted.se if log_scale else adjusted.se,
+        p_adjusted_test=adjusted.p_value,
+        adjusted_by=model,
+    )
 
 
 def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settings: GapSettings) -> Status:
@@ -551,20 +571,21 @@ def _other_contrast(
     segment: str,
     reference: str,
     users: pd.DataFrame,
+    tasks: pd.DataFrame,
     latency: pd.DataFrame | None,
     settings: GapSettings,
     family_size: int,
 ) -> dict[str, Any]:
     """One segment against its reference on CSAT, p95 latency or cost per request."""
-    seg, ref = users.loc[segment], users.loc[reference]
+    seg, ref = Group(users.loc[segment], tasks.loc[segment]), Group(users.loc[reference], tasks.loc[reference])
     row: dict[str, Any] = {
         "dimension": dimension,
         "segment": segment,
         "reference": reference,
         "metric": metric,
-        "requests": int(seg["requests"].sum()),
-        "users": len(seg),
-        "reference_requests": int(ref["requests"].sum()),
+        "requests": int(seg.users["requests"].sum()),
+        "users": len(seg.users),
+        "reference_requests": int(ref.users["requests"].sum()),
         "note": "",
     }
     if metric == ORDINAL:
@@ -605,7 +626,7 @@ def gap_table_from_cells(
     """Every segment of every dimension against its reference on each metric, with BH across the run.
 
     Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql
-    (or its ``groups`` grain, unless the logit audit needs the cells);
+    (or its ``groups`` grain, unless the audit needs the cells);
     p95 latency also needs request-level samples (sql/queries/gap_latency_sample.sql) per dimension. The run's
     family is every comparison made here, so ``metrics`` narrows the family, not just the output.
     """
@@ -629,13 +650,15 @@ def gap_table_from_cells(
     rows = [
         _contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans))
         if metric in BINARY
-        else _other_contrast(dimension, metric, segment, reference, users, latency.get(dimension), settings, len(plans))
+        else _other_contrast(
+            dimension, metric, segment, reference, users, tasks, latency.get(dimension), settings, len(plans)
+        )
         for dimension, metric, segment, reference, users, tasks in plans
     ]
-    if settings.logit:
+    if settings.audit:
         for row in rows:
-            if row["metric"] in BINARY and "adjusted_gap" in row and row.get("status") != Status.INSUFFICIENT_DATA:
-                _audit(row, cells_by_dimension[row["dimension"]], settings)
+            if "adjusted_gap" in row and row.get("status") != Status.INSUFFICIENT_DATA:
+                _audit(row, cells_by_dimension[row["dimension"]], latency.get(row["dimension"]), settings)
     tested = [r for r in rows if "status" not in r and not math.isnan(r["p_adjusted_test"])]
     if tested:
         _, bh_adjusted, _, _ = multipletests([r["p_adjusted_test"] for r in tested], alpha=settings.q, method="fdr_bh")
@@ -735,7 +758,7 @@ def gap_table(
     ``where`` keeps only the requests of a cut (a router version, a tier, ...), as in ``metrics.registry``.
     """
     settings = settings or GapSettings()
-    grain = "cell" if settings.logit else "groups"  # the logit audit fits on the cells
+    grain = "cell" if settings.audit else "groups"  # the audit's models fit on the cells
     cells = {d: load_cells(store, d, since, until, where, grain) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:

@@ -148,7 +148,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
         table = gap_table(
             _readable_store(settings),
             dimensions,
-            GapSettings(reference=references, logit=args.audit),
+            GapSettings(reference=references, audit=args.audit),
             metrics=_metric_list(args.metric),
             since=_time(args.since),
             until=_time(args.until),
@@ -387,7 +387,8 @@ def _parser() -> argparse.ArgumentParser:
     gaps.add_argument(
         "--audit",
         action="store_true",
-        help="adjust binary metrics with a cluster-robust logit instead of standardization (slower, the weekly audit)",
+        help="adjust for task mix with models clustered by user (logit, ordinal logit, Gamma GLM, quantile "
+        "regression) instead of standardization (slower, the weekly audit)",
     )
     gaps.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")
     gaps.add_argument("--until", help="end time, exclusive")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +200,7 @@ def _rated_cells(rng: np.random.Generator, segment: str, users: int, probabiliti
     frame = pd.DataFrame({"segment": segment, "task_type": "t", "user_id": [f"{segment}-{u}" for u in range(users)]})
     for level in range(5):
         frame[f"csat_{level + 1}"] = (ratings == level).astype(int)
-    frame["requests"], frame["cost"] = 1, 0.01
+    frame["requests"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 0.01, 0.0001, 0.0
     for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up"):
         frame[column] = 0
     return frame
@@ -226,7 +227,9 @@ def test_cost_per_request_ratio_finds_a_planted_difference_and_not_a_null_one() 
     def spend(segment: str, users: int, scale: float) -> pd.DataFrame:
         frame = _rated_cells(rng, segment, users, [0.2] * 5)
         frame["requests"] = rng.integers(5, 30, users)
-        frame["cost"] = frame["requests"] * rng.lognormal(np.log(0.002 * scale), 0.6, users)
+        per_request = rng.lognormal(np.log(0.002 * scale), 0.6, users)  # each user's requests cost the same
+        frame["cost"], frame["cost_sq"] = frame["requests"] * per_request, frame["requests"] * per_request**2
+        frame["cost_within"] = frame["cost"] - frame["requests"] * frame["cost"].sum() / frame["requests"].sum()
         return frame
 
     base = spend("ref", 4000, 1.0)
@@ -256,12 +259,23 @@ def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
                         "user_id": np.repeat([f"{segment}-{u}" for u in range(users)], per_user),
                         "latency_ms": np.repeat(user_speed * 800 * scale, per_user)
                         * rng.lognormal(0, 0.5, per_user.sum()),
+                        "task_type": "t",
                     }
                 )
             )
         latency = pd.concat(frames)
         cells = latency.groupby(["segment", "user_id"]).size().rename("requests").reset_index().assign(task_type="t")
-        for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up", "cost"):
+        for column in (
+            "escalated",
+            "errors",
+            "known",
+            "resolved",
+            "rated",
+            "thumbs_up",
+            "cost",
+            "cost_sq",
+            "cost_within",
+        ):
             cells[column] = 0
         table = gap_table_from_cells({"d": cells}, settings, ["latency_p95"], {"d": latency}).set_index("segment")
         false_alarms += int(table.loc["same", "p_value"] < 0.05)
@@ -272,12 +286,15 @@ def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
 def test_the_audit_logit_matches_a_direct_fit_and_sees_through_the_task_mix() -> None:
     import statsmodels.formula.api as smf
 
-    from metrics.gaps import logit_gap
+    from metrics.adjust import logit_gap, unit_rows
 
     rng = np.random.default_rng(11)
     english = _cells(rng, "en", 1500, {"easy": 0.8, "hard": 0.2}, {"easy": 0.10, "hard": 0.50}, spread=0.03)
     non_native = _cells(rng, "nn", 1500, {"easy": 0.4, "hard": 0.6}, {"easy": 0.06, "hard": 0.42}, spread=0.03)
-    gap, se, p_value = logit_gap(non_native, english, "escalated", "requests", GapSettings())
+    settings = GapSettings()
+    levels = ["non_events", "escalated"]
+    nn, en = (c.assign(non_events=c["requests"] - c["escalated"]) for c in (non_native, english))
+    gap, se, p_value, _ = astuple(logit_gap(unit_rows(nn, en, levels, settings.audit_cap, settings.min_task_rows)))
     rows = []
     for flag, cells in ((1, non_native), (0, english)):
         for cell in cells.itertuples():
@@ -291,7 +308,7 @@ def test_the_audit_logit_matches_a_direct_fit_and_sees_through_the_task_mix() ->
     assert gap == pytest.approx(effect["dy/dx"], rel=1e-6) and se == pytest.approx(effect["Std. Err."], rel=1e-6)
     assert gap < -0.03 and p_value < 1e-6  # escalated less within tasks, though more in aggregate
     table = gap_table_from_cells(
-        {"language": pd.concat([english, non_native])}, GapSettings(reference={"language": "en"}, logit=True)
+        {"language": pd.concat([english, non_native])}, GapSettings(reference={"language": "en"}, audit=True)
     )
     row = _escalation(table, "nn")
     assert row["gap"] > 0 and row["adjusted_gap"] == pytest.approx(gap) and row["status"] == Status.CONFIRMED
