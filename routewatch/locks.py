@@ -49,13 +49,14 @@ def file_lock(
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def others_waiting(waiting: Path) -> bool:
-    """Whether a live process other than this one has a marker in ``waiting``."""
+def others_waiting(waiting: Path, *, this_process_too: bool = False) -> bool:
+    """Whether a live process other than this one has a marker in ``waiting`` (or, with ``this_process_too``,
+    any waiter at all: another thread of this process waiting through its own lock)."""
     if not waiting.is_dir():
         return False
     for marker in waiting.iterdir():
         pid = int(marker.name.split("-", 1)[0]) if marker.name.split("-", 1)[0].isdigit() else 0
-        if pid == os.getpid() or pid == 0:
+        if pid == 0 or (pid == os.getpid() and not this_process_too):
             continue
         try:
             os.kill(pid, 0)

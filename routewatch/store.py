@@ -52,7 +52,11 @@ def _scrub(text: str, secret: str) -> str:
 class Store:
     """A routewatch store, addressed by a DSN: ``chdb:///abs/path`` or ``http(s)://user:pass@host:port/db``."""
 
-    def __init__(self, dsn: str, *, read_only: bool = False, lock_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, dsn: str, *, read_only: bool = False, lock_timeout_s: float = 60.0, linger_s: float = 0.0
+    ) -> None:
+        """``linger_s``: keep an idle embedded session open that long (or until another process waits for the
+        store), so that the next unit of work skips opening it again (the dashboard's pages)."""
         self.dsn = dsn
         self.read_only = read_only
         self.lock_timeout_s = lock_timeout_s
@@ -73,6 +77,11 @@ class Store:
         self._holders = 0
         self._paused = False
         self._lock_stack: ExitStack | None = None
+        self.linger_s = linger_s if self.embedded else 0.0
+        self._parked: Client | None = None  # an idle session kept open (it counts as a holder)
+        self._parked_until = 0.0
+        self._watcher: threading.Thread | None = None
+        self.opened = 0  # embedded sessions opened by this object (reused parked ones not counted)
 
     @property
     def display(self) -> str:
@@ -166,18 +175,65 @@ class Store:
             finally:
                 self._local.depth = 0
             return
-        self._acquire()
-        try:
-            client = self._open_embedded_with_retry()
-            self._local.client, self._local.depth = client, 1
+        client = self._unpark()
+        if client is None:
+            self._acquire()
             try:
-                yield client
-            finally:
-                self._local.depth = 0
-                self._local.client = None
-                client.close()
+                client = self._open_embedded_with_retry()
+            except BaseException:
+                self._release()
+                raise
+            self.opened += 1
+        self._local.client, self._local.depth = client, 1
+        try:
+            yield client
         finally:
-            self._release()
+            self._local.depth = 0
+            self._local.client = None
+            if not self._park(client):
+                try:
+                    client.close()
+                finally:
+                    self._release()
+
+    def _unpark(self) -> Client | None:
+        with self._hold:
+            client, self._parked = self._parked, None
+            return client
+
+    def _park(self, client: Client) -> bool:
+        """Keep an idle session open for ``linger_s`` (one at most; never while another process waits)."""
+        if self.linger_s <= 0 or self._someone_waits():
+            return False
+        with self._hold:
+            if self._parked is not None or self._paused:
+                return False
+            self._parked, self._parked_until = client, time.monotonic() + self.linger_s
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch_parked, name="routewatch-linger", daemon=True)
+                self._watcher.start()
+        return True
+
+    def _someone_waits(self) -> bool:
+        # A parked session holds the file lock, so any live waiter is someone else: another process, or another
+        # Store object of this one (a test, a job run from the dashboard's process).
+        return others_waiting(self._waiting, this_process_too=True)
+
+    def _watch_parked(self) -> None:
+        """Close the parked session when it has idled ``linger_s`` or another process waits for the store."""
+        while True:
+            time.sleep(POLL_S * 2)
+            with self._hold:
+                client = self._parked
+                if client is not None and time.monotonic() < self._parked_until and not self._someone_waits():
+                    continue
+                self._parked, self._watcher = None, None
+            if client is not None:
+                try:
+                    client.close()
+                finally:
+                    self._release()
+            return
 
     def _open_embedded_with_retry(self) -> Client:
         # A process that is not routewatch (or an older one) may hold chDB's own lock: wait for it too.
@@ -257,8 +313,14 @@ class Store:
             client.insert_arrow(table, data, settings=settings or {})
 
     def close(self) -> None:
-        """Close this thread's server client, if any (embedded sessions close themselves)."""
+        """Close this thread's server client and a parked embedded session, if any."""
         client = getattr(self._local, "server_client", None)
         if client is not None:
             client.close()
             self._local.server_client = None
+        parked = self._unpark()
+        if parked is not None:
+            try:
+                parked.close()
+            finally:
+                self._release()

@@ -147,3 +147,38 @@ def test_a_store_held_too_long_gives_a_clear_busy_error(tmp_path: Path) -> None:
     finally:
         holder.communicate(timeout=30)
     assert store.query_rows("SELECT 1") == [(1,)]
+
+
+def test_a_lingering_reader_reuses_its_session_and_steps_aside_for_another_process(tmp_path: Path) -> None:
+    run_cli(
+        "ingest",
+        str(write_jsonl(generate(50, seed=1), tmp_path / "small.jsonl")),
+        store=Store(f"chdb://{tmp_path / 's'}"),
+    )
+    reader = Store(f"chdb://{tmp_path / 's'}", read_only=True, linger_s=60)
+    try:
+        assert reader.query_rows("SELECT count() FROM requests") == [(50,)]
+        assert reader.query_rows("SELECT count() FROM requests") == [(50,)]
+        assert reader.opened == 1  # the second question reused the idle session
+        # The idle session holds the store; another process asks for it and gets it at once.
+        asked = time.monotonic()
+        writer = run_cli("ingest", str(write_jsonl(generate(30, seed=3), tmp_path / "more.jsonl")), store=reader)
+        assert writer.returncode == 0, writer.stderr
+        assert time.monotonic() - asked < 20
+        assert reader.query_rows("SELECT count() FROM requests") == [(80,)]
+        assert reader.opened == 2  # it had stepped aside, so it opened again
+    finally:
+        reader.close()
+    assert Store(f"chdb://{tmp_path / 's'}", lock_timeout_s=1).query_rows("SELECT 1") == [(1,)]  # released
+
+
+def test_a_lingering_reader_steps_aside_for_another_store_of_its_own_process(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 's'}"
+    reader = Store(dsn, read_only=True, linger_s=60)
+    try:
+        assert reader.query_rows("SELECT 1") == [(1,)]
+        asked = time.monotonic()
+        assert Store(dsn, lock_timeout_s=10).query_rows("SELECT 2") == [(2,)]
+        assert time.monotonic() - asked < 5
+    finally:
+        reader.close()

@@ -34,6 +34,7 @@ def test_migrations_apply_in_order_once(store: Store) -> None:
     assert schema_version(store) == latest_version()
     tables = {r[0] for r in store.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
     assert {"requests", "request_keys", "calls", "feedback", "quarantine", "ingest_batches", "rollup_daily"} <= tables
+    assert "rollup_hourly" not in tables  # dropped by migration 7: it answered no question
 
 
 def test_upgrading_a_loaded_store_folds_its_feedback_and_rebuilds_the_rollup_exactly(store: Store) -> None:
@@ -51,7 +52,7 @@ def test_upgrading_a_loaded_store_folds_its_feedback_and_rebuilds_the_rollup_exa
         " ('a', '2026-10-03 00:00:00', 'resolved', 1, 2), ('b', '2026-10-03 00:00:00', 'thumb', -1, 2),"
         " ('b', '2026-10-04 00:00:00', 'ticket', 3, 3)"
     )
-    assert migrate(store) == [6]
+    assert migrate(store, until=6) == [6]
     live = "SELECT request_id, resolved, thumb, tickets FROM requests_live ORDER BY request_id"
     assert store.query_rows(live) == [("a", True, None, 0), ("b", None, -1, 3), ("c", True, None, 0)]
 
@@ -91,6 +92,8 @@ def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> 
     assert "ALTER TABLE requests ON CLUSTER `prod` ADD COLUMN" in text
     assert "DROP TABLE IF EXISTS rollup_daily_local ON CLUSTER `prod`" in text
     assert "DROP VIEW IF EXISTS rollup_daily_mv ON CLUSTER `prod`" in text
+    assert "DROP TABLE IF EXISTS rollup_hourly_local ON CLUSTER `prod`" in text
+    assert "DROP TABLE IF EXISTS rollup_hourly ON CLUSTER `prod`" in text
     backfill = [s for s in statements if "INSERT INTO rollup_daily\nSELECT" in s]
     assert len(backfill) == 1 and "ON CLUSTER" not in backfill[0] and "FROM requests\n" in backfill[0]
     with pytest.raises(ValueError, match="invalid cluster name"):
