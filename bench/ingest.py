@@ -32,11 +32,15 @@ print(time.monotonic() - start)
 """
 
 
-# Runs a module as __main__ and writes its own peak RSS (KiB) to the file named first.
+# Runs a module as __main__ and writes its own peak RSS (KiB) to the file named first. VmHWM, not ru_maxrss:
+# Linux carries ru_maxrss over fork and exec, so a child would report its parent's peak if that was higher.
 PEAK = """
-import atexit, resource, runpy, sys
+import atexit, re, runpy, sys
 out, sys.argv = sys.argv[1], sys.argv[2:]
-atexit.register(lambda: open(out, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
+def peak():
+    status = open("/proc/self/status").read()
+    open(out, "w").write(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+atexit.register(peak)
 runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] != "-c" else exec(sys.argv[1])
 """
 
