@@ -25,6 +25,7 @@ import enum
 import math
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import NormalDist
@@ -179,6 +180,10 @@ class ClusterCounts:
     def k_eff(self) -> float:
         """Effective events: the rate times the effective sample size."""
         return self.rate * self.n_eff
+
+
+# Told of long work: (stage, done, total).
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -622,6 +627,7 @@ def gap_table_from_cells(
     settings: GapSettings,
     metrics: list[str] | None = None,
     latency_by_dimension: dict[str, pd.DataFrame] | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Every segment of every dimension against its reference on each metric, with BH across the run.
 
@@ -629,7 +635,9 @@ def gap_table_from_cells(
     (or its ``groups`` grain, unless the audit needs the cells);
     p95 latency also needs request-level samples (sql/queries/gap_latency_sample.sql) per dimension. The run's
     family is every comparison made here, so ``metrics`` narrows the family, not just the output.
+    ``progress(stage, done, total)`` hears of each comparison tested, then of each one audited.
     """
+    report = progress or (lambda stage, done, total: None)
     chosen = metrics or list(BINARY)
     unknown = sorted(set(chosen) - set(ALL_METRICS))
     if unknown:
@@ -647,18 +655,23 @@ def gap_table_from_cells(
             if segment != reference:
                 plans.extend((dimension, metric, str(segment), reference, users, tasks) for metric in chosen)
     latency = latency_by_dimension or {}
-    rows = [
-        _contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans))
-        if metric in BINARY
-        else _other_contrast(
-            dimension, metric, segment, reference, users, tasks, latency.get(dimension), settings, len(plans)
-        )
-        for dimension, metric, segment, reference, users, tasks in plans
-    ]
+    rows = []
+    for dimension, metric, segment, reference, users, tasks in plans:
+        if metric in BINARY:
+            rows.append(_contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans)))
+        else:
+            dimension_latency = latency.get(dimension)
+            rows.append(
+                _other_contrast(
+                    dimension, metric, segment, reference, users, tasks, dimension_latency, settings, len(plans)
+                )
+            )
+        report("comparisons", len(rows), len(plans))
     if settings.audit:
-        for row in rows:
-            if "adjusted_gap" in row and row.get("status") != Status.INSUFFICIENT_DATA:
-                _audit(row, cells_by_dimension[row["dimension"]], latency.get(row["dimension"]), settings)
+        audited = [r for r in rows if "adjusted_gap" in r and r.get("status") != Status.INSUFFICIENT_DATA]
+        for done, row in enumerate(audited, 1):
+            _audit(row, cells_by_dimension[row["dimension"]], latency.get(row["dimension"]), settings)
+            report("audit models", done, len(audited))
     tested = [r for r in rows if "status" not in r and not math.isnan(r["p_adjusted_test"])]
     if tested:
         _, bh_adjusted, _, _ = multipletests([r["p_adjusted_test"] for r in tested], alpha=settings.q, method="fdr_bh")
@@ -752,10 +765,12 @@ def gap_table(
     since: datetime | None = None,
     until: datetime | None = None,
     where: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """The gap table of ``dimensions`` over a time range (all binary metrics unless ``metrics`` narrows it).
 
-    ``where`` keeps only the requests of a cut (a router version, a tier, ...), as in ``metrics.registry``.
+    ``where`` keeps only the requests of a cut (a router version, a tier, ...), as in ``metrics.registry``;
+    ``progress`` is told of the comparisons as in ``gap_table_from_cells``.
     """
     settings = settings or GapSettings()
     grain = "cell" if settings.audit else "groups"  # the audit's models fit on the cells
@@ -763,7 +778,7 @@ def gap_table(
     latency = None
     if metrics and LATENCY in metrics:
         latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until, where) for d in dimensions}
-    return gap_table_from_cells(cells, settings, metrics, latency)
+    return gap_table_from_cells(cells, settings, metrics, latency, progress)
 
 
 def traffic_to_decide(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.Series:

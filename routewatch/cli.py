@@ -152,6 +152,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
             metrics=_metric_list(args.metric),
             since=_time(args.since),
             until=_time(args.until),
+            progress=output.stage_progress if sys.stderr.isatty() else None,
         )
     except (DimensionError, ValueError) as exc:
         raise CommandError(str(exc)) from None

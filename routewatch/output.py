@@ -66,3 +66,12 @@ def write(frame: pd.DataFrame, fmt: OutputFormat, out: IO[str] | None = None) ->
             )
             if n == 0:
                 out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def stage_progress(stage: str, done: int, total: int) -> None:
+    """A one-line progress bar on stderr for counted work (used only when stderr is a terminal)."""
+    share = done / total if total else 1.0
+    sys.stderr.write(f"\r{stage:20} [{'#' * int(share * 30):30}] {done:>6,} of {total:,}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()

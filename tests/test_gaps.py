@@ -357,3 +357,20 @@ def test_traffic_to_decide_scales_with_the_square_of_the_detectable_gap() -> Non
 
 def test_every_status_has_plain_words() -> None:
     assert set(STATUS_WORDS) == set(Status)
+
+
+def test_progress_hears_of_every_comparison_then_every_audit_model() -> None:
+    rng = np.random.default_rng(12)
+    cells = pd.concat(
+        [
+            _cells(rng, "en", 400, {"easy": 0.7, "hard": 0.3}, {"easy": 0.1, "hard": 0.4}),
+            _cells(rng, "nn", 300, {"easy": 0.5, "hard": 0.5}, {"easy": 0.08, "hard": 0.35}),
+        ]
+    )
+    heard: list[tuple[str, int, int]] = []
+    settings = GapSettings(reference={"language": "en"}, audit=True)
+    table = gap_table_from_cells({"language": cells}, settings, progress=lambda *step: heard.append(step))
+    compared = [step for step in heard if step[0] == "comparisons"]
+    audited = [step for step in heard if step[0] == "audit models"]
+    assert [done for _, done, _ in compared] == list(range(1, len(table) + 1))
+    assert audited and audited[-1][1] == audited[-1][2] == int(table["adjusted_by"].notna().sum())
