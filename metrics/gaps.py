@@ -690,10 +690,10 @@ def gap_table_from_cells(
 
 # The grains gap_cells can return: (SQL for the grain column, GROUP BY keys).
 GRAINS = {
-    "cell": ("'cell'", "segment, task_type, user_id"),
+    "cell": ("'cell'", "segment, task_type, user_key"),
     "groups": (
-        "if(grouping(user_id) = 0, 'user', 'task')",
-        "GROUPING SETS ((segment, user_id), (segment, task_type))",
+        "if(grouping(user_key) = 0, 'user', 'task')",
+        "GROUPING SETS ((segment, user_key), (segment, task_type))",
     ),
 }
 

@@ -22,6 +22,7 @@ _SHARD_KEY = re.compile(r"^-- shard key: (.+)$", re.MULTILINE)
 _ALTER_OR_DROP = re.compile(r"^(?:ALTER TABLE|DROP TABLE IF EXISTS) \w+", re.MULTILINE)
 _DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS \w+", re.MULTILINE)
 _INSERT = re.compile(r"^INSERT INTO ", re.MULTILINE)
+_REWRITE = re.compile(r"\bMATERIALIZE COLUMN\b")
 # A data step may use a row version greater than any in the store, bound as this parameter.
 FRESH_VERSION = "{fresh_version:UInt64}"
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -63,11 +64,13 @@ def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[
         for name in tables:
             body = re.sub(rf"\bFROM {name}\b", f"FROM {name}_local", body)
         return [body]
-    # A table change applies to the local tables and to the Distributed ones over them.
+    # A table change applies to the local tables and to the Distributed ones over them; rewriting stored data
+    # only to the local tables, which hold it.
     changed = _ALTER_OR_DROP.search(statement)
     if changed:
         head = changed.group(0)
-        return [statement.replace(head, f"{head}_local {on}", 1), statement.replace(head, f"{head} {on}", 1)]
+        local = statement.replace(head, f"{head}_local {on}", 1)
+        return [local] if _REWRITE.search(statement) else [local, statement.replace(head, f"{head} {on}", 1)]
     # Functions and plain views exist on every node; a view reads the Distributed tables, so it sees every shard.
     plain = _FUNCTION.search(statement) or _PLAIN_VIEW.search(statement) or _DROP_VIEW.search(statement)
     if plain:

@@ -94,6 +94,9 @@ def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> 
     assert "DROP VIEW IF EXISTS rollup_daily_mv ON CLUSTER `prod`" in text
     assert "DROP TABLE IF EXISTS rollup_hourly_local ON CLUSTER `prod`" in text
     assert "DROP TABLE IF EXISTS rollup_hourly ON CLUSTER `prod`" in text
+    # Stored data is rewritten where it is stored: the local tables only.
+    assert "ALTER TABLE requests_local ON CLUSTER `prod` MATERIALIZE COLUMN user_key" in text
+    assert "ALTER TABLE requests ON CLUSTER `prod` MATERIALIZE" not in text
     backfill = [s for s in statements if "INSERT INTO rollup_daily\nSELECT" in s]
     assert len(backfill) == 1 and "ON CLUSTER" not in backfill[0] and "FROM requests\n" in backfill[0]
     with pytest.raises(ValueError, match="invalid cluster name"):

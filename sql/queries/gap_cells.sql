@@ -3,8 +3,8 @@
 -- filters of metrics.dimensions, and the grain slot one of metrics.gaps.GRAINS: a row per (segment, task_type,
 -- user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with grain 'user' or
 -- 'task' (the other key left empty)
--- returns: grain String, segment String, task_type String, user_id String, requests UInt64, escalated UInt64,
--- errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, cost Float64 (model spend),
+-- returns: grain String, segment String, task_type String, user_id UInt64 (the user's key), requests UInt64,
+-- escalated UInt64, errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, cost Float64 (model spend),
 -- cost_sq Float64 (the sum of each request's squared spend), cost_within Float64 (spend less what the same
 -- requests cost on average in their segment and task type: per user, the residual that gives cost's design effect
 -- within task types), csat_1 .. csat_5 UInt64 (ratings per level). Each user counts whole in their modal segment.
@@ -16,7 +16,7 @@ SELECT
     {{grain_column}} AS grain,
     segment,
     task_type,
-    user_id,
+    user_key AS user_id,
     sum(n) AS requests,
     sum(n_escalated) AS escalated,
     sum(n_errors) AS errors,
@@ -38,7 +38,7 @@ FROM
     FROM
     (
         SELECT
-            user_id,
+            user_key,
             task_type,
             count() AS n,
             countIf(escalated) AS n_escalated,
@@ -57,9 +57,9 @@ FROM
         FROM requests_live
         WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
             {{filters}}
-        GROUP BY user_id, task_type
+        GROUP BY user_key, task_type
     ) AS c
-    INNER JOIN modal AS m ON c.user_id = m.user_id
+    INNER JOIN modal AS m ON c.user_key = m.user_key
     WINDOW task AS (PARTITION BY m.segment, c.task_type)
 )
 GROUP BY {{grain_keys}}

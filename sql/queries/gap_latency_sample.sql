@@ -2,7 +2,7 @@
 -- params: since DateTime64(3), until DateTime64(3), segments Array(String) and shares Array(UInt8) (percent of
 -- users to keep in each segment); the modal slot holds gap_modal_segment, the filters slot the filters of
 -- metrics.dimensions
--- returns: segment String, user_id String, latency_ms Float64, task_type String, hour_of_day UInt8 for whole
+-- returns: segment String, user_id UInt64 (the user's key), latency_ms Float64, task_type String, hour_of_day UInt8 for whole
 -- users sampled by hash (clusters stay intact), each user in their modal segment as in gap_cells
 WITH modal AS
 (
@@ -10,12 +10,12 @@ WITH modal AS
 )
 SELECT
     m.segment AS segment,
-    r.user_id AS user_id,
+    r.user_key AS user_id,
     r.latency_ms AS latency_ms,
     r.task_type AS task_type,
     toHour(r.ts) AS hour_of_day
 FROM requests_live AS r
-INNER JOIN modal AS m ON r.user_id = m.user_id
+INNER JOIN modal AS m ON r.user_key = m.user_key
 WHERE r.ts >= {since:DateTime64(3)} AND r.ts < {until:DateTime64(3)}
     {{filters}}
-    AND cityHash64(r.user_id) % 100 < mapFromArrays({segments:Array(String)}, {shares:Array(UInt8)})[m.segment]
+    AND r.user_key % 100 < mapFromArrays({segments:Array(String)}, {shares:Array(UInt8)})[m.segment]

@@ -4,9 +4,9 @@
 SELECT
     {{dims}}
     count() AS requests,
-    -- uniqExact keeps a 128-bit hash of each string; a 64-bit one counts the same users (a collision among
-    -- millions is a one-in-a-billion event) at half the cost
-    uniqExact(cityHash64(user_id)) AS users,
+    -- user_key is the user's 64-bit hash (uniqExact would hash the string to 128 bits: a collision among
+    -- millions of users is a one-in-a-billion event either way), counted at half the cost
+    uniqExact(user_key) AS users,
     sum(cost_usd) AS cost_usd
 FROM requests_live
 WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
