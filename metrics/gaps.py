@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import warnings
 import zlib
 from collections.abc import Callable
@@ -698,15 +699,31 @@ GRAINS = {
 }
 
 
+def _more_slots(wanted: bool) -> dict[str, str]:
+    """The slots of gap_cells filled with the parts of gap_cells_more (or emptied)."""
+    parts = re.split(r"^-- slot: (\w+)\n", query("gap_cells_more").text, flags=re.MULTILINE)
+    return {
+        f"{{{{{slot}}}}}": text.strip() if wanted else "" for slot, text in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
 def _segment_query(
-    name: str, dimension: str, where: dict[str, str] | None, params: dict[str, Any], grain: str = "cell"
+    name: str,
+    dimension: str,
+    where: dict[str, str] | None,
+    params: dict[str, Any],
+    grain: str = "cell",
+    more: bool = False,
 ) -> str:
-    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound)."""
+    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound), and with
+    ``more`` the columns CSAT and cost need."""
     rendered = render([], where or {})
     params.update(rendered.params)
     column, keys = GRAINS[grain]
     sql = query(name).text.replace("{{modal}}", query("gap_modal_segment").text.replace("\n", "\n    "))
     sql = fill(sql, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
+    for slot, text in _more_slots(more).items():
+        sql = sql.replace(slot, text)
     return sql.replace("{{segment}}", expression(dimension, "segment_key", params))
 
 
@@ -728,11 +745,13 @@ def load_cells(
     until: datetime | None = None,
     where: dict[str, str] | None = None,
     grain: str = "cell",
+    more: bool = True,
 ) -> pd.DataFrame:
     """Per-(segment, task_type, user) counts for one allow-listed dimension (or, with grain ``groups``, the
-    per-user and per-task sums the tests need: far fewer rows to move)."""
+    per-user and per-task sums the tests need: far fewer rows to move); without ``more``, only the counts of the
+    binary metrics (not the spend and ratings that CSAT and cost need)."""
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
-    return store.query_df(_segment_query("gap_cells", dimension, where, params, grain), params)
+    return store.query_df(_segment_query("gap_cells", dimension, where, params, grain, more), params)
 
 
 def load_latency(
@@ -774,7 +793,8 @@ def gap_table(
     """
     settings = settings or GapSettings()
     grain = "cell" if settings.audit else "groups"  # the audit's models fit on the cells
-    cells = {d: load_cells(store, d, since, until, where, grain) for d in dimensions}
+    more = bool(set(metrics or BINARY) & {ORDINAL, COST})
+    cells = {d: load_cells(store, d, since, until, where, grain, more) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:
         latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until, where) for d in dimensions}
