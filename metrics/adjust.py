@@ -34,6 +34,10 @@ class Adjusted:
     p_value: float
     coverage: float = 1.0
 
+    def gap_se(self, log_scale: bool) -> float:
+        """The standard error on the gap's own scale (for a ratio - 1, the log ratio's by the delta method)."""
+        return (1 + self.gap) * self.se if log_scale else self.se
+
 
 # No task type in both groups: nothing to standardize on.
 NOT_ADJUSTED = Adjusted(math.nan, math.nan, math.nan, 0.0)

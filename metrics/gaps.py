@@ -348,7 +348,7 @@ def _finish(
         ci_high=ci[1],
         p_value=raw.p_value,
         adjusted_gap=adjusted.gap,
-        adjusted_se=(1 + adjusted.gap) * adjusted.se if log_scale else adjusted.se,
+        adjusted_se=adjusted.gap_se(log_scale),
         p_adjusted_test=adjusted.p_value,
         coverage=adjusted.coverage,
         mde=mde,
@@ -538,11 +538,10 @@ def _audit(row: dict[str, Any], cells: pd.DataFrame, latency: pd.DataFrame | Non
             row["status"] = row.get("status", Status.MODEL_FAILED)
             row["note"] = f"{row['note']}; {metric} audit: {type(exc).__name__}: {exc}".lstrip("; ")
             return
-    log_scale = metric in (COST, LATENCY)
     row.update(
         standardized_gap=row["adjusted_gap"],
         adjusted_gap=adjusted.gap,
-        adjusted_se=(1 + adjusted.gap) * adjusted.se if log_scale else adjusted.se,
+        adjusted_se=adjusted.gap_se(log_scale=metric in (COST, LATENCY)),
         p_adjusted_test=adjusted.p_value,
         adjusted_by=model,
     )
