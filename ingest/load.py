@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resolve
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
@@ -154,16 +153,14 @@ def _script(store: Store, name: str) -> None:
 
 
 def _send_lines(store: Store, chunk: Chunk) -> None:
-    # Two blocks, so that the engine parses them on both cores.
-    half = (len(chunk) + 1) // 2
-    for start in range(0, len(chunk), half):
-        block = pa.table(
-            {
-                "line_no": pa.array(chunk.lines[start : start + half], pa.uint64()),
-                "raw": pa.array(chunk.raws[start : start + half], pa.binary()),
-            }
-        )
-        store.insert_arrow("chunk_lines", block)
+    # One thread parses the text as it arrives, so the lines are stored in their order and can be numbered; in two
+    # blocks, so that the engine parses them on both cores.
+    half = max(1, (len(chunk) + 1) // 2)
+    blocks = {"max_block_size": half, "min_insert_block_size_rows": half, "min_insert_block_size_bytes": 0}
+    in_order = {"input_format_parallel_parsing": 0, "max_insert_threads": 1}
+    store.insert_text("chunk_text", "line", chunk.text, "LineAsString", {**in_order, **blocks})
+    numbering = {"first_line": chunk.first_line, "numbered": chunk.numbered}
+    store.command(query("ingest_number_lines").text, numbering, settings=blocks)
 
 
 def _failures(suite: ContractSuite, frame: pd.DataFrame, lines: pd.Series, prefix: str = "") -> dict[int, list[str]]:

@@ -1,4 +1,4 @@
-"""Readers: turn input files into chunks of (line number, raw text, parsed record or parse errors).
+"""Readers: turn input files into chunks of text the engine numbers and parses, one JSON value a line.
 
 Every format streams in chunks, so memory stays bounded whatever the file size. Line numbers are 1-based
 physical lines for JSONL and CSV, and 1-based row numbers for Parquet.
@@ -15,10 +15,11 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
 import orjson
 
 Format = Literal["jsonl", "csv", "parquet", "feedback"]
@@ -28,6 +29,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _FEEDBACK_KEYS = {"request_id", "kind", "value"}
 _BLOCK_BYTES = 16 << 20
+_NEWLINE = ord("\n")
 
 
 class InputError(ValueError):
@@ -36,18 +38,22 @@ class InputError(ValueError):
 
 @dataclass
 class Chunk:
-    """Consecutive non-blank rows of one input: source line numbers and the text the engine parses.
+    """Consecutive rows of one input as the text the engine parses: one JSON value a line.
 
-    JSONL lines are passed as they are (bytes). CSV and Parquet rows become JSON objects; a row that could not
-    be read carries ``__error``, and ``__raw`` keeps its original text for the quarantine.
+    A JSONL chunk is the file's own lines, byte for byte, the first of them line ``first_line`` (blank lines
+    included, so that the engine can number every line; it skips the blank ones). CSV and Parquet rows become
+    JSON objects that carry their line number in ``__line``; a row that could not be read carries ``__error``,
+    and ``__raw`` keeps its original text for the quarantine.
     """
 
-    lines: list[int] = field(default_factory=list)
-    raws: list[bytes] = field(default_factory=list)
+    text: bytes = b""
+    lines: int = 0
+    first_line: int = 1
+    numbered: bool = False
     bytes_done: int = 0
 
     def __len__(self) -> int:
-        return len(self.lines)
+        return self.lines
 
 
 @dataclass(frozen=True)
@@ -142,34 +148,28 @@ def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None) 
 
 
 def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
-    # Read large blocks and split them: far faster than iterating line by line.
+    # Large blocks, cut after every chunk_rows-th newline: the lines are never split apart in Python.
     with source.path.open("rb") as raw_handle:
         handle: IO[bytes] = raw_handle
         if _is_gzip(source.path):
             handle = gzip.GzipFile(fileobj=raw_handle)  # type: ignore[assignment]
-        chunk, number, tail = Chunk(), 0, b""
-        while True:
-            block = handle.read(_BLOCK_BYTES)
-            pieces = (tail + block).split(b"\n")
-            tail = pieces.pop() if block else b""
-            for line in pieces:
-                number += 1
-                line = line.rstrip(b"\r")
-                if not line.strip():
-                    continue
-                chunk.lines.append(number)
-                chunk.raws.append(line)
-                if len(chunk) >= chunk_rows:
-                    chunk.bytes_done = raw_handle.tell()
-                    yield chunk
-                    chunk = Chunk()
-            if not block:
-                break
-        chunk.bytes_done = source.size
-        yield chunk
+        buffer, first_line, newlines = bytearray(), 1, 0
+        while block := handle.read(_BLOCK_BYTES):
+            buffer += block
+            newlines += block.count(b"\n")
+            while newlines >= chunk_rows:
+                ends = np.flatnonzero(np.frombuffer(buffer, np.uint8) == _NEWLINE)
+                cut = int(ends[chunk_rows - 1]) + 1
+                del ends
+                yield Chunk(bytes(buffer[:cut]), chunk_rows, first_line, bytes_done=raw_handle.tell())
+                del buffer[:cut]
+                first_line, newlines = first_line + chunk_rows, newlines - chunk_rows
+        lines = newlines + (1 if buffer and not buffer.endswith(b"\n") else 0)
+        yield Chunk(bytes(buffer), lines, first_line, bytes_done=source.size)
 
 
-def _as_json(record: dict[str, Any], raw: str | None = None, error: str | None = None) -> bytes:
+def _as_json(record: dict[str, Any], line: int, raw: str | None = None, error: str | None = None) -> bytes:
+    record["__line"] = line
     if raw is not None:
         record["__raw"] = raw
     if error is not None:
@@ -177,16 +177,20 @@ def _as_json(record: dict[str, Any], raw: str | None = None, error: str | None =
     return orjson.dumps(record, default=str)
 
 
+def _rows_chunk(rows: list[bytes], bytes_done: int = 0) -> Chunk:
+    """A chunk of rows already converted to JSON objects, each with its own ``__line``."""
+    return Chunk(b"\n".join(rows), len(rows), numbered=True, bytes_done=bytes_done)
+
+
 def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
     with _open_binary(source.path) as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")  # Excel adds a BOM
         reader = csv.reader(text)
         header = next(reader, None)
-        chunk = Chunk()
         if header is None:
-            chunk.bytes_done = source.size
-            yield chunk
+            yield Chunk(bytes_done=source.size)
             return
+        rows: list[bytes] = []
         header = [h.strip() for h in header]
         start = reader.line_num + 1
         for row in reader:
@@ -198,18 +202,15 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             raw = buffer.getvalue()
             if any("\udc80" <= ch <= "\udcff" for ch in raw):
                 raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
-                encoded = _as_json({}, raw, "invalid UTF-8")
+                rows.append(_as_json({}, number, raw, "invalid UTF-8"))
             elif len(row) != len(header):
-                encoded = _as_json({}, raw, f"row has {len(row)} fields, the header has {len(header)}")
+                rows.append(_as_json({}, number, raw, f"row has {len(row)} fields, the header has {len(header)}"))
             else:
-                encoded = _as_json(_csv_record(header, row), raw)
-            chunk.lines.append(number)
-            chunk.raws.append(encoded)
-            if len(chunk) >= chunk_rows:
-                yield chunk
-                chunk = Chunk()
-        chunk.bytes_done = source.size
-        yield chunk
+                rows.append(_as_json(_csv_record(header, row), number, raw))
+            if len(rows) >= chunk_rows:
+                yield _rows_chunk(rows)
+                rows = []
+        yield _rows_chunk(rows, source.size)
 
 
 def _csv_record(header: list[str], row: list[str]) -> dict[str, Any]:
@@ -241,7 +242,7 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
         raise InputError(f"{source.display}: not a readable Parquet file: {exc}") from None
     number = 0
     for batch in parquet.iter_batches(batch_size=chunk_rows):
-        chunk = Chunk()
+        rows: list[bytes] = []
         for record in batch.to_pylist():
             number += 1
             clean = {k: v for k, v in record.items() if v is not None}
@@ -250,9 +251,8 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
                     clean[key] = value.isoformat()
             if isinstance(clean.get("segments"), list):  # Arrow maps arrive as lists of pairs
                 clean["segments"] = dict(clean["segments"])
-            chunk.lines.append(number)
-            chunk.raws.append(_as_json(clean))
-        yield chunk
+            rows.append(_as_json(clean, number))
+        yield _rows_chunk(rows)
     yield Chunk(bytes_done=source.size)
 
 

@@ -1,7 +1,7 @@
 """The contract as a great-expectations suite, and the reasons each row of a chunk fails it.
 
 A chunk is first validated with result_format BOOLEAN_ONLY (cheap); only the expectations that fail are run
-again with COMPLETE results, to name the rows and values that broke them.
+again with COMPLETE results, to name the rows and values that broke them, by the same validator.
 """
 
 from __future__ import annotations
@@ -130,15 +130,19 @@ class ContractSuite:
             return self._failures(frame.reset_index(drop=True))
 
     def _failures(self, frame: pd.DataFrame) -> Reasons:
+        from great_expectations.validator.v1_validator import Validator
+
         reasons: Reasons = {}
-        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        summary = batch.validate(self.suite, result_format="BOOLEAN_ONLY")
+        # One validator for both passes: it fetches (and fingerprints) the frame once.
+        validator = Validator(self._batch_definition, "BOOLEAN_ONLY", {"dataframe": frame})
+        summary = validator.validate_expectation_suite(self.suite)
         if summary.success:
             return reasons
+        validator.result_format = {"result_format": "COMPLETE"}
         for rule, result in zip(self.suite.expectations, summary.results, strict=True):
             if result.success:
                 continue
-            detail = batch.validate(rule, result_format={"result_format": "COMPLETE"})
+            detail = validator.validate_expectation(rule)
             found = self._rule_for(rule)
             indexes = detail.result.get("unexpected_index_list") or []
             values = detail.result.get("unexpected_list") or []

@@ -312,6 +312,11 @@ class Store:
         with self._client() as client:
             client.insert_arrow(table, data, settings=settings or {})
 
+    def insert_text(self, table: str, column: str, text: bytes, fmt: str, settings: dict[str, Any]) -> None:
+        """Insert ``text`` in the input format ``fmt`` into one column of ``table`` (the engine parses it)."""
+        with self._client() as client:
+            client.raw_insert(table, [column], insert_block=text, fmt=fmt, settings=settings)
+
     def close(self) -> None:
         """Close this thread's server client and a parked embedded session, if any."""
         client = getattr(self._local, "server_client", None)

@@ -139,6 +139,23 @@ def test_repeats_across_chunks_are_decided_in_order(store: Store, tmp_path: Path
     assert store.query_rows("SELECT sum(requests) FROM rollup_daily")[0][0] == 7
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_line_numbers_are_physical_lines_across_chunks(store: Store, tmp_path: Path, gzipped: bool) -> None:
+    # Windows line ends, blank lines and bad lines spread over chunks of 4 lines, and no newline at the end.
+    lines = [json.dumps(good_record(f"ok{i}")) for i in range(12)]
+    lines[2] = lines[5] = "   "
+    lines[3], lines[8], lines[11] = "{broken", json.dumps(good_record("neg", cost_usd=-1)), "[1]"
+    text = "\r\n".join(lines).encode()
+    path = tmp_path / ("crlf.jsonl.gz" if gzipped else "crlf.jsonl")
+    path.write_bytes(gzip.compress(text) if gzipped else text)
+    report = ingest(store, [str(path)], chunk_rows=4)
+    assert (report.total("read"), report.total("loaded"), report.total("quarantined")) == (10, 7, 3)
+    rows = store.query_rows("SELECT source_line, raw, reasons FROM quarantine FINAL ORDER BY source_line")
+    assert [row[:2] for row in rows] == [(4, "{broken"), (9, lines[8]), (12, "[1]")]  # without the carriage return
+    assert rows[2][2] == ["expected a JSON object, got array"]  # its elements are not read as fields
+    assert store.query_rows("SELECT min(source_line), max(source_line) FROM requests FINAL")[0] == (1, 11)
+
+
 def test_csv_parquet_and_gzip_load_the_same_requests(store: Store, tmp_path: Path) -> None:
     records = [
         good_record(f"f{i}", escalated=i % 2 == 0, csat=1 + i % 5, segments={"client": "sdk"}) for i in range(30)

@@ -1,6 +1,7 @@
 -- name: ingest_checked_calls
 -- params: none (reads chunk_typed)
--- returns: line_no and the typed fields of every call, for every row that is a JSON object
+-- returns: in no particular order (reasons are keyed by line_no), line_no and the typed fields of every call, for
+-- every row that is a JSON object
 SELECT
     line_no,
     call.model AS model,
@@ -14,4 +15,3 @@ SELECT
 FROM chunk_typed
 ARRAY JOIN calls AS call
 WHERE parsed
-ORDER BY line_no

@@ -1,7 +1,7 @@
 -- name: ingest_checked_feedback
 -- params: none (reads chunk_feedback)
--- returns: line_no, request_id, ts, kind, value for feedback rows that parsed and typed cleanly
+-- returns: in no particular order (reasons are keyed by line_no), line_no, request_id, ts, kind, value for
+-- feedback rows that parsed and typed cleanly
 SELECT line_no, request_id, ts, kind, value
 FROM chunk_feedback
 WHERE parsed
-ORDER BY line_no

@@ -1,10 +1,10 @@
 -- name: ingest_checked_requests
 -- params: none (reads chunk_typed)
--- returns: line_no and the typed columns the request suite checks, for every row that is a JSON object
+-- returns: in no particular order (reasons are keyed by line_no), line_no and the typed columns the request suite
+-- checks, for every row that is a JSON object
 SELECT
     line_no, request_id, ts, user_id, route, model, escalation_reason, attempts, retries, input_tokens,
     output_tokens, cost_usd, router_cost_usd, human_cost_usd, latency_ms, ttft_ms, router_latency_ms, status,
     thumb, csat
 FROM chunk_typed
 WHERE parsed
-ORDER BY line_no

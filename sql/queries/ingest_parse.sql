@@ -4,7 +4,9 @@
 -- Each line is parsed once: JSONExtract into a tuple of Nullable(String) keeps every value's text (numbers,
 -- booleans, objects and arrays as JSON text; null and missing as NULL), and the typing below works on text
 -- with the routewatch_* functions of sql/schema/002_parse_functions.sql. The hidden fields __raw and __error
--- carry the raw text and read error of CSV and Parquet rows, which the client converts to JSON lines.
+-- carry the raw text and read error of CSV and Parquet rows, which the client converts to JSON lines. A line
+-- that is not a JSON object is extracted too (cheaper than copying the column to blank it out) but only its
+-- line error counts: the fields of a JSON array would fill the tuple by position.
 INSERT INTO chunk_typed
 SELECT
     line_no,
@@ -55,11 +57,10 @@ SELECT
         input_tokens, output_tokens, cost_usd, router_cost_usd, human_cost_usd, latency_ms, ttft_ms,
         router_latency_ms, status, error_type, resolved, thumb, csat, shadow_route, toString(calls)
     )) AS row_hash,
-    if(isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
+    if(line_error = '' AND isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
     line_error = '' AND isNull(f.__error) AS parsed,
-    arrayFilter(reason -> reason != '', [
+    if(line_error != '', [line_error], arrayFilter(reason -> reason != '', [
         coalesce(f.__error, ''),
-        line_error,
         routewatch_ts_error(f.ts),
         routewatch_number_error('router_score', f.router_score),
         routewatch_number_error('cost_usd', f.cost_usd),
@@ -81,15 +82,15 @@ SELECT
         if(arrayExists(t -> routewatch_number_error('', t.3) || routewatch_number_error('', t.4)
             || routewatch_number_error('', t.5) || routewatch_number_error('', t.6) != '', call_texts),
             'calls: a number field of a call holds something else', '')
-    ]) AS reasons
+    ])) AS reasons
 FROM
 (
     SELECT
         line_no,
         raw,
-        routewatch_line_error(raw) AS line_error,
+        if(JSONType(raw) = 'Object', '', routewatch_line_error(raw)) AS line_error,  -- one parse for a good line
         JSONExtract(
-            if(line_error = '', raw, '{}'),
+            raw,
             'Tuple(request_id Nullable(String), ts Nullable(String), user_id Nullable(String),
                 account_id Nullable(String), session_id Nullable(String), language Nullable(String),
                 channel Nullable(String), tier Nullable(String), region Nullable(String),

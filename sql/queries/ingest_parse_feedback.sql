@@ -10,22 +10,21 @@ SELECT
     f.kind AS kind,
     multiIf(lower(f.value) = 'true', 1., lower(f.value) = 'false', 0., toFloat64OrNull(f.value)) AS value,
     cityHash64(tuple(request_id, ts, kind, value)) AS row_hash,
-    if(isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
+    if(line_error = '' AND isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
     line_error = '' AND isNull(f.__error) AS parsed,
-    arrayFilter(reason -> reason != '', [
+    if(line_error != '', [line_error], arrayFilter(reason -> reason != '', [
         coalesce(f.__error, ''),
-        line_error,
         routewatch_ts_error(f.ts),
         if(lower(coalesce(f.value, '')) IN ('true', 'false'), '', routewatch_number_error('value', f.value))
-    ]) AS reasons
+    ])) AS reasons
 FROM
 (
     SELECT
         line_no,
         raw,
-        routewatch_line_error(raw) AS line_error,
+        if(JSONType(raw) = 'Object', '', routewatch_line_error(raw)) AS line_error,  -- one parse for a good line
         JSONExtract(
-            if(line_error = '', raw, '{}'),
+            raw,
             'Tuple(request_id Nullable(String), ts Nullable(String), kind Nullable(String), value Nullable(String),
                 __raw Nullable(String), __error Nullable(String))'
         ) AS f

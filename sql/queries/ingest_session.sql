@@ -1,6 +1,7 @@
 -- name: ingest_session
 -- params: none
 -- returns: nothing; creates (or empties) the session-local tables one ingest chunk works in
+CREATE TEMPORARY TABLE IF NOT EXISTS chunk_text (line String) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_lines (line_no UInt64, raw String) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_typed
 (
@@ -68,6 +69,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS chunk_feedback
 ) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_rejects (line_no UInt64, reasons Array(String)) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_decided AS requests ENGINE = Memory;
+TRUNCATE TABLE chunk_text;
 TRUNCATE TABLE chunk_lines;
 TRUNCATE TABLE chunk_typed;
 TRUNCATE TABLE chunk_feedback;
