@@ -158,9 +158,7 @@ def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             buffer += block
             newlines += block.count(b"\n")
             while newlines >= chunk_rows:
-                ends = np.flatnonzero(np.frombuffer(buffer, np.uint8) == _NEWLINE)
-                cut = int(ends[chunk_rows - 1]) + 1
-                del ends
+                cut = int(np.flatnonzero(np.frombuffer(buffer, np.uint8) == _NEWLINE)[chunk_rows - 1]) + 1
                 yield Chunk(bytes(buffer[:cut]), chunk_rows, first_line, bytes_done=raw_handle.tell())
                 del buffer[:cut]
                 first_line, newlines = first_line + chunk_rows, newlines - chunk_rows

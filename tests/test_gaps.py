@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats import proportion
+from statsmodels.stats.power import NormalIndPower
 
 from ingest.load import ingest
 from ingest.synthetic import generate, write_jsonl
@@ -20,6 +21,7 @@ from metrics.gaps import (
     GapSettings,
     Status,
     cluster_counts,
+    detectable_effect,
     gap_table_from_cells,
     load_cells,
     traffic_to_decide,
@@ -339,6 +341,17 @@ def test_a_filter_keeps_only_its_cut(synthetic_store: tuple[Any, pd.DataFrame]) 
     kept = frame[(frame["channel"] == "chat") & (frame["router"] == "bert-router@v7")]
     assert cells["requests"].sum() == len(kept)
     assert set(cells["segment"]) == set(kept["language"])
+
+
+@pytest.mark.parametrize("nobs1", [12.5, 400.0, 90_000.0])
+@pytest.mark.parametrize(("ratio", "alpha", "power"), [(1.0, 0.05, 0.8), (7.3, 0.05 / 40, 0.9), (0.2, 0.2, 0.3)])
+def test_the_detectable_effect_is_statsmodels_solve_power(
+    nobs1: float, ratio: float, alpha: float, power: float
+) -> None:
+    found = detectable_effect(nobs1, nobs1 * ratio, alpha, power)
+    assert NormalIndPower().power(found, nobs1, alpha, ratio=ratio) == pytest.approx(power, abs=1e-10)
+    solved = NormalIndPower().solve_power(effect_size=None, nobs1=nobs1, alpha=alpha, power=power, ratio=ratio)
+    assert found == pytest.approx(solved, rel=1e-3)  # statsmodels stops bracketing earlier: its power is off more
 
 
 def test_traffic_to_decide_scales_with_the_square_of_the_detectable_gap() -> None:
