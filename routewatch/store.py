@@ -307,11 +307,6 @@ class Store:
         with self._client() as client:
             client.insert_df(table, frame, settings=settings or {})
 
-    def insert_arrow(self, table: str, data: Any, settings: dict[str, Any] | None = None) -> None:
-        """Insert a pyarrow Table into ``table``."""
-        with self._client() as client:
-            client.insert_arrow(table, data, settings=settings or {})
-
     def insert_text(self, table: str, column: str, text: bytes, fmt: str, settings: dict[str, Any]) -> None:
         """Insert ``text`` in the input format ``fmt`` into one column of ``table`` (the engine parses it)."""
         with self._client() as client:
