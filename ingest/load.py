@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resol
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
 from routewatch.locks import file_lock
 from routewatch.migrations import migrate, next_version
+from routewatch.output import progress_bar
 from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
 
@@ -490,10 +490,6 @@ def ingest(
 
 
 def terminal_progress(source: Source, done_bytes: int, rows: int) -> None:
-    """A one-line progress bar on stderr (used only when stderr is a terminal)."""
+    """The progress bar of one input file: the share of its bytes read, and the rows so far."""
     share = done_bytes / source.size if source.size else 1.0
-    bar = "#" * int(share * 30)
-    sys.stderr.write(f"\r{source.display[-40:]:40} [{bar:30}] {share:4.0%} {rows:>12,} rows")
-    if done_bytes >= source.size:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+    progress_bar(f"{source.display[-40:]:40}", share, f"{share:4.0%} {rows:>12,} rows")

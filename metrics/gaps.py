@@ -194,18 +194,28 @@ class Group:
     tasks: pd.DataFrame
 
 
+def _mean_counts(sums: np.ndarray, trials: np.ndarray) -> tuple[float, float, int]:
+    """A ratio of means over users: the mean and its linearized (cluster-robust) variance."""
+    keep = trials > 0
+    sums, trials = sums[keep].astype(float), trials[keep].astype(float)
+    users, total = int(keep.sum()), trials.sum()
+    if users < 2 or total == 0:
+        return math.nan, math.nan, users
+    mean = sums.sum() / total
+    variance = users / (users - 1) * np.sum((sums - mean * trials) ** 2) / total**2
+    return float(mean), float(variance), users
+
+
 def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
     """Ratio estimator over users, linearization variance, design effect (at least 1)."""
-    keep = trials > 0
-    events, trials = events[keep].astype(float), trials[keep].astype(float)
-    total, users = trials.sum(), int(keep.sum())
-    if total == 0 or users < 2:
-        return ClusterCounts(events.sum(), total, users, math.nan, 1.0)
-    rate = events.sum() / total
-    v_cluster = users / (users - 1) * np.sum((events - rate * trials) ** 2) / total**2
+    rate, v_cluster, users = _mean_counts(events, trials)
+    kept = trials > 0
+    k, total = float(events[kept].sum()), float(trials[kept].sum())
+    if math.isnan(rate):
+        return ClusterCounts(k, total, users, math.nan, 1.0)
     v_simple = rate * (1 - rate) / total
     deff = max(1.0, v_cluster / v_simple) if v_simple > 0 else 1.0
-    return ClusterCounts(events.sum(), total, users, rate, deff)
+    return ClusterCounts(k, total, users, rate, deff)
 
 
 def _gate(seg: ClusterCounts, ref: ClusterCounts, settings: GapSettings) -> Status | None:
@@ -222,8 +232,8 @@ def detectable_effect(nobs1: float, nobs2: float, alpha: float, power: float) ->
     solve_power finds by bracketing, here by Newton's method from the closed form that ignores the far tail (50
     times faster, and the gap table needs it for every contrast)."""
     unit, root = NormalDist(), math.sqrt(1 / (1 / nobs1 + 1 / nobs2))
-    crit = unit.inv_cdf(1 - alpha / 2)
-    h = (crit + unit.inv_cdf(power)) / root
+    crit = _z(1 - alpha / 2)
+    h = (crit + _z(power)) / root
     for _ in range(20):
         achieved = unit.cdf(h * root - crit) + unit.cdf(-h * root - crit)
         step = (achieved - power) / (root * (unit.pdf(h * root - crit) - unit.pdf(-h * root - crit)))
@@ -318,18 +328,6 @@ def _contrast(
         "p_adjusted_test": adjusted.p_value,
         "coverage": adjusted.coverage,
     }
-
-
-def _mean_counts(sums: np.ndarray, trials: np.ndarray) -> tuple[float, float, int]:
-    """A ratio of means over users: the mean and its linearized (cluster-robust) variance."""
-    keep = trials > 0
-    sums, trials = sums[keep].astype(float), trials[keep].astype(float)
-    users, total = int(keep.sum()), trials.sum()
-    if users < 2 or total == 0:
-        return math.nan, math.nan, users
-    mean = sums.sum() / total
-    variance = users / (users - 1) * np.sum((sums - mean * trials) ** 2) / total**2
-    return float(mean), float(variance), users
 
 
 def _z(level: float) -> float:

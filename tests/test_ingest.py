@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.load import ingest
+from ingest.load import ingest, terminal_progress
+from ingest.readers import Source
 from metrics.registry import compute
 from routewatch.store import Store
 from tests.conftest import cli_json, good_record, run_cli, write_lines
@@ -313,3 +314,13 @@ def test_a_byte_order_mark_is_not_part_of_the_first_field(store: Store, tmp_path
     jsonl = write_lines(tmp_path / "bom.jsonl", [b"\xef\xbb\xbf" + json.dumps(good_record("bom-json")).encode()])
     report = ingest(store, [str(csv), str(jsonl)])
     assert (report.total("loaded"), report.total("quarantined")) == (2, 0)
+
+
+def test_the_progress_bar_redraws_one_line_and_ends_it_when_the_file_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = Source(tmp_path / "t.jsonl", "t.jsonl", "jsonl", "0" * 64, 200)
+    terminal_progress(source, 50, 1_000)
+    assert capsys.readouterr().err == f"\r{'t.jsonl':40} [{'#' * 7:30}]  25%        1,000 rows"
+    terminal_progress(source, 200, 4_000)
+    assert capsys.readouterr().err.endswith(f"[{'#' * 30}] 100%        4,000 rows\n")

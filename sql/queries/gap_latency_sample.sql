@@ -2,8 +2,8 @@
 -- params: since DateTime64(3), until DateTime64(3), segments Array(String) and shares Array(UInt8) (percent of
 -- users to keep in each segment); the modal slot holds gap_modal_segment, the filters slot the filters of
 -- metrics.dimensions
--- returns: segment String, user_id UInt64 (the user's key), latency_ms Float64, task_type String, hour_of_day UInt8 for whole
--- users sampled by hash (clusters stay intact), each user in their modal segment as in gap_cells
+-- returns: segment String, user_id UInt64 (the user's key), latency_ms Float64, task_type String, hour_of_day UInt8
+-- for whole users sampled by hash (clusters stay intact), each user in their modal segment as in gap_cells
 WITH modal AS
 (
     {{modal}}
