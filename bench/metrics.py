@@ -55,8 +55,9 @@ def build(rows: int, workdir: Path) -> tuple[Store, Path]:
     path = workdir / f"traffic-{rows}.jsonl"
     store = Store(f"chdb://{workdir / f'metrics-store-{rows}'}")
     if not path.exists():
-        for part in range(0, rows, 1_000_000):  # in parts, to bound the generator's memory
-            write_jsonl(generate(min(1_000_000, rows - part), seed=part + 1), workdir / f"part-{rows}-{part}.jsonl")
+        for part in range(0, rows, 1_000_000):  # in parts, to bound the generator's memory; each with its own users
+            traffic = generate(min(1_000_000, rows - part), seed=part + 1, first_user=part)
+            write_jsonl(traffic, workdir / f"part-{rows}-{part:010d}.jsonl")
         with path.open("wb") as out:
             for piece in sorted(workdir.glob(f"part-{rows}-*.jsonl")):
                 out.write(piece.read_bytes())

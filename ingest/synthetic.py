@@ -70,8 +70,13 @@ def _masked(values: np.ndarray, keep: np.ndarray) -> list[Any]:
     return [v if k else None for v, k in zip(values.tolist(), keep.tolist(), strict=True)]
 
 
-def generate(rows: int, *, seed: int = 42, end: datetime | None = None, days: int = 28) -> pd.DataFrame:
-    """A frame of canonical records (``calls`` included), deterministic for a given seed and end."""
+def generate(
+    rows: int, *, seed: int = 42, end: datetime | None = None, days: int = 28, first_user: int = 0
+) -> pd.DataFrame:
+    """A frame of canonical records (``calls`` included), deterministic for a given seed and end.
+
+    Users are numbered from ``first_user``: traffic generated in parts (to bound memory) gives each part its own
+    users, so that no user changes language or account from one part to the next."""
     rng = np.random.default_rng(seed)
     end = (end or datetime(2026, 11, 1, tzinfo=UTC)).astimezone(UTC)
     start = end - timedelta(days=days)
@@ -158,10 +163,10 @@ def generate(rows: int, *, seed: int = 42, end: datetime | None = None, days: in
         {
             "request_id": np.char.add(f"req-{seed}-", np.char.zfill(np.arange(rows).astype(str), 9)),
             "ts": np.char.add(np.datetime_as_string(ts, unit="ms"), "Z"),
-            "user_id": np.char.add("u-", user.astype(str)),
+            "user_id": np.char.add("u-", (first_user + user).astype(str)),
             "account_id": account_names[user_account[user]],
             "session_id": np.char.add(
-                np.char.add("s-", user.astype(str)),
+                np.char.add("s-", (first_user + user).astype(str)),
                 np.char.add("-", (offset_s // 1800).astype(int).astype(str)),
             ),
             "language": lang,

@@ -98,6 +98,12 @@ BINARY: dict[str, tuple[str, str]] = {
     "resolution_rate": ("resolved", "known"),
     "thumbs_up_rate": ("thumbs_up", "rated"),
 }
+# Every ratio of per-user sums whose cluster-robust variance a test needs: numerator -> denominator.
+RATIOS: dict[str, str] = {
+    **dict(BINARY.values()),
+    "cost": "requests",  # cost per request
+    "csat_sum": "csat_n",  # mean CSAT
+}
 # Other kinds: CSAT as ordinal, p95 latency and cost per request as ratios.
 ORDINAL = "csat"
 LATENCY = "latency_p95"
@@ -188,29 +194,55 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Group:
-    """One segment's sums per user and per task type (the two frames of ``_users_and_tasks``, at the segment)."""
+    """One segment: its sums and their moments over users (a row of ``segment_moments``), and its sums per task
+    type."""
 
-    users: pd.DataFrame
+    moments: pd.Series
     tasks: pd.DataFrame
 
 
-def _mean_counts(sums: np.ndarray, trials: np.ndarray) -> tuple[float, float, int]:
-    """A ratio of means over users: the mean and its linearized (cluster-robust) variance."""
-    keep = trials > 0
-    sums, trials = sums[keep].astype(float), trials[keep].astype(float)
-    users, total = int(keep.sum()), trials.sum()
-    if users < 2 or total == 0:
+def segment_moments(users: pd.DataFrame) -> pd.DataFrame:
+    """Per segment, from per-(segment, user) sums: the sums, the users, and the sums over users of the squares and
+    cross-products that the cluster-robust variances need, as sql/queries/gap_moments.sql computes them in the
+    store (the columns it names)."""
+    if "csat_1" in users and "csat_sum" not in users:
+        levels = users[CSAT_LEVELS]
+        users = users.assign(csat_sum=levels @ np.arange(1, 6), csat_n=levels.sum(axis=1))
+    parts = {column: users[column] for column in users.columns}
+    parts["users"] = pd.Series(1, index=users.index)
+    for events, trials in RATIOS.items():
+        if events in users:
+            parts[f"sq_{events}"] = users[events] * users[events]
+            parts[f"{events}_x_{trials}"] = users[events] * users[trials]
+            parts[f"sq_{trials}"] = users[trials] * users[trials]
+            parts[f"users_{trials}"] = (users[trials] > 0).astype("uint64")
+    if "cost_within" in users:
+        parts["sq_cost_within"] = users["cost_within"] ** 2
+    return pd.DataFrame(parts).groupby(level="segment").sum()
+
+
+def _exact(value: Any) -> int | float:
+    """A moment as a Python number: integer counts stay exact integers."""
+    return int(value) if isinstance(value, int | np.integer) else float(value)
+
+
+def _mean_counts(moments: pd.Series, events: str, trials: str) -> tuple[float, float, int]:
+    """A ratio of means over users, sum(events) / sum(trials), and its linearized (cluster-robust) variance
+    n / (n - 1) * sum_i (events_i - mean * trials_i)^2 / sum(trials)^2 over the n users with trials, from the
+    segment's moments (exact for integer counts)."""
+    users = int(moments[f"users_{trials}"])
+    k, n = _exact(moments[events]), _exact(moments[trials])
+    if users < 2 or n == 0:
         return math.nan, math.nan, users
-    mean = sums.sum() / total
-    variance = users / (users - 1) * np.sum((sums - mean * trials) ** 2) / total**2
-    return float(mean), float(variance), users
+    sq_k, k_n, sq_n = (_exact(moments[c]) for c in (f"sq_{events}", f"{events}_x_{trials}", f"sq_{trials}"))
+    residuals = (n * n * sq_k - 2 * k * n * k_n + k * k * sq_n) / (n * n)
+    return k / n, users / (users - 1) * max(float(residuals), 0.0) / float(n) ** 2, users
 
 
-def cluster_counts(events: np.ndarray, trials: np.ndarray) -> ClusterCounts:
+def cluster_counts(moments: pd.Series, events: str, trials: str) -> ClusterCounts:
     """Ratio estimator over users, linearization variance, design effect (at least 1)."""
-    rate, v_cluster, users = _mean_counts(events, trials)
-    kept = trials > 0
-    k, total = float(events[kept].sum()), float(trials[kept].sum())
+    rate, v_cluster, users = _mean_counts(moments, events, trials)
+    k, total = float(moments[events]), float(moments[trials])
     if math.isnan(rate):
         return ClusterCounts(k, total, users, math.nan, 1.0)
     v_simple = rate * (1 - rate) / total
@@ -257,16 +289,16 @@ def _contrast(
     metric: str,
     segment: str,
     reference: str,
-    users: pd.DataFrame,
+    moments: pd.DataFrame,
     tasks: pd.DataFrame,
     settings: GapSettings,
     family_size: int,
 ) -> dict[str, Any]:
     """One segment against its reference on one binary metric, before the run-wide corrections."""
     events, trials = BINARY[metric]
-    seg_users, ref_users = users.loc[segment], users.loc[reference]
-    seg = cluster_counts(seg_users[events].to_numpy(), seg_users[trials].to_numpy())
-    ref = cluster_counts(ref_users[events].to_numpy(), ref_users[trials].to_numpy())
+    seg_moments, ref_moments = moments.loc[segment], moments.loc[reference]
+    seg = cluster_counts(seg_moments, events, trials)
+    ref = cluster_counts(ref_moments, events, trials)
     row: dict[str, Any] = {
         "dimension": dimension,
         "segment": segment,
@@ -275,9 +307,9 @@ def _contrast(
         "value": seg.rate,
         "reference_value": ref.rate,
         "gap": seg.rate - ref.rate,
-        "requests": int(seg_users["requests"].sum()),
+        "requests": int(seg_moments["requests"]),
         "users": seg.users,
-        "reference_requests": int(ref_users["requests"].sum()),
+        "reference_requests": int(ref_moments["requests"]),
         "trials": seg.trials,
         "deff": max(seg.deff, ref.deff),
         "n_eff": seg.n_eff,
@@ -377,10 +409,8 @@ def _csat_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSet
     levels = np.arange(1, 6)
     groups = []
     for group in (seg, ref):
-        counts = group.users[CSAT_LEVELS].to_numpy(float)
-        sums, trials = counts @ levels, counts.sum(axis=1)
-        mean, variance, raters = _mean_counts(sums, trials)
-        total = counts.sum(axis=0)
+        mean, variance, raters = _mean_counts(group.moments, "csat_sum", "csat_n")
+        total = group.moments[CSAT_LEVELS].to_numpy(float)
         n = total.sum()
         spread = float(total @ (levels - mean) ** 2 / n) if n else math.nan
         deff = max(1.0, variance / (spread / n)) if n and spread > 0 else 1.0
@@ -402,20 +432,19 @@ def _within_task_design_effect(group: Group) -> float:
     """Kish's design effect of cost per request within task types: the cluster-robust variance of the users'
     residuals from their segment's task means, over the same residuals' variance as if requests were independent.
     The spread between task types, which standardization removes, stays out of both."""
-    residuals = group.users["cost_within"].to_numpy(float)
     tasks = group.tasks[group.tasks["requests"] > 0]
     within = float((tasks["cost_sq"] - tasks["cost"] ** 2 / tasks["requests"]).clip(lower=0).sum())
-    users = len(residuals)
+    users = int(group.moments["users"])
     if users < 2 or within <= 0:
         return 1.0
-    return max(1.0, users / (users - 1) * float(np.sum(residuals**2)) / within)
+    return max(1.0, users / (users - 1) * float(group.moments["sq_cost_within"]) / within)
 
 
 def _cost_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSettings, m: int) -> dict[str, Any]:
     """R5: cost per request as a ratio of means over users; the gap is ratio - 1, tested on the log scale, and
     standardized to the reference's task mix for the alert test."""
-    seg_mean, seg_var, seg_users = _mean_counts(seg.users["cost"].to_numpy(), seg.users["requests"].to_numpy())
-    ref_mean, ref_var, ref_users = _mean_counts(ref.users["cost"].to_numpy(), ref.users["requests"].to_numpy())
+    seg_mean, seg_var, seg_users = _mean_counts(seg.moments, "cost", "requests")
+    ref_mean, ref_var, ref_users = _mean_counts(ref.moments, "cost", "requests")
     row.update(value=seg_mean, reference_value=ref_mean)
     if (
         min(row["requests"], row["reference_requests"]) < settings.min_requests
@@ -586,22 +615,22 @@ def _other_contrast(
     metric: str,
     segment: str,
     reference: str,
-    users: pd.DataFrame,
+    moments: pd.DataFrame,
     tasks: pd.DataFrame,
     latency: pd.DataFrame | None,
     settings: GapSettings,
     family_size: int,
 ) -> dict[str, Any]:
     """One segment against its reference on CSAT, p95 latency or cost per request."""
-    seg, ref = Group(users.loc[segment], tasks.loc[segment]), Group(users.loc[reference], tasks.loc[reference])
+    seg, ref = (Group(moments.loc[s], tasks.loc[s]) for s in (segment, reference))
     row: dict[str, Any] = {
         "dimension": dimension,
         "segment": segment,
         "reference": reference,
         "metric": metric,
-        "requests": int(seg.users["requests"].sum()),
-        "users": len(seg.users),
-        "reference_requests": int(ref.users["requests"].sum()),
+        "requests": int(seg.moments["requests"]),
+        "users": int(seg.moments["users"]),
+        "reference_requests": int(ref.moments["requests"]),
         "note": "",
     }
     if metric == ORDINAL:
@@ -643,7 +672,7 @@ def gap_table_from_cells(
     """Every segment of every dimension against its reference on each metric, with BH across the run.
 
     Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql
-    (or its ``groups`` grain, unless the audit needs the cells);
+    (or the rows of its ``groups`` grain or of sql/queries/gap_moments.sql, unless the audit needs the cells);
     p95 latency also needs request-level samples (sql/queries/gap_latency_sample.sql) per dimension. The run's
     family is every comparison made here, so ``metrics`` narrows the family, not just the output.
     ``progress(stage, done, total)`` hears of each comparison tested, then of each one audited.
@@ -657,24 +686,24 @@ def gap_table_from_cells(
     for dimension, cells in cells_by_dimension.items():
         if cells.empty:
             continue
-        users, tasks = _users_and_tasks(cells)
-        volume = users.groupby(level="segment")["requests"].sum()
+        moments, tasks = _moments_and_tasks(cells)
+        volume = moments["requests"]
         reference = settings.reference.get(dimension) or str(volume.idxmax())
         if reference not in volume.index:
             continue  # R1/R9: never switch the reference silently; the caller logs the skip
         for segment in volume.index:
             if segment != reference:
-                plans.extend((dimension, metric, str(segment), reference, users, tasks) for metric in chosen)
+                plans.extend((dimension, metric, str(segment), reference, moments, tasks) for metric in chosen)
     latency = latency_by_dimension or {}
     rows = []
-    for dimension, metric, segment, reference, users, tasks in plans:
+    for dimension, metric, segment, reference, moments, tasks in plans:
         if metric in BINARY:
-            rows.append(_contrast(dimension, metric, segment, reference, users, tasks, settings, len(plans)))
+            rows.append(_contrast(dimension, metric, segment, reference, moments, tasks, settings, len(plans)))
         else:
             dimension_latency = latency.get(dimension)
             rows.append(
                 _other_contrast(
-                    dimension, metric, segment, reference, users, tasks, dimension_latency, settings, len(plans)
+                    dimension, metric, segment, reference, moments, tasks, dimension_latency, settings, len(plans)
                 )
             )
         report("comparisons", len(rows), len(plans))
@@ -701,10 +730,10 @@ def gap_table_from_cells(
 
 # The grains gap_cells can return: (SQL for the grain column, GROUP BY keys).
 GRAINS = {
-    "cell": ("'cell'", "segment, task_type, user_key"),
+    "cell": ("'cell'", "seg, task_type, user_key"),
     "groups": (
         "if(grouping(user_key) = 0, 'user', 'task')",
-        "GROUPING SETS ((segment, user_key), (segment, task_type))",
+        "GROUPING SETS ((user_key), (seg, task_type))",
     ),
 }
 
@@ -726,26 +755,35 @@ def _segment_query(
     more: bool = False,
 ) -> str:
     """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound), and with
-    ``more`` the columns CSAT and cost need."""
+    ``more`` the columns CSAT and cost need. The grain ``moments`` wraps the ``groups`` grain in gap_moments."""
     rendered = render([], where or {})
     params.update(rendered.params)
-    column, keys = GRAINS[grain]
+    column, keys = GRAINS["groups" if grain == "moments" else grain]
     sql = query(name).text.replace("{{modal}}", query("gap_modal_segment").text.replace("\n", "\n    "))
     sql = fill(sql, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
+    if grain == "moments":
+        sql = query("gap_moments").text.replace("{{cells}}", sql.replace("\n", "\n    "))
     for slot, text in _more_slots(more).items():
         sql = sql.replace(slot, text)
     return sql.replace("{{segment}}", expression(dimension, "segment_key", params))
 
 
-def _users_and_tasks(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per (segment, user) and per (segment, task_type) sums, from cells of either grain."""
-    if "grain" in cells and (cells["grain"] != "cell").any():
-        users = cells[cells["grain"] == "user"].drop(columns=["grain", "task_type"])
-        tasks = cells[cells["grain"] == "task"].drop(columns=["grain", "user_id"])
-        return users.set_index(["segment", "user_id"]), tasks.set_index(["segment", "task_type"])
+def _moments_and_tasks(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per segment, its sums and their moments over users; per (segment, task_type), its sums: from rows of any
+    grain of gap_cells or from gap_moments."""
+    grains = set(cells["grain"]) if "grain" in cells else {"cell"}
+    if "segment" in grains:  # gap_moments: the store has done it
+        moments = cells[cells["grain"] == "segment"].drop(columns=["grain", "task_type"]).set_index("segment")
+        tasks = cells[cells["grain"] == "task"].drop(columns="grain").set_index(["segment", "task_type"])
+        return moments.sort_index(), tasks.sort_index()
+    if "user" in grains:
+        users = cells[cells["grain"] == "user"].drop(columns=["grain", "task_type"]).set_index(["segment", "user_id"])
+        tasks = cells[cells["grain"] == "task"].drop(columns=["grain", "user_id"]).set_index(["segment", "task_type"])
+        return segment_moments(users), tasks
     cells = cells.drop(columns="grain", errors="ignore")
     users = cells.groupby(["segment", "user_id"]).sum(numeric_only=True)
-    return users, cells.groupby(["segment", "task_type"]).sum(numeric_only=True)
+    tasks = cells.drop(columns="user_id").groupby(["segment", "task_type"]).sum(numeric_only=True)
+    return segment_moments(users), tasks
 
 
 def load_cells(
@@ -758,8 +796,9 @@ def load_cells(
     more: bool = True,
 ) -> pd.DataFrame:
     """Per-(segment, task_type, user) counts for one allow-listed dimension (or, with grain ``groups``, the
-    per-user and per-task sums the tests need: far fewer rows to move); without ``more``, only the counts of the
-    binary metrics (not the spend and ratings that CSAT and cost need)."""
+    per-user and per-task sums; with grain ``moments``, what the tests need of them: per segment, its sums and their
+    moments over users, and per (segment, task_type), its sums); without ``more``, only the counts of the binary
+    metrics (not the spend and ratings that CSAT and cost need)."""
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
     return store.query_df(_segment_query("gap_cells", dimension, where, params, grain, more), params)
 
@@ -774,7 +813,7 @@ def load_latency(
     where: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Latencies of whole users sampled by hash, about ``cap`` requests per segment."""
-    volume = _users_and_tasks(cells)[0].groupby(level="segment")["requests"].sum()
+    volume = _moments_and_tasks(cells)[0]["requests"]
     share = {str(k): int(min(100, max(1, math.ceil(100 * cap / max(v, 1))))) for k, v in volume.items()}
     params: dict[str, Any] = {
         "since": since or EPOCH,
@@ -802,7 +841,7 @@ def gap_table(
     ``progress`` is told of the comparisons as in ``gap_table_from_cells``.
     """
     settings = settings or GapSettings()
-    grain = "cell" if settings.audit else "groups"  # the audit's models fit on the cells
+    grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
     more = bool(set(metrics or BINARY) & {ORDINAL, COST})
     cells = {d: load_cells(store, d, since, until, where, grain, more) for d in dimensions}
     latency = None

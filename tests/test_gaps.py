@@ -22,8 +22,10 @@ from metrics.gaps import (
     Status,
     cluster_counts,
     detectable_effect,
+    gap_table,
     gap_table_from_cells,
     load_cells,
+    segment_moments,
     traffic_to_decide,
 )
 from routewatch.store import Store
@@ -143,7 +145,8 @@ def test_golden_values_match_direct_statsmodels_calls() -> None:
     direct = proportion.test_proportions_2indep(k1, n1, k0, n0, method="score", compare="diff", correction=True)
     assert row["p_value"] == pytest.approx(direct.pvalue, rel=1e-9)
     assert row["gap"] == pytest.approx(k1 / n1 - k0 / n0, rel=1e-9)
-    assert cluster_counts(segment["escalated"].to_numpy(), segment["requests"].to_numpy()).deff == pytest.approx(deff1)
+    moments = segment_moments(segment.set_index(["segment", "user_id"]).drop(columns="task_type")).loc["seg"]
+    assert cluster_counts(moments, "escalated", "requests").deff == pytest.approx(deff1)
     assert deff1 > 1.2  # the per-user spread is a real cluster effect
     assert row["ci_low"] < row["gap"] < row["ci_high"] and row["ci_high"] < 0
 
@@ -341,6 +344,51 @@ def test_a_filter_keeps_only_its_cut(synthetic_store: tuple[Any, pd.DataFrame]) 
     kept = frame[(frame["channel"] == "chat") & (frame["router"] == "bert-router@v7")]
     assert cells["requests"].sum() == len(kept)
     assert set(cells["segment"]) == set(kept["language"])
+
+
+def test_the_store_sums_each_users_moments_as_pandas_does(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
+    store, frame = synthetic_store
+    got = load_cells(store, "language", grain="moments")
+    got_segments = got[got["grain"] == "segment"].set_index("segment").sort_index()
+    # Each user whole in their modal language (ties to the greatest name), then per-user sums.
+    counts = frame.groupby(["user_id", "language"]).size().rename("n").reset_index()
+    modal = counts.sort_values(["n", "language"]).groupby("user_id")["language"].last()
+    rows = pd.DataFrame(
+        {
+            "segment": frame["user_id"].map(modal),
+            "user_id": frame["user_id"],
+            "requests": 1,
+            "escalated": frame["escalated"].astype(int),
+            "errors": (frame["status"] == "error").astype(int),
+            "known": frame["resolved"].notna().astype(int),
+            "resolved": frame["resolved"].eq(True).astype(int),
+            "rated": frame["thumb"].notna().astype(int),
+            "thumbs_up": frame["thumb"].eq(1).astype(int),
+            "cost": frame["cost_usd"].astype(float),
+            **{f"csat_{level}": frame["csat"].eq(level).astype(int) for level in range(1, 6)},
+        }
+    )
+    users = rows.groupby(["segment", "user_id"]).sum()
+    by_segment = users.groupby(level="segment")
+    assert (got_segments["users"] == by_segment.size()).all()
+    assert (got_segments["sq_escalated"] == (users["escalated"] ** 2).groupby(level="segment").sum()).all()
+    product = (users["thumbs_up"] * users["rated"]).groupby(level="segment").sum()
+    assert (got_segments["thumbs_up_x_rated"] == product).all()
+    assert (got_segments["users_known"] == (users["known"] > 0).groupby(level="segment").sum()).all()
+    expected = segment_moments(users)
+    for column in [c for c in expected.columns if c != "cost_within"]:
+        assert np.allclose(got_segments[column].astype(float), expected[column].astype(float), rtol=1e-9), column
+    tasks = rows.assign(task_type=frame["task_type"]).groupby(["segment", "task_type"])["escalated"].sum()
+    got_tasks = got[got["grain"] == "task"].set_index(["segment", "task_type"])["escalated"]
+    assert got_tasks.sort_index().tolist() == tasks.sort_index().tolist()
+
+
+def test_the_gap_table_from_the_stores_moments_is_the_one_from_the_cells(demo_store: Store) -> None:
+    metrics = ["escalation_rate", "error_rate", "resolution_rate", "thumbs_up_rate", "csat", "cost_per_request"]
+    from_cells = gap_table_from_cells({"language": load_cells(demo_store, "language")}, GapSettings(), metrics)
+    from_store = gap_table(demo_store, ["language"], metrics=metrics)
+    assert "confirmed" in set(from_store["status"])
+    pd.testing.assert_frame_equal(from_store, from_cells, rtol=1e-9)
 
 
 @pytest.mark.parametrize("nobs1", [12.5, 400.0, 90_000.0])

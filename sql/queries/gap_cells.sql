@@ -2,8 +2,9 @@
 -- params: since DateTime64(3), until DateTime64(3); the modal slot holds gap_modal_segment, the filters slot the
 -- filters of metrics.dimensions, and the grain slot one of metrics.gaps.GRAINS: a row per (segment, task_type,
 -- user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with grain 'user' or
--- 'task' (the other key left empty). The slots sums, counts and window hold the parts of gap_cells_more when the
--- run compares CSAT or cost (20% of the query's time otherwise spent for nothing), or nothing.
+-- 'task' (the other key left empty; a user's rows group on the user alone, whose segment is one). The slots sums,
+-- counts and window hold the parts of gap_cells_more when the run compares CSAT or cost (20% of the query's time
+-- otherwise spent for nothing), or nothing.
 -- returns: grain String, segment String, task_type String, user_id UInt64 (the user's key), requests UInt64,
 -- escalated UInt64, errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64 (and the columns
 -- of gap_cells_more). Each user counts whole in their modal segment.
@@ -13,7 +14,7 @@ WITH modal AS
 )
 SELECT
     {{grain_column}} AS grain,
-    segment,
+    any(seg) AS segment,
     task_type,
     user_key AS user_id,
     sum(n) AS requests,
@@ -26,24 +27,29 @@ SELECT
     {{sums}}
 FROM
 (
-    SELECT m.segment AS segment, c.* {{window}}
+    SELECT m.segment AS seg, c.* {{window}}
     FROM
     (
-        SELECT
-            user_key,
-            task_type,
-            count() AS n,
-            countIf(escalated) AS n_escalated,
-            countIf(status = 'error') AS n_errors,
-            countIf(isNotNull(resolved)) AS n_known,
-            countIf(resolved) AS n_resolved,
-            countIf(isNotNull(thumb)) AS n_rated,
-            countIf(thumb = 1) AS n_thumbs_up
-            {{counts}}
-        FROM requests_live
-        WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
-            {{filters}}
-        GROUP BY user_key, task_type
+        SELECT toUInt64(bitShiftRight(pair, 64)) AS user_key, task AS task_type, * EXCEPT (pair, task)
+        FROM
+        (
+            -- One 128-bit key, the user's key above the task type's hash (as in gap_modal_segment).
+            SELECT
+                bitOr(bitShiftLeft(toUInt128(user_key), 64), cityHash64(task_type)) AS pair,
+                any(task_type) AS task,
+                count() AS n,
+                countIf(escalated) AS n_escalated,
+                countIf(status = 'error') AS n_errors,
+                countIf(isNotNull(resolved)) AS n_known,
+                countIf(resolved) AS n_resolved,
+                countIf(isNotNull(thumb)) AS n_rated,
+                countIf(thumb = 1) AS n_thumbs_up
+                {{counts}}
+            FROM requests_live
+            WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+                {{filters}}
+            GROUP BY pair
+        )
     ) AS c
     INNER JOIN modal AS m ON c.user_key = m.user_key
 )
