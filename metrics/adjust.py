@@ -64,17 +64,18 @@ def _mix(seg_n: np.ndarray, ref_n: np.ndarray, seg_total: float) -> tuple[np.nda
 
 
 def standardized_rate_gap(
-    segment: pd.DataFrame, reference: pd.DataFrame, deff: tuple[float, float] = (1.0, 1.0)
+    segment: tuple[np.ndarray, np.ndarray],
+    reference: tuple[np.ndarray, np.ndarray],
+    deff: tuple[float, float] = (1.0, 1.0),
 ) -> Adjusted | None:
-    """Direct standardization of a rate gap. Both frames have one row per task type with ``k`` and ``n``.
+    """Direct standardization of a rate gap. Each group is its (events, trials) per task type, both groups over the
+    same task types in the same order (arrays, not frames: the gap table standardizes every binary contrast).
 
     The variance smooths each cell's rate as (k+1)/(n+2), so that a zero cell keeps its variance, and multiplies
     each group's part by that group's design effect, as its effective counts are in the raw test.
     """
-    # In numpy, not pandas: the gap table standardizes every binary contrast, and pandas took 5 ms for each.
-    both = segment.index.intersection(reference.index)
-    (seg_k, seg_n), (ref_k, ref_n) = (frame.loc[both, ["k", "n"]].to_numpy(float).T for frame in (segment, reference))
-    kept, weights, coverage = _mix(seg_n, ref_n, float(segment["n"].sum()))
+    (seg_k, seg_n), (ref_k, ref_n) = segment, reference
+    kept, weights, coverage = _mix(seg_n, ref_n, float(seg_n.sum()))
     if not kept.any():
         return None
     seg_k, seg_n, ref_k, ref_n = seg_k[kept], seg_n[kept], ref_k[kept], ref_n[kept]

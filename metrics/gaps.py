@@ -201,6 +201,35 @@ class Group:
     tasks: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class DimensionSums:
+    """One dimension's sums: per segment with their moments over users (``segment_moments``), and per (segment,
+    task type), as a frame and, for the standardization of every binary contrast, as arrays (segments x task types,
+    the same task types in every row) that need no pandas indexing."""
+
+    moments: pd.DataFrame
+    tasks: pd.DataFrame
+    task_arrays: dict[str, np.ndarray]
+    rows: dict[str, int]
+
+    @classmethod
+    def of(cls, cells: pd.DataFrame) -> DimensionSums:
+        """From rows of any grain of gap_cells or from gap_moments."""
+        moments, tasks = _moments_and_tasks(cells)
+        wide = tasks.unstack("task_type", fill_value=0).reindex(moments.index, fill_value=0)
+        arrays = {column: wide[column].to_numpy(float) for column in tasks.columns}
+        return cls(moments, tasks, arrays, {str(segment): row for row, segment in enumerate(wide.index)})
+
+    def by_task(self, segment: str, events: str, trials: str) -> tuple[np.ndarray, np.ndarray]:
+        """A segment's events and trials per task type."""
+        row = self.rows[segment]
+        return self.task_arrays[events][row], self.task_arrays[trials][row]
+
+    def group(self, segment: str) -> Group:
+        """A segment's moments and sums per task type."""
+        return Group(self.moments.loc[segment], self.tasks.loc[segment])
+
+
 def segment_moments(users: pd.DataFrame) -> pd.DataFrame:
     """Per segment, from per-(segment, user) sums: the sums, the users, and the sums over users of the squares and
     cross-products that the cluster-robust variances need, as sql/queries/gap_moments.sql computes them in the
@@ -289,14 +318,13 @@ def _contrast(
     metric: str,
     segment: str,
     reference: str,
-    moments: pd.DataFrame,
-    tasks: pd.DataFrame,
+    sums: DimensionSums,
     settings: GapSettings,
     family_size: int,
 ) -> dict[str, Any]:
     """One segment against its reference on one binary metric, before the run-wide corrections."""
     events, trials = BINARY[metric]
-    seg_moments, ref_moments = moments.loc[segment], moments.loc[reference]
+    seg_moments, ref_moments = sums.moments.loc[segment], sums.moments.loc[reference]
     seg = cluster_counts(seg_moments, events, trials)
     ref = cluster_counts(ref_moments, events, trials)
     row: dict[str, Any] = {
@@ -342,8 +370,7 @@ def _contrast(
                 seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, method="score", compare="diff", alpha=settings.alpha
             )
             seg_low, seg_high = proportion_confint(seg.k_eff, seg.n_eff, alpha=settings.alpha, method="wilson")
-            seg_tasks = tasks.loc[segment].rename(columns={events: "k", trials: "n"})[["k", "n"]]
-            ref_tasks = tasks.loc[reference].rename(columns={events: "k", trials: "n"})[["k", "n"]]
+            seg_tasks, ref_tasks = (sums.by_task(s, events, trials) for s in (segment, reference))
             adjusted = standardized_rate_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff)) or NOT_ADJUSTED
         except (Warning, ValueError, ZeroDivisionError) as exc:
             # An underpowered contrast stays underpowered; the failure is only a note then.
@@ -615,14 +642,13 @@ def _other_contrast(
     metric: str,
     segment: str,
     reference: str,
-    moments: pd.DataFrame,
-    tasks: pd.DataFrame,
+    sums: DimensionSums,
     latency: pd.DataFrame | None,
     settings: GapSettings,
     family_size: int,
 ) -> dict[str, Any]:
     """One segment against its reference on CSAT, p95 latency or cost per request."""
-    seg, ref = (Group(moments.loc[s], tasks.loc[s]) for s in (segment, reference))
+    seg, ref = sums.group(segment), sums.group(reference)
     row: dict[str, Any] = {
         "dimension": dimension,
         "segment": segment,
@@ -682,29 +708,27 @@ def gap_table_from_cells(
     unknown = sorted(set(chosen) - set(ALL_METRICS))
     if unknown:
         raise ValueError(f"no gap test for {unknown}: choose from {', '.join(ALL_METRICS)}")
-    plans: list[tuple[str, str, str, str, pd.DataFrame, pd.DataFrame]] = []
+    plans: list[tuple[str, str, str, str, DimensionSums]] = []
     for dimension, cells in cells_by_dimension.items():
         if cells.empty:
             continue
-        moments, tasks = _moments_and_tasks(cells)
-        volume = moments["requests"]
+        sums = DimensionSums.of(cells)
+        volume = sums.moments["requests"]
         reference = settings.reference.get(dimension) or str(volume.idxmax())
         if reference not in volume.index:
             continue  # R1/R9: never switch the reference silently; the caller logs the skip
         for segment in volume.index:
             if segment != reference:
-                plans.extend((dimension, metric, str(segment), reference, moments, tasks) for metric in chosen)
+                plans.extend((dimension, metric, str(segment), reference, sums) for metric in chosen)
     latency = latency_by_dimension or {}
     rows = []
-    for dimension, metric, segment, reference, moments, tasks in plans:
+    for dimension, metric, segment, reference, sums in plans:
         if metric in BINARY:
-            rows.append(_contrast(dimension, metric, segment, reference, moments, tasks, settings, len(plans)))
+            rows.append(_contrast(dimension, metric, segment, reference, sums, settings, len(plans)))
         else:
             dimension_latency = latency.get(dimension)
             rows.append(
-                _other_contrast(
-                    dimension, metric, segment, reference, moments, tasks, dimension_latency, settings, len(plans)
-                )
+                _other_contrast(dimension, metric, segment, reference, sums, dimension_latency, settings, len(plans))
             )
         report("comparisons", len(rows), len(plans))
     if settings.audit:

@@ -346,8 +346,13 @@ def test_a_filter_keeps_only_its_cut(synthetic_store: tuple[Any, pd.DataFrame]) 
     assert set(cells["segment"]) == set(kept["language"])
 
 
-def test_the_store_sums_each_users_moments_as_pandas_does(synthetic_store: tuple[Any, pd.DataFrame]) -> None:
-    store, frame = synthetic_store
+def test_the_store_sums_each_users_moments_as_pandas_does(tmp_path: Path) -> None:
+    frame = generate(4_000, seed=13, days=3)
+    # Users who write in two languages: the first 60 alternate, so that some tie (ties go to the greatest name).
+    mixed = frame["user_id"].isin([f"u-{k}" for k in range(60)])
+    frame.loc[mixed, "language"] = np.where(np.arange(int(mixed.sum())) % 2 == 0, "de", "en")
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    ingest(store, [str(write_jsonl(frame, tmp_path / "mixed.jsonl"))])
     got = load_cells(store, "language", grain="moments")
     got_segments = got[got["grain"] == "segment"].set_index("segment").sort_index()
     # Each user whole in their modal language (ties to the greatest name), then per-user sums.
@@ -370,6 +375,8 @@ def test_the_store_sums_each_users_moments_as_pandas_does(synthetic_store: tuple
     )
     users = rows.groupby(["segment", "user_id"]).sum()
     by_segment = users.groupby(level="segment")
+    per_language = counts.pivot(index="user_id", columns="language", values="n").fillna(0)
+    assert ((per_language["de"] == per_language["en"]) & (per_language["de"] > 0)).any()  # ties are exercised
     assert (got_segments["users"] == by_segment.size()).all()
     assert (got_segments["sq_escalated"] == (users["escalated"] ** 2).groupby(level="segment").sum()).all()
     product = (users["thumbs_up"] * users["rated"]).groupby(level="segment").sum()
