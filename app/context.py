@@ -40,6 +40,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "gap_table": gaps.gap_table,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,
+    "touched_users": decisions.touched_users,
     "batches": health.ingest_batches,
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,

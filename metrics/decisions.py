@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metrics.dimensions import expression, fill, render
 from metrics.gaps import COLUMNS, GapSettings, Status, gap_table
+from metrics.registry import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
@@ -272,6 +274,35 @@ def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None)
         )
     columns = ["dimension", "segment", "reference", "severity", "metrics", "requests", "users", "evidence"]
     return pd.DataFrame(rows, columns=columns).sort_values(["severity", "requests"], ascending=[True, False])
+
+
+def touched_users(
+    store: Store,
+    segments: list[tuple[str, str]],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    where: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """For each (dimension, segment): its distinct users over a window and cut, their share of all its users and
+    their model spend, in one scan for every segment (the second-class page shows each one's)."""
+    columns = ["dimension", "segment", "users", "share", "cost_usd"]
+    if not segments:
+        return pd.DataFrame(columns=columns)
+    rendered = render([], where or {})
+    params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE, **rendered.params}
+    pair = query("second_class_touched_pair").text
+    pairs = []
+    for i, (dimension, segment) in enumerate(segments):
+        params[f"s{i}"] = segment
+        pairs.append(pair.replace("{{dimension}}", expression(dimension, f"tk{i}", params)).replace("{{i}}", str(i)))
+    sql = fill(query("second_class_touched").text, rendered).replace("{{pairs}}", "\n".join(pairs))
+    counts = store.query_df(sql, params).iloc[0]
+    total = int(counts["users"])
+    rows = []
+    for i, (dimension, segment) in enumerate(segments):
+        users = int(counts[f"users_{i}"])
+        rows.append((dimension, segment, users, users / total if total else 0.0, float(counts[f"cost_usd_{i}"])))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def early_warnings(decisions: pd.DataFrame) -> pd.DataFrame:

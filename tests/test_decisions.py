@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from ingest.load import ingest
 from ingest.synthetic import generate, write_jsonl
-from metrics.decisions import cusum_step, decide, run_length, second_class_users, threshold
+from metrics.decisions import cusum_step, decide, run_length, second_class_users, threshold, touched_users
 from metrics.gaps import GapSettings, gap_table
 from routewatch.store import Store
 from tests.conftest import run_cli
@@ -138,3 +139,23 @@ def test_decide_command_reports_and_is_idempotent(tmp_path: Path) -> None:
     assert first.returncode == 0 and "decided 3 day(s)" in first.stderr, first.stderr
     again = run_cli("decide", "--by", "channel", store=store)
     assert again.returncode == 0 and "already decided" in again.stderr
+
+
+def test_touched_users_match_pandas_in_one_scan(synthetic_store: tuple[Store, Any]) -> None:
+    store, frame = synthetic_store
+    since, until = datetime(2026, 10, 10, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)
+    pairs = [("language", "hi"), ("channel", "api"), ("segments.native_speaker", "no"), ("tier", "nobody")]
+    got = touched_users(store, pairs, since, until, where={"router": "bert-router@v7"}).set_index("segment")
+    cut = frame[(frame["ts"] >= since) & (frame["ts"] < until) & (frame["router"] == "bert-router@v7")]
+    native = cut["segments"].map(lambda keys: keys.get("native_speaker"))
+    for segment, rows in [
+        ("hi", cut[cut["language"] == "hi"]),
+        ("api", cut[cut["channel"] == "api"]),
+        ("no", cut[native == "no"]),
+        ("nobody", cut.iloc[:0]),
+    ]:
+        assert got.loc[segment, "users"] == rows["user_id"].nunique(), segment
+        assert got.loc[segment, "share"] == pytest.approx(rows["user_id"].nunique() / cut["user_id"].nunique())
+        assert got.loc[segment, "cost_usd"] == pytest.approx(rows["cost_usd"].sum(), abs=1e-9)
+    assert got.loc["hi", "users"] > 0 and got.loc["no", "users"] > 0
+    assert touched_users(store, []).empty

@@ -21,18 +21,20 @@ explore = st.toggle(
 )
 current = second_class_users(ctx.gap_table(filters)) if explore else decided
 st.caption(f"Evidence below over {filters.describe()}.")
+if not current.empty:
+    since, until = filters.window
+    pairs = [(str(row.dimension), str(row.segment)) for row in current.itertuples()]
+    reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=filters.where)
+    reach = reach.set_index(["dimension", "segment"])
 for row in current.itertuples():
     with st.container(border=True):
         st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
         st.markdown(row.evidence)
-        touched = ctx.metric("volume", filters, by=[row.dimension])
-        mine = touched[touched[row.dimension] == row.segment]
-        users = int(mine["users"].sum())
-        share = users / max(int(touched["users"].sum()), 1)
+        mine = reach.loc[(row.dimension, row.segment)]
         left, middle, right = st.columns(3)
-        left.metric("Users touched", f"{users:,}", help="Distinct users of this segment in the period.")
-        middle.metric("Share of users", ctx.percent(share), help="Their share of all users in the period.")
-        right.metric("Their model spend", ctx.usd(float(mine["cost_usd"].sum())), help=ctx.help_of("volume"))
+        left.metric("Users touched", f"{int(mine['users']):,}", help="Distinct users of this segment in the period.")
+        middle.metric("Share of users", ctx.percent(mine["share"]), help="Their share of all users in the period.")
+        right.metric("Their model spend", ctx.usd(float(mine["cost_usd"])), help=ctx.help_of("volume"))
         daily = ctx.metric("resolution_rate", filters, by=[row.dimension], bucket="day")
         pair = daily[daily[row.dimension].isin([row.segment, row.reference])]
         title = f"Resolution rate, {row.segment} against {row.reference}"
