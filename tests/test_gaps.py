@@ -346,18 +346,36 @@ def test_a_filter_keeps_only_its_cut(synthetic_store: tuple[Any, pd.DataFrame]) 
     assert set(cells["segment"]) == set(kept["language"])
 
 
-def test_the_store_sums_each_users_moments_as_pandas_does(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def mixed_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, pd.DataFrame]:
+    """4,000 synthetic requests where the first 60 users alternate between two languages, two accounts and two
+    values of the ``native_speaker`` segment key, so that some tie between them (ties go to the greatest name)."""
     frame = generate(4_000, seed=13, days=3)
-    # Users who write in two languages: the first 60 alternate, so that some tie (ties go to the greatest name).
     mixed = frame["user_id"].isin([f"u-{k}" for k in range(60)])
-    frame.loc[mixed, "language"] = np.where(np.arange(int(mixed.sum())) % 2 == 0, "de", "en")
-    store = Store(f"chdb://{tmp_path / 'store'}")
-    ingest(store, [str(write_jsonl(frame, tmp_path / "mixed.jsonl"))])
-    got = load_cells(store, "language", grain="moments")
+    even = np.arange(int(mixed.sum())) % 2 == 0
+    frame.loc[mixed, "language"] = np.where(even, "de", "en")
+    frame.loc[mixed, "account_id"] = np.where(even, "acct-001", "acct-002")
+    frame.loc[mixed, "segments"] = [{"native_speaker": "yes" if e else "no"} for e in even]
+    folder = tmp_path_factory.mktemp("mixed")
+    store = Store(f"chdb://{folder / 'store'}")
+    ingest(store, [str(write_jsonl(frame, folder / "mixed.jsonl"))])
+    frame["segments.native_speaker"] = frame["segments"].map(lambda keys: (keys or {}).get("native_speaker", ""))
+    return store, frame
+
+
+@pytest.mark.parametrize("dimension", ["language", "account_id", "segments.native_speaker"])
+def test_the_store_sums_each_users_moments_as_pandas_does(
+    mixed_store: tuple[Store, pd.DataFrame], dimension: str
+) -> None:
+    store, frame = mixed_store
+    got = load_cells(store, dimension, grain="moments")
     got_segments = got[got["grain"] == "segment"].set_index("segment").sort_index()
-    # Each user whole in their modal language (ties to the greatest name), then per-user sums.
-    counts = frame.groupby(["user_id", "language"]).size().rename("n").reset_index()
-    modal = counts.sort_values(["n", "language"]).groupby("user_id")["language"].last()
+    # Each user whole in their modal segment (ties to the greatest name), then per-user sums.
+    counts = frame.groupby(["user_id", dimension]).size().rename("n").reset_index()
+    modal = counts.sort_values(["n", dimension]).groupby("user_id")[dimension].last()
+    per_segment = counts.pivot(index="user_id", columns=dimension, values="n").fillna(0)
+    assert ((per_segment > 0).sum(axis=1) > 1).sum() >= 30  # users in two segments
+    assert (per_segment.max(axis=1) == per_segment.apply(lambda r: r.nlargest(2).iloc[-1], axis=1)).any()  # ties
     rows = pd.DataFrame(
         {
             "segment": frame["user_id"].map(modal),
@@ -375,8 +393,6 @@ def test_the_store_sums_each_users_moments_as_pandas_does(tmp_path: Path) -> Non
     )
     users = rows.groupby(["segment", "user_id"]).sum()
     by_segment = users.groupby(level="segment")
-    per_language = counts.pivot(index="user_id", columns="language", values="n").fillna(0)
-    assert ((per_language["de"] == per_language["en"]) & (per_language["de"] > 0)).any()  # ties are exercised
     assert (got_segments["users"] == by_segment.size()).all()
     assert (got_segments["sq_escalated"] == (users["escalated"] ** 2).groupby(level="segment").sum()).all()
     product = (users["thumbs_up"] * users["rated"]).groupby(level="segment").sum()
