@@ -34,12 +34,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import (
-    confint_proportions_2indep,
-    proportion_confint,
-    test_proportions_2indep,
-)
+from statsmodels.stats.proportion import proportion_confint, test_proportions_2indep
 
 from metrics.adjust import (
     CSAT_LEVELS,
@@ -304,6 +301,43 @@ def detectable_effect(nobs1: float, nobs2: float, alpha: float, power: float) ->
     return h
 
 
+def _score_variance(count1: float, nobs1: float, count0: float, nobs0: float, diff: float) -> float:
+    """The variance of p1 - p0 under p1 - p0 = diff, at the restricted maximum likelihood (Miettinen and Nurminen's
+    cubic, as statsmodels' score test writes it), with their small-sample correction."""
+    nobs, count = nobs1 + nobs0, count1 + count0
+    if diff == 0:
+        prop0 = prop1 = count / nobs
+    else:
+        tmp3 = nobs
+        tmp2 = (nobs1 + 2 * nobs0) * diff - nobs - count
+        tmp1 = (count0 * diff - nobs - 2 * count0) * diff + count
+        tmp0 = count0 * diff * (1 - diff)
+        q = (tmp2 / (3 * tmp3)) ** 3 - tmp1 * tmp2 / (6 * tmp3**2) + tmp0 / (2 * tmp3)
+        p = math.copysign(math.sqrt((tmp2 / (3 * tmp3)) ** 2 - tmp1 / (3 * tmp3)), q) if q else 0.0
+        a = (math.pi + math.acos(q / p**3)) / 3
+        prop0 = 2 * p * math.cos(a) - tmp2 / (3 * tmp3)
+        prop1 = prop0 + diff
+    return (prop1 * (1 - prop1) / nobs1 + prop0 * (1 - prop0) / nobs0) * nobs / (nobs - 1)
+
+
+def score_interval(count1: float, nobs1: float, count0: float, nobs0: float, alpha: float) -> tuple[float, float]:
+    """The score interval of p1 - p0 (Miettinen-Nurminen, corrected): what statsmodels' confint_proportions_2indep
+    (method "score", compare "diff") finds by inverting its score test, from the same brackets with the same root
+    finder, but on the statistic written out (statsmodels' test object took 2 ms of each contrast)."""
+    p1, p0 = count1 / nobs1, count0 / nobs0
+    estimate = p1 - p0
+    crit = _z(1 - alpha / 2)
+
+    def excess(diff: float) -> float:  # |z| - crit: zero at each bound
+        return abs(estimate - diff) / math.sqrt(_score_variance(count1, nobs1, count0, nobs0, diff)) - crit
+
+    wald = _z(1 - alpha / 2) * math.sqrt(p1 * (1 - p1) / nobs1 + p0 * (1 - p0) / nobs0)
+    low, high = estimate - wald, estimate + wald
+    upper = min(high + abs(high) * 0.5, 0.99999)
+    lower = low - abs(low) * 0.25
+    return float(brentq(excess, lower, estimate)), float(brentq(excess, estimate, upper))
+
+
 def minimum_detectable_gap(seg: ClusterCounts, ref: ClusterCounts, alpha_plan: float, power: float) -> float:
     """The smallest gap (either direction) the effective sample sizes can detect, in rate points."""
     h = detectable_effect(seg.n_eff, ref.n_eff, alpha_plan, power)
@@ -366,9 +400,7 @@ def _contrast(
             test = test_proportions_2indep(
                 seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, method="score", compare="diff", correction=True
             )
-            low, high = confint_proportions_2indep(
-                seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, method="score", compare="diff", alpha=settings.alpha
-            )
+            low, high = score_interval(seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, settings.alpha)
             seg_low, seg_high = proportion_confint(seg.k_eff, seg.n_eff, alpha=settings.alpha, method="wilson")
             seg_tasks, ref_tasks = (sums.by_task(s, events, trials) for s in (segment, reference))
             adjusted = standardized_rate_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff)) or NOT_ADJUSTED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from metrics.gaps import (
     gap_table,
     gap_table_from_cells,
     load_cells,
+    score_interval,
     segment_moments,
     traffic_to_decide,
 )
@@ -412,6 +414,26 @@ def test_the_gap_table_from_the_stores_moments_is_the_one_from_the_cells(demo_st
     from_store = gap_table(demo_store, ["language"], metrics=metrics)
     assert "confirmed" in set(from_store["status"])
     pd.testing.assert_frame_equal(from_store, from_cells, rtol=1e-9)
+
+
+def test_the_score_interval_is_statsmodels_and_fails_where_it_fails() -> None:
+    rng = np.random.default_rng(3)
+    agreed = failed = 0
+    for _ in range(400):
+        (n1, n0), (p1, p0) = rng.uniform(20, 50_000, 2), rng.uniform(0.001, 0.999, 2)
+        args = (n1 * p1, n1, n0 * p0, n0)  # effective counts need not be whole
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # as the gap table calls both
+            try:
+                expected = proportion.confint_proportions_2indep(*args, method="score", compare="diff", alpha=0.05)
+            except (Warning, ValueError):
+                with pytest.raises((Warning, ValueError)):
+                    score_interval(*args, alpha=0.05)
+                failed += 1
+                continue
+        assert score_interval(*args, alpha=0.05) == pytest.approx(expected, abs=1e-10)
+        agreed += 1
+    assert agreed > 300 and failed > 0
 
 
 @pytest.mark.parametrize("nobs1", [12.5, 400.0, 90_000.0])
