@@ -37,12 +37,13 @@ FROM
             SELECT
                 bitOr(bitShiftLeft(toUInt128(user_key), 64), cityHash64(task_type)) AS pair,
                 any(task_type) AS task,
+                -- count(column) counts its non-null values, sum of a Bool its trues: both cheaper than countIf
                 count() AS n,
-                countIf(escalated) AS n_escalated,
+                sum(escalated) AS n_escalated,
                 countIf(status = 'error') AS n_errors,
-                countIf(isNotNull(resolved)) AS n_known,
+                count(resolved) AS n_known,
                 countIf(resolved) AS n_resolved,
-                countIf(isNotNull(thumb)) AS n_rated,
+                count(thumb) AS n_rated,
                 countIf(thumb = 1) AS n_thumbs_up
                 {{counts}}
             FROM requests_live
