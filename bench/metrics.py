@@ -124,9 +124,14 @@ def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
         what = f"page {page}: its {questions} questions"
         results.append({"rows": rows, "what": what, "seconds": round(seconds, 3)})
         print(f"{rows:,} {what}: {seconds:.3f} s, slowest {slowest}", file=sys.stderr, flush=True)
-    seconds = _best_of(1, lambda: gap_table(store, ["account_id"]))
+    # The first run reads columns no metric above read (the user key, the account): timed apart from the best of
+    # three that follow, as every cut above is.
+    first = _best_of(1, lambda: gap_table(store, ["account_id"]))
+    best = _best_of(3, lambda: gap_table(store, ["account_id"]))
     segments = gap_table(store, ["account_id"])["segment"].nunique()
-    results.append({"rows": rows, "what": f"gap table, account_id ({segments} segments)", "seconds": round(seconds, 3)})
+    for label, seconds in (("first run", first), ("best of three", best)):
+        what = f"gap table, account_id ({segments} segments), {label}"
+        results.append({"rows": rows, "what": what, "seconds": round(seconds, 3)})
     if rows <= 1_000_000:
         frame = pd.read_json(path, lines=True)
         start = time.perf_counter()
