@@ -331,7 +331,7 @@ def score_interval(count1: float, nobs1: float, count0: float, nobs0: float, alp
     def excess(diff: float) -> float:  # |z| - crit: zero at each bound
         return abs(estimate - diff) / math.sqrt(_score_variance(count1, nobs1, count0, nobs0, diff)) - crit
 
-    wald = _z(1 - alpha / 2) * math.sqrt(p1 * (1 - p1) / nobs1 + p0 * (1 - p0) / nobs0)
+    wald = crit * math.sqrt(p1 * (1 - p1) / nobs1 + p0 * (1 - p0) / nobs0)
     low, high = estimate - wald, estimate + wald
     upper = min(high + abs(high) * 0.5, 0.99999)
     lower = low - abs(low) * 0.25
