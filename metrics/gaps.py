@@ -303,39 +303,41 @@ def detectable_effect(nobs1: float, nobs2: float, alpha: float, power: float) ->
 
 def _score_variance(count1: float, nobs1: float, count0: float, nobs0: float, diff: float) -> float:
     """The variance of p1 - p0 under p1 - p0 = diff, at the restricted maximum likelihood (Miettinen and Nurminen's
-    cubic, as statsmodels' score test writes it), with their small-sample correction."""
+    cubic, solved in closed form), with their small-sample correction N / (N - 1).
+
+    statsmodels' score test writes the same cubic with ``count0`` where ``nobs0`` belongs in its linear
+    coefficient (statsmodels issue 10269): its restricted estimate then misses the likelihood's maximum, its
+    intervals are off, and for a segment far below its reference the root leaves its domain and it fails.
+    """
     nobs, count = nobs1 + nobs0, count1 + count0
     if diff == 0:
         prop0 = prop1 = count / nobs
     else:
         tmp3 = nobs
         tmp2 = (nobs1 + 2 * nobs0) * diff - nobs - count
-        tmp1 = (count0 * diff - nobs - 2 * count0) * diff + count
+        tmp1 = (nobs0 * diff - nobs - 2 * count0) * diff + count
         tmp0 = count0 * diff * (1 - diff)
         q = (tmp2 / (3 * tmp3)) ** 3 - tmp1 * tmp2 / (6 * tmp3**2) + tmp0 / (2 * tmp3)
-        p = math.copysign(math.sqrt((tmp2 / (3 * tmp3)) ** 2 - tmp1 / (3 * tmp3)), q) if q else 0.0
-        a = (math.pi + math.acos(q / p**3)) / 3
+        p = math.copysign(math.sqrt((tmp2 / (3 * tmp3)) ** 2 - tmp1 / (3 * tmp3)), q)
+        # The cubic has three real roots, so |q / p^3| <= 1 but for rounding.
+        a = (math.pi + math.acos(min(1.0, max(-1.0, q / p**3)))) / 3
         prop0 = 2 * p * math.cos(a) - tmp2 / (3 * tmp3)
         prop1 = prop0 + diff
     return (prop1 * (1 - prop1) / nobs1 + prop0 * (1 - prop0) / nobs0) * nobs / (nobs - 1)
 
 
 def score_interval(count1: float, nobs1: float, count0: float, nobs0: float, alpha: float) -> tuple[float, float]:
-    """The score interval of p1 - p0 (Miettinen-Nurminen, corrected): what statsmodels' confint_proportions_2indep
-    (method "score", compare "diff") finds by inverting its score test, from the same brackets with the same root
-    finder, but on the statistic written out (statsmodels' test object took 2 ms of each contrast)."""
-    p1, p0 = count1 / nobs1, count0 / nobs0
-    estimate = p1 - p0
+    """The score interval of p1 - p0 (Miettinen-Nurminen, with the correction): the differences whose score test
+    does not reject at ``alpha``, found on each side of the estimate by Brent's method. The score statistic grows
+    without bound towards -1 and 1, so (-1, estimate) and (estimate, 1) always hold one bound each."""
+    estimate = count1 / nobs1 - count0 / nobs0
     crit = _z(1 - alpha / 2)
 
     def excess(diff: float) -> float:  # |z| - crit: zero at each bound
         return abs(estimate - diff) / math.sqrt(_score_variance(count1, nobs1, count0, nobs0, diff)) - crit
 
-    wald = crit * math.sqrt(p1 * (1 - p1) / nobs1 + p0 * (1 - p0) / nobs0)
-    low, high = estimate - wald, estimate + wald
-    upper = min(high + abs(high) * 0.5, 0.99999)
-    lower = low - abs(low) * 0.25
-    return float(brentq(excess, lower, estimate)), float(brentq(excess, estimate, upper))
+    edge = 1 - 1e-9
+    return float(brentq(excess, -edge, estimate)), float(brentq(excess, estimate, edge))
 
 
 def minimum_detectable_gap(seg: ClusterCounts, ref: ClusterCounts, alpha_plan: float, power: float) -> float:
