@@ -445,6 +445,15 @@ def test_the_score_interval_inverts_the_score_test_even_far_below_the_reference(
     assert -0.6 < low < high < -0.5
 
 
+def test_a_segment_far_below_its_reference_is_confirmed_not_a_failed_model() -> None:
+    rng = np.random.default_rng(8)
+    reference = _cells(rng, "ref", 2000, {"t": 1.0}, {"t": 0.75}, spread=0.05)
+    segment = _cells(rng, "seg", 1500, {"t": 1.0}, {"t": 0.15}, spread=0.05)
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, segment])}, REF), "seg")
+    assert row["status"] == Status.CONFIRMED.value, row["note"]
+    assert row["ci_low"] < row["gap"] < row["ci_high"] < -0.5
+
+
 def test_the_score_interval_matches_the_published_miettinen_nurminen_example() -> None:
     # Fagerland, Lydersen and Laake (2015), 7/34 against 1/34: Miettinen-Nurminen 95% interval (0.028, 0.34),
     # published without the N / (N - 1) factor; dividing the variance by it equals scaling the critical value.
