@@ -135,9 +135,14 @@ def decide(
     *,
     now: datetime | None = None,
     days_between_false_alarms: float = 30.0,
+    redo_from: date | None = None,
 ) -> DecisionRun:
-    """Judge every closed day not judged yet, in order, and store the decisions."""
+    """Judge every closed day not judged yet, in order, and store the decisions; with ``redo_from``, first forget
+    the decisions from that day on, so that they are judged again (a crash after forgetting loses nothing: the
+    next run judges those days as not judged yet)."""
     settings = settings or GapSettings()
+    if redo_from is not None:
+        store.command(query("decisions_forget").text, {"since": redo_from})
     today = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), tzinfo=UTC)
     windows = store.query_df(query("decisions_windows").text, {"until": today})
     pending = [d for d, decided in zip(windows["day"], windows["decided"], strict=True) if not decided]

@@ -7,7 +7,7 @@ import platform
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -167,7 +167,7 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     migrate(store)
     dimensions = _names(args.by)
-    run = decide(store, dimensions)
+    run = decide(store, dimensions, redo_from=args.redo_from)
     if not run.windows:
         _say("every closed day is already decided")
     else:
@@ -397,6 +397,12 @@ def _parser() -> argparse.ArgumentParser:
 
     decide = sub.add_parser("decide", parents=[common], help="judge every closed day once and store the decisions")
     decide.add_argument("--by", default="language,channel,tier", help="DIM[,DIM] (default language,channel,tier)")
+    decide.add_argument(
+        "--redo-from",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="judge again every closed day from this one on (after an upgrade that changed the statistics)",
+    )
     decide.set_defaults(run=cmd_decide)
 
     second = sub.add_parser("second-class", parents=[common, fmt], help="segments served worse, with evidence")

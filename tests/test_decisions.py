@@ -139,6 +139,16 @@ def test_decide_command_reports_and_is_idempotent(tmp_path: Path) -> None:
     assert first.returncode == 0 and "decided 3 day(s)" in first.stderr, first.stderr
     again = run_cli("decide", "--by", "channel", store=store)
     assert again.returncode == 0 and "already decided" in again.stderr
+    count = "SELECT window_start, count(), max(decided_at) FROM gap_decisions FINAL GROUP BY window_start ORDER BY 1"
+    before = store.query_rows(count)
+    last = before[-1][0]
+    redo = run_cli("decide", "--by", "channel", "--redo-from", last.isoformat(), store=store)
+    assert redo.returncode == 0 and f"decided 1 day(s) ({last} to {last})" in redo.stderr, redo.stderr
+    after = store.query_rows(count)
+    assert [row[:2] for row in after] == [row[:2] for row in before]  # the same comparisons, none twice
+    assert after[:-1] == before[:-1] and after[-1][2] > before[-1][2]  # only the last day judged again
+    bad = run_cli("decide", "--redo-from", "yesterday", store=store)
+    assert bad.returncode != 0 and "--redo-from" in bad.stderr
 
 
 def test_touched_users_match_pandas_in_one_scan(synthetic_store: tuple[Store, Any]) -> None:
