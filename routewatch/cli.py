@@ -267,23 +267,19 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve_dashboard(settings: Settings, port: int, address: str = "localhost") -> int:
-    """Run ``streamlit run app/streamlit_app.py`` on ``port`` with this invocation's store and settings."""
+    """Run the Streamlit dashboard (app/streamlit_app.py) on ``port`` with this invocation's store and settings."""
     import os
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
+    from app.serve import streamlit_command
+
     env = dict(os.environ, ROUTEWATCH_STORE=settings.store_dsn)
     config = Path(os.environ.get("ROUTEWATCH_CONFIG", "routewatch.toml")).resolve()
     if config.is_file():
         env["ROUTEWATCH_CONFIG"] = str(config)
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(root / "app" / "streamlit_app.py"),
-        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
-    ]  # fmt: skip
     _say(f"routewatch dashboard: http://{address}:{port} (store {_store(settings).display}); Ctrl+C stops it")
-    # The project root holds .streamlit/config.toml (theme, privacy), so the server runs from there.
     try:
-        return subprocess.call(command, cwd=root, env=env)
+        return subprocess.call(streamlit_command(port, address), env=env)
     except KeyboardInterrupt:
         return EXIT_OK
 

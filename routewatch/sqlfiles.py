@@ -1,13 +1,18 @@
-"""The SQL in sql/: named queries (one a file, with a header) and ordered schema migrations."""
+"""The SQL in sql/: named queries (one a file, with a header) and ordered schema migrations.
+
+sql/ ships as the package data of ``routewatch.sql`` and is read through ``importlib.resources``, so an installed
+wheel and a checkout read the same files.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR: Traversable = files("routewatch.sql")
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 
@@ -42,7 +47,7 @@ def query(name: str) -> Query:
         raise KeyError(f"invalid query name {name!r}")
     path = SQL_DIR / "queries" / f"{name}.sql"
     if not path.is_file():
-        raise KeyError(f"no query named {name!r} in {path.parent}")
+        raise KeyError(f"no query named {name!r} in {SQL_DIR / 'queries'}")
     text = path.read_text(encoding="utf-8")
     if _header(text, "name") != name:
         raise ValueError(f"{path}: header '-- name: {name}' is missing or wrong")
@@ -62,7 +67,9 @@ def split_statements(text: str) -> tuple[str, ...]:
 def migrations() -> list[Migration]:
     """All schema migrations in version order."""
     found = []
-    for path in sorted((SQL_DIR / "schema").glob("*.sql")):
+    for path in sorted((SQL_DIR / "schema").iterdir(), key=lambda item: item.name):
+        if not path.name.endswith(".sql"):
+            continue
         match = _MIGRATION_NAME.match(path.name)
         if not match:
             raise ValueError(f"{path}: schema files are named NNN_name.sql")

@@ -58,14 +58,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(dsn: str, log: Path, timeout_s: float = 90) -> Iterator[str]:
-    """Serve the dashboard on ``dsn`` (as a user would: the CLI in a subprocess) and yield its base URL."""
+def dashboard(
+    dsn: str, log: Path, timeout_s: float = 90, command: tuple[str, ...] | None = None, cwd: Path = ROOT
+) -> Iterator[str]:
+    """Serve the dashboard on ``dsn`` (as a user would: the CLI in a subprocess) and yield its base URL.
+
+    ``command``: how to call routewatch (default: this checkout's, through this Python), run in ``cwd``."""
     port = free_port()
     env = {**os.environ, "ROUTEWATCH_STORE": dsn}
+    routewatch = list(command or (sys.executable, "-m", "routewatch.cli"))
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "routewatch.cli", "dashboard", "--port", str(port), "--address", "127.0.0.1"],
-            cwd=ROOT,
+            [*routewatch, "dashboard", "--port", str(port), "--address", "127.0.0.1"],
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
