@@ -63,7 +63,13 @@ LINGER_S = 30.0
 def store() -> Store:
     """The dashboard's store client: read-only, whatever the DSN (closed, idle session included, when released)."""
     config = settings()
-    return Store(config.store_dsn, read_only=True, lock_timeout_s=config.lock_timeout_s, linger_s=LINGER_S)
+    return Store(
+        config.store_dsn,
+        read_only=True,
+        time_limit_s=config.query_time_limit_s,
+        lock_timeout_s=config.lock_timeout_s,
+        linger_s=LINGER_S,
+    )
 
 
 @st.cache_data(ttl=TTL_S, max_entries=512, show_spinner=False)

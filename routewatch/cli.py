@@ -56,8 +56,14 @@ def _where(pairs: list[str]) -> dict[str, str]:
     return where
 
 
-def _store(settings: Settings, *, read_only: bool = False) -> Store:
-    return Store(settings.store_dsn, read_only=read_only, lock_timeout_s=settings.lock_timeout_s)
+def _store(settings: Settings, *, read_only: bool = False, fixed_settings: bool = False) -> Store:
+    return Store(
+        settings.store_dsn,
+        read_only=read_only,
+        time_limit_s=settings.query_time_limit_s,
+        fixed_settings=fixed_settings,
+        lock_timeout_s=settings.lock_timeout_s,
+    )
 
 
 # -- commands ---------------------------------------------------------------------------------------------
@@ -192,7 +198,7 @@ def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
-    frame = _store(settings, read_only=True).query_df(args.statement)
+    frame = _store(settings, fixed_settings=True).query_df(args.statement)
     output.write(frame, args.format)
     return EXIT_OK
 

@@ -25,6 +25,7 @@ ENVIRONMENT = {
     "dashboard_url": "ROUTEWATCH_DASHBOARD_URL",
     "lock_timeout_s": "ROUTEWATCH_LOCK_TIMEOUT",
     "route_order": "ROUTEWATCH_ROUTE_ORDER",
+    "query_time_limit_s": "ROUTEWATCH_QUERY_TIME_LIMIT",
 }
 
 
@@ -50,6 +51,9 @@ class Settings:
     lock_timeout_s: float = 60.0
     # Routes from cheapest to most expensive; the first one is "the cheap route".
     route_order: tuple[str, ...] = field(default=("cheap", "mid", "frontier"))
+    # How long one query of a read-only client (`routewatch sql`, the dashboard) may run (ClickHouse's
+    # max_execution_time): a heavy panel fails alone instead of holding the store.
+    query_time_limit_s: float = 60.0
 
     @property
     def store_dsn(self) -> str:

@@ -23,7 +23,9 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from routewatch import guard
 from routewatch.locks import POLL_S, file_lock, others_waiting
+from routewatch.sqlfiles import query
 
 _CHDB_BUSY = "Cannot lock file"
 
@@ -34,6 +36,10 @@ class StoreError(RuntimeError):
 
 class StoreBusy(StoreError):
     """Another process held the embedded store for longer than the lock timeout."""
+
+
+class StoreTimeout(StoreError):
+    """A read-only client's query ran past its time limit (``max_execution_time``)."""
 
 
 def redact(text: str) -> str:
@@ -53,12 +59,27 @@ class Store:
     """A routewatch store, addressed by a DSN: ``chdb:///abs/path`` or ``http(s)://user:pass@host:port/db``."""
 
     def __init__(
-        self, dsn: str, *, read_only: bool = False, lock_timeout_s: float = 60.0, linger_s: float = 0.0
+        self,
+        dsn: str,
+        *,
+        read_only: bool = False,
+        time_limit_s: float = 0.0,
+        fixed_settings: bool = False,
+        lock_timeout_s: float = 60.0,
+        linger_s: float = 0.0,
     ) -> None:
-        """``linger_s``: keep an idle embedded session open that long (or until another process waits for the
-        store), so that the next unit of work skips opening it again (the dashboard's pages)."""
+        """A store client. ``read_only``: the engine refuses writes, each query may run ``time_limit_s`` seconds
+        (0: no limit), and no statement may reach outside the store (``routewatch.guard``; ``StoreError``).
+        ``fixed_settings`` (read-only clients that run a person's SQL): the engine also refuses setting changes
+        (``readonly=1``), so a statement cannot lift the time limit, and table functions that reach outside are
+        refused by the engine itself. ``linger_s``: keep an idle embedded session open that long (or until
+        another process waits for the store), so that the next unit of work skips opening it again (the
+        dashboard's pages)."""
         self.dsn = dsn
-        self.read_only = read_only
+        self.read_only = read_only or fixed_settings
+        self.time_limit_s = time_limit_s
+        self.fixed_settings = fixed_settings
+        self._table_functions: frozenset[str] | None = None
         self.lock_timeout_s = lock_timeout_s
         parts = urlsplit(dsn)
         self.embedded = parts.scheme == "chdb"
@@ -89,8 +110,12 @@ class Store:
         return redact(self.dsn)
 
     def _settings(self) -> dict[str, Any]:
-        # readonly=2 forbids writes yet lets queries carry their own settings (limits, timeouts).
-        return {"readonly": 2} if self.read_only else {}
+        if not self.read_only:
+            return {}
+        limit = {"max_execution_time": self.time_limit_s} if self.time_limit_s > 0 else {}
+        # readonly=2 forbids writes yet lets queries carry their own settings (routewatch's queries do);
+        # readonly=1 freezes every setting, so it comes last (the client applies them in order).
+        return {**limit, "readonly": 1 if self.fixed_settings else 2}
 
     def _open(self) -> Client:
         try:
@@ -268,19 +293,37 @@ class Store:
     # Thin wrappers: each runs in a session and turns a driver error into a StoreError without secrets.
 
     @contextmanager
-    def _client(self) -> Iterator[Client]:
+    def _client(self, sql: str) -> Iterator[Client]:
         batch = getattr(self._local, "batch", None)
         if batch is not None and not getattr(self._local, "depth", 0):
             batch.enter_context(self.session())
         with self.session() as client:
             try:
+                if self.read_only:
+                    self._check(client, sql)
                 yield client
             except ClickHouseError as exc:
-                raise StoreError(_scrub(str(exc), self._password)) from None
+                message = _scrub(str(exc), self._password)
+                if self.read_only and "TIMEOUT_EXCEEDED" in message:
+                    raise StoreTimeout(
+                        f"the query ran past the read-only time limit of {self.time_limit_s:g} s "
+                        "(ROUTEWATCH_QUERY_TIME_LIMIT)"
+                    ) from None
+                raise StoreError(message) from None
+
+    def _check(self, client: Client, sql: str) -> None:
+        """Refuse a statement that reaches outside the store (the engine's table functions are read once)."""
+        if self._table_functions is None:
+            names = client.query(query("table_functions").text).result_rows
+            self._table_functions = frozenset(str(row[0]) for row in names)
+        try:
+            guard.check(sql, self._table_functions)
+        except guard.OutsideTheStore as exc:
+            raise StoreError(str(exc)) from None
 
     def query_df(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> pd.DataFrame:
         """Run a query and return a pandas DataFrame (with its columns even when it has no rows)."""
-        with self._client() as client:
+        with self._client(sql) as client:
             frame = client.query_df(sql, parameters=parameters or {}, **kwargs)
             if len(frame.columns) == 0:  # an empty result comes back without its columns
                 names = client.query_arrow(sql, parameters=parameters or {}, **kwargs).schema.names
@@ -289,27 +332,27 @@ class Store:
 
     def query_arrow_df(self, sql: str, parameters: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a query through Arrow (faster for wide results) and return a pandas DataFrame."""
-        with self._client() as client:
+        with self._client(sql) as client:
             return client.query_arrow(sql, parameters=parameters or {}).to_pandas()
 
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> list[tuple]:
         """Run a query and return its rows as tuples."""
-        with self._client() as client:
+        with self._client(sql) as client:
             return [tuple(row) for row in client.query(sql, parameters=parameters or {}, **kwargs).result_rows]
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """Run a statement that returns no rows."""
-        with self._client() as client:
+        with self._client(sql) as client:
             return client.command(sql, parameters=parameters or {}, **kwargs)
 
     def insert_df(self, table: str, frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> None:
         """Insert a DataFrame into ``table``."""
-        with self._client() as client:
+        with self._client(f"INSERT INTO {table}") as client:
             client.insert_df(table, frame, settings=settings or {})
 
     def insert_text(self, table: str, column: str, text: bytes, fmt: str, settings: dict[str, Any]) -> None:
         """Insert ``text`` in the input format ``fmt`` into one column of ``table`` (the engine parses it)."""
-        with self._client() as client:
+        with self._client(f"INSERT INTO {table}") as client:
             client.raw_insert(table, [column], insert_block=text, fmt=fmt, settings=settings)
 
     def close(self) -> None:
