@@ -17,7 +17,7 @@ from metrics import costs, decisions, gaps, health, latency, overview, registry
 from metrics.dimensions import DimensionError
 from routewatch.migrations import latest_version, schema_version
 from routewatch.settings import Settings, load_settings
-from routewatch.store import Store, StoreBusy, StoreError
+from routewatch.store import Store, StoreBusy, StoreError, StoreTimeout
 
 LOG = logging.getLogger("routewatch.dashboard")
 TTL_S = 60  # answers are cached this long: a refresh within a minute costs no query
@@ -274,9 +274,14 @@ def show_how_to_load(state: str) -> None:
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Show a failure as a message a person can act on; the traceback goes to the server log only."""
+    """Show a failure as a message a person can act on; the traceback goes to the server log only.
+
+    Each panel of a page draws inside its own, so a panel whose query fails or runs past the time limit shows its
+    message where it would have been, and the rest of the page still draws."""
     try:
         yield
+    except StoreTimeout as exc:
+        st.warning(f"This part took too long: {exc}. Narrow the time range or the cut, then reload.")
     except StoreBusy:
         st.warning(
             "The store is busy: another routewatch job (an ingest, say) holds it. Reload in a moment, or serve "

@@ -147,3 +147,22 @@ def test_a_mangled_link_falls_back_to_the_defaults(
     assert mangled.selectbox(key="f_router").value == "All"
     assert mangled.selectbox(key="f_dimension").value == "All"
     assert _requests_shown(mangled) == _requests_shown(plain)  # the last 14 days of data, all traffic
+
+
+def test_a_failing_panel_shows_its_own_message_and_the_page_draws_on(
+    synthetic_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    from ingest.load import ingest
+
+    store = Store(f"chdb://{tmp_path / 'store'}", lock_timeout_s=30)
+    ingest(store, [str(synthetic_file)])
+    store.command("DROP TABLE quarantine")  # the Quarantine panel's query now fails in the engine
+    at = _app(monkeypatch, store.dsn)
+    at.switch_page("app_pages/health.py").run()
+    assert not at.exception
+    failed = [e.value for e in at.error]
+    assert len(failed) == 1 and "quarantine" in failed[0].lower() and "could not answer" in failed[0], failed
+    # The panels before and after it drew.
+    assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
+    assert [h.value for h in at.subheader][:3] == ["Quarantine", "Ingest batches", "Feedback coverage"]
+    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1

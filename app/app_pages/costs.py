@@ -12,30 +12,33 @@ st.caption(filters.describe())
 
 st.subheader("All-in cost per resolved request", help=ctx.help_of("cost_per_resolved"))
 dimension = st.selectbox("Cut by", ["route", "model", "final_route", *ctx.FILTER_DIMENSIONS, "router"], key="costs_by")
-cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
-shown = cost.melt(id_vars=[dimension], value_vars=["cost_per_resolved", "cost_per_request"], var_name="measure")
-ctx.chart(charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure"))
-ctx.table(cost, f"cost-per-resolved-by-{dimension}")
+with ctx.friendly_errors():
+    cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
+    shown = cost.melt(id_vars=[dimension], value_vars=["cost_per_resolved", "cost_per_request"], var_name="measure")
+    ctx.chart(charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure"))
+    ctx.table(cost, f"cost-per-resolved-by-{dimension}")
 
-st.subheader("Where the money goes", help=ctx.help_of("spend_concentration"))
-total = ctx.answer("spend_concentration", since=since, until=until, where=filters.where)
-if not total.empty and total["cost_usd"].iloc[0]:
-    share = float(total["top_1pct_share"].iloc[0])
-    st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")
-spend = cost.assign(share_of_spend=cost["cost_usd"].astype(float) / float(cost["cost_usd"].astype(float).sum()))
-ctx.chart(
-    charts.bars(spend, dimension, "share_of_spend", f"Share of the all-in spend by {dimension}", "", percent=True)
-)
+with ctx.friendly_errors():
+    st.subheader("Where the money goes", help=ctx.help_of("spend_concentration"))
+    total = ctx.answer("spend_concentration", since=since, until=until, where=filters.where)
+    if not total.empty and total["cost_usd"].iloc[0]:
+        share = float(total["top_1pct_share"].iloc[0])
+        st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")
+    spend = cost.assign(share_of_spend=cost["cost_usd"].astype(float) / float(cost["cost_usd"].astype(float).sum()))
+    ctx.chart(
+        charts.bars(spend, dimension, "share_of_spend", f"Share of the all-in spend by {dimension}", "", percent=True)
+    )
 
-st.subheader("What escalations double-pay")
-st.caption(
-    "An escalated request pays the cheaper attempt and the stronger one. The excess is its spend above a request "
-    "sent straight to the same final route, times the escalations."
-)
-double = ctx.answer("double_pay", since=since, until=until, where=filters.where)
-if double.empty:
-    st.info("No escalations in this period.")
-else:
-    st.markdown(f"Escalations paid **{ctx.usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
-    ctx.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
-    ctx.table(double, "escalation-double-pay")
+with ctx.friendly_errors():
+    st.subheader("What escalations double-pay")
+    st.caption(
+        "An escalated request pays the cheaper attempt and the stronger one. The excess is its spend above a request "
+        "sent straight to the same final route, times the escalations."
+    )
+    double = ctx.answer("double_pay", since=since, until=until, where=filters.where)
+    if double.empty:
+        st.info("No escalations in this period.")
+    else:
+        st.markdown(f"Escalations paid **{ctx.usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
+        ctx.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
+        ctx.table(double, "escalation-double-pay")

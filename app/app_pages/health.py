@@ -9,25 +9,31 @@ from app.components import charts
 filters = ctx.current_filters()
 st.title("Data health")
 
-fresh = ctx.answer("freshness")
-left, middle, right, last = st.columns(4)
-left.metric("Live requests", f"{int(fresh['requests']):,}")
-middle.metric("Feedback events", f"{int(fresh['feedback_events']):,}")
-right.metric("Newest request", f"{pd.Timestamp(fresh['newest_request']):%Y-%m-%d %H:%M} UTC")
-last.metric("Last ingest", f"{pd.Timestamp(fresh['last_ingest']):%Y-%m-%d %H:%M} UTC")
+with ctx.friendly_errors():
+    fresh = ctx.answer("freshness")
+    left, middle, right, last = st.columns(4)
+    left.metric("Live requests", f"{int(fresh['requests']):,}")
+    middle.metric("Feedback events", f"{int(fresh['feedback_events']):,}")
+    right.metric("Newest request", f"{pd.Timestamp(fresh['newest_request']):%Y-%m-%d %H:%M} UTC")
+    last.metric("Last ingest", f"{pd.Timestamp(fresh['last_ingest']):%Y-%m-%d %H:%M} UTC")
 
-st.subheader("Quarantine")
-reasons = ctx.answer("quarantine", samples=3)
-if reasons.empty:
-    st.success("Nothing quarantined: every row read so far met the data contract.")
-else:
-    st.markdown(f"**{int(reasons['rows'].sum()):,}** reasons on quarantined rows, by reason (a row can fail several):")
-    ctx.table(reasons, "quarantine-reasons", column_config={"samples": st.column_config.TextColumn(width="large")})
+with ctx.friendly_errors():
+    st.subheader("Quarantine")
+    reasons = ctx.answer("quarantine", samples=3)
+    if reasons.empty:
+        st.success("Nothing quarantined: every row read so far met the data contract.")
+    else:
+        st.markdown(
+            f"**{int(reasons['rows'].sum()):,}** reasons on quarantined rows, by reason (a row can fail several):"
+        )
+        ctx.table(reasons, "quarantine-reasons", column_config={"samples": st.column_config.TextColumn(width="large")})
 
-st.subheader("Ingest batches")
-ctx.table(ctx.answer("batches", limit=200), "ingest-batches")
+with ctx.friendly_errors():
+    st.subheader("Ingest batches")
+    ctx.table(ctx.answer("batches", limit=200), "ingest-batches")
 
-st.subheader("Feedback coverage", help=ctx.help_of("feedback_coverage"))
-st.caption(filters.describe())
-coverage = ctx.metric("feedback_coverage", filters, by=["channel"], bucket="day")
-ctx.chart(charts.lines(coverage, "bucket", "feedback_coverage", "channel", "", "share rated", percent=True))
+with ctx.friendly_errors():
+    st.subheader("Feedback coverage", help=ctx.help_of("feedback_coverage"))
+    st.caption(filters.describe())
+    coverage = ctx.metric("feedback_coverage", filters, by=["channel"], bucket="day")
+    ctx.chart(charts.lines(coverage, "bucket", "feedback_coverage", "channel", "", "share rated", percent=True))

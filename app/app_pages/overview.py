@@ -12,17 +12,9 @@ since, until = filters.window
 st.title("Overview")
 st.caption(f"{filters.describe()}; changes are against the {(until - since).days} days before.")
 
-ctx.show_decided_alerts()
+with ctx.friendly_errors():
+    ctx.show_decided_alerts()
 
-sums = ctx.answer(
-    "daily_sums",
-    since=overview.previous_start(since, until),
-    until=until,
-    where=filters.where,
-    cheap_route=ctx.settings().route_order[0],
-)
-kpis = overview.period_kpis(sums, since, until).set_index("kpi")
-trend = overview.daily_kpis(sums, since)
 FORMAT = {k.name: k for k in overview.KPIS}
 HELP = {
     "requests": ctx.help_of("volume"),
@@ -47,27 +39,38 @@ def _shown(value: float, fmt: str) -> str:
     return ctx.percent(value)
 
 
-for row_names in (list(FORMAT)[:5], list(FORMAT)[5:]):
-    for column, name in zip(st.columns(5), row_names, strict=False):
-        kpi, values = FORMAT[name], kpis.loc[name]
-        with column:
-            st.metric(
-                kpi.label,
-                _shown(values["current"], kpi.fmt),
-                delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
-                delta_color="normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off",
-                help=HELP[name],
-            )
-            if len(trend) > 1:
-                ctx.chart(charts.sparkline(trend, "day", name, percent=kpi.fmt == "percent"))
+with ctx.friendly_errors():
+    sums = ctx.answer(
+        "daily_sums",
+        since=overview.previous_start(since, until),
+        until=until,
+        where=filters.where,
+        cheap_route=ctx.settings().route_order[0],
+    )
+    kpis = overview.period_kpis(sums, since, until).set_index("kpi")
+    trend = overview.daily_kpis(sums, since)
+    for row_names in (list(FORMAT)[:5], list(FORMAT)[5:]):
+        for column, name in zip(st.columns(5), row_names, strict=False):
+            kpi, values = FORMAT[name], kpis.loc[name]
+            with column:
+                st.metric(
+                    kpi.label,
+                    _shown(values["current"], kpi.fmt),
+                    delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
+                    delta_color="normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off",
+                    help=HELP[name],
+                )
+                if len(trend) > 1:
+                    ctx.chart(charts.sparkline(trend, "day", name, percent=kpi.fmt == "percent"))
 
-st.subheader("Cost against quality")
-st.caption("Each bubble is a route or a router version: left is cheaper per resolved request, up resolves more.")
-left, right = st.columns(2)
-cost = ctx.metric("cost_per_resolved", filters, by=["route", "router"])
-quality = ctx.metric("resolution_rate", filters, by=["route", "router"])
-for column, dimension in ((left, "route"), (right, "router")):
-    both = overview.cost_quality(cost, quality, dimension)
-    with column:
-        ctx.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
-        ctx.table(both, f"cost-quality-by-{dimension}")
+with ctx.friendly_errors():
+    st.subheader("Cost against quality")
+    st.caption("Each bubble is a route or a router version: left is cheaper per resolved request, up resolves more.")
+    left, right = st.columns(2)
+    cost = ctx.metric("cost_per_resolved", filters, by=["route", "router"])
+    quality = ctx.metric("resolution_rate", filters, by=["route", "router"])
+    for column, dimension in ((left, "route"), (right, "router")):
+        both = overview.cost_quality(cost, quality, dimension)
+        with column:
+            ctx.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
+            ctx.table(both, f"cost-quality-by-{dimension}")

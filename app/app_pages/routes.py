@@ -19,40 +19,43 @@ st.caption(
     "Every quantile on this page is read from the daily rollup's histograms: within 1.3% of the exact value "
     "(`routewatch metrics latency` gives exact ones)."
 )
-daily = ctx.answer("quantiles", by=["route"], bucket="day", **cut)
-ctx.chart(charts.lines(daily, "bucket", quantile, "route", "", "ms"))
+with ctx.friendly_errors():
+    daily = ctx.answer("quantiles", by=["route"], bucket="day", **cut)
+    ctx.chart(charts.lines(daily, "bucket", quantile, "route", "", "ms"))
 
-st.subheader("Escalated against not escalated", help=ctx.help_of("latency"))
-ctx.table(ctx.answer("quantiles", by=["route", "escalated"], **cut), "latency-by-route-escalated")
+with ctx.friendly_errors():
+    st.subheader("Escalated against not escalated", help=ctx.help_of("latency"))
+    ctx.table(ctx.answer("quantiles", by=["route", "escalated"], **cut), "latency-by-route-escalated")
 
-left, right = st.columns(2)
-with left:
-    by_escalation = ctx.answer("histograms", by=["escalated"], **cut)
-    figure = charts.distribution(
-        latency.distribution(by_escalation, ["escalated"]), "escalated", "What the cascade does"
-    )
-    ctx.chart(figure)
-with right:
-    by_route = ctx.answer("histograms", by=["route"], **cut)
-    ctx.chart(charts.distribution(latency.distribution(by_route, ["route"]), "route", "Latency by route"))
+    left, right = st.columns(2)
+    with left:
+        by_escalation = ctx.answer("histograms", by=["escalated"], **cut)
+        figure = charts.distribution(
+            latency.distribution(by_escalation, ["escalated"]), "escalated", "What the cascade does"
+        )
+        ctx.chart(figure)
+    with right:
+        by_route = ctx.answer("histograms", by=["route"], **cut)
+        ctx.chart(charts.distribution(latency.distribution(by_route, ["route"]), "route", "Latency by route"))
 
-st.subheader("Errors by route", help=ctx.help_of("error_rate"))
-errors = ctx.metric("error_rate", filters, by=["route"], bucket="day")
-ctx.chart(charts.lines(errors, "bucket", "error_rate", "route", "", "error rate", percent=True))
-kinds = ctx.metric("error_rate", filters, by=["route", "error_type"])
-kinds = kinds[kinds["errors"] > 0].drop(columns=["requests", "error_rate"])
-if kinds.empty:
-    st.info("No errors in this period.")
-else:
-    rate_limited = int(kinds.loc[kinds["error_type"].str.contains("429"), "errors"].sum())
-    st.markdown(f"**{rate_limited:,}** requests failed with HTTP 429 (rate limited) in this period.")
-    ctx.chart(charts.bars(kinds, "route", "errors", "Errors by type", "requests", color="error_type", stacked=True))
-    ctx.table(kinds, "errors-by-route-type")
+with ctx.friendly_errors():
+    st.subheader("Errors by route", help=ctx.help_of("error_rate"))
+    errors = ctx.metric("error_rate", filters, by=["route"], bucket="day")
+    ctx.chart(charts.lines(errors, "bucket", "error_rate", "route", "", "error rate", percent=True))
+    kinds = ctx.metric("error_rate", filters, by=["route", "error_type"])
+    kinds = kinds[kinds["errors"] > 0].drop(columns=["requests", "error_rate"])
+    if kinds.empty:
+        st.info("No errors in this period.")
+    else:
+        rate_limited = int(kinds.loc[kinds["error_type"].str.contains("429"), "errors"].sum())
+        st.markdown(f"**{rate_limited:,}** requests failed with HTTP 429 (rate limited) in this period.")
+        ctx.chart(charts.bars(kinds, "route", "errors", "Errors by type", "requests", color="error_type", stacked=True))
+        ctx.table(kinds, "errors-by-route-type")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Time to first token", help=ctx.help_of("ttft"))
-    ctx.table(ctx.answer("quantiles", by=["route"], measure="ttft", **cut), "ttft-by-route")
-with right:
-    st.subheader("Router overhead", help=ctx.help_of("router_overhead"))
-    ctx.table(ctx.answer("quantiles", by=["router"], measure="router_latency", **cut), "router-overhead")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Time to first token", help=ctx.help_of("ttft"))
+        ctx.table(ctx.answer("quantiles", by=["route"], measure="ttft", **cut), "ttft-by-route")
+    with right:
+        st.subheader("Router overhead", help=ctx.help_of("router_overhead"))
+        ctx.table(ctx.answer("quantiles", by=["router"], measure="router_latency", **cut), "router-overhead")

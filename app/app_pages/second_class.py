@@ -13,45 +13,49 @@ st.markdown(
     "the margin, at the same task mix, confirmed after correcting for every comparison; **critical** when the "
     "router also escalates it less."
 )
-decided = ctx.show_decided_alerts()
-explore = st.toggle(
-    "Also judge the sidebar's period now (exploratory: an estimate, not a decision)",
-    key="second_class_explore",
-    help="Runs the gap statistics on the chosen days and cut. Decisions come only from `routewatch decide`.",
-)
-current = second_class_users(ctx.gap_table(filters)) if explore else decided
-st.caption(f"Evidence below over {filters.describe()}.")
-if not current.empty:
-    since, until = filters.window
-    pairs = [(str(row.dimension), str(row.segment)) for row in current.itertuples()]
-    reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=filters.where)
-    reach = reach.set_index(["dimension", "segment"])
-for row in current.itertuples():
-    with st.container(border=True):
-        st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
-        st.markdown(row.evidence)
-        mine = reach.loc[(row.dimension, row.segment)]
-        left, middle, right = st.columns(3)
-        left.metric("Users touched", f"{int(mine['users']):,}", help="Distinct users of this segment in the period.")
-        middle.metric("Share of users", ctx.percent(mine["share"]), help="Their share of all users in the period.")
-        right.metric("Their model spend", ctx.usd(float(mine["cost_usd"])), help=ctx.help_of("volume"))
-        daily = ctx.metric("resolution_rate", filters, by=[row.dimension], bucket="day")
-        pair = daily[daily[row.dimension].isin([row.segment, row.reference])]
-        title = f"Resolution rate, {row.segment} against {row.reference}"
-        ctx.chart(charts.lines(pair, "bucket", "resolution_rate", row.dimension, title, "resolved", percent=True))
-if explore and current.empty:
-    st.success("No segment of language, channel or tier is second-class in the sidebar's period.")
-if not current.empty:
-    ctx.table(current, "second-class-users")
+with ctx.friendly_errors():
+    decided = ctx.show_decided_alerts()
+    explore = st.toggle(
+        "Also judge the sidebar's period now (exploratory: an estimate, not a decision)",
+        key="second_class_explore",
+        help="Runs the gap statistics on the chosen days and cut. Decisions come only from `routewatch decide`.",
+    )
+    current = second_class_users(ctx.gap_table(filters)) if explore else decided
+    st.caption(f"Evidence below over {filters.describe()}.")
+    if not current.empty:
+        since, until = filters.window
+        pairs = [(str(row.dimension), str(row.segment)) for row in current.itertuples()]
+        reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=filters.where)
+        reach = reach.set_index(["dimension", "segment"])
+    for row in current.itertuples():
+        with st.container(border=True):
+            st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
+            st.markdown(row.evidence)
+            mine = reach.loc[(row.dimension, row.segment)]
+            left, middle, right = st.columns(3)
+            left.metric(
+                "Users touched", f"{int(mine['users']):,}", help="Distinct users of this segment in the period."
+            )
+            middle.metric("Share of users", ctx.percent(mine["share"]), help="Their share of all users in the period.")
+            right.metric("Their model spend", ctx.usd(float(mine["cost_usd"])), help=ctx.help_of("volume"))
+            daily = ctx.metric("resolution_rate", filters, by=[row.dimension], bucket="day")
+            pair = daily[daily[row.dimension].isin([row.segment, row.reference])]
+            title = f"Resolution rate, {row.segment} against {row.reference}"
+            ctx.chart(charts.lines(pair, "bucket", "resolution_rate", row.dimension, title, "resolved", percent=True))
+    if explore and current.empty:
+        st.success("No segment of language, channel or tier is second-class in the sidebar's period.")
+    if not current.empty:
+        ctx.table(current, "second-class-users")
 
-st.subheader("Decisions over time")
-st.caption(
-    "`routewatch decide` judges each closed day once and keeps the verdict; a CUSUM raises an early warning "
-    "when a gap builds up over days, and each Sunday's verdict is the weekly audit of its ISO week. "
-    "Acknowledging and mailing alerts will live here too."
-)
-history = ctx.answer("decision_history")
-if history.empty:
-    st.info("No confirmed gap or early warning stored yet. Run `routewatch decide` (daily, after the ingest).")
-else:
-    ctx.table(history, "decision-history")
+    st.subheader("Decisions over time")
+    st.caption(
+        "`routewatch decide` judges each closed day once and keeps the verdict; a CUSUM raises an early warning "
+        "when a gap builds up over days, and each Sunday's verdict is the weekly audit of its ISO week. "
+        "Acknowledging and mailing alerts will live here too."
+    )
+with ctx.friendly_errors():
+    history = ctx.answer("decision_history")
+    if history.empty:
+        st.info("No confirmed gap or early warning stored yet. Run `routewatch decide` (daily, after the ingest).")
+    else:
+        ctx.table(history, "decision-history")

@@ -10,25 +10,28 @@ st.title("Shadow router")
 st.caption(filters.describe())
 
 dimension = st.selectbox("Cut by", ["route", *ctx.FILTER_DIMENSIONS], key="shadow_by")
-cut = ctx.metric("shadow_divergence", filters, by=[dimension])
-compared = int(cut["compared"].sum()) if not cut.empty else 0
-if not compared:
-    st.info("No request in this period carries a `shadow_route`.")
-    st.markdown(
-        "Run a candidate router beside the live one, without acting on it, and send its choice with each "
-        "request as `shadow_route` (the route it would have picked). routewatch then shows how often the two "
-        "disagree, for which segments, and what the candidate would have cost more or less, priced at each "
-        "route's mean spend per request in the same period. Nothing changes for your users while you measure."
-    )
-else:
-    left, middle, right = st.columns(3)
-    left.metric("Requests compared", f"{compared:,}", help=ctx.help_of("shadow_divergence"))
-    middle.metric("Would route differently", ctx.percent(int(cut["diverged"].sum()) / compared))
-    right.metric(
-        "Predicted cost delta",
-        ctx.usd(float(cut["shadow_cost_delta_usd"].sum())),
-        help="What the shadow router's choices would have cost more (or less) in this period.",
-    )
-    ctx.table(cut, f"shadow-by-{dimension}")
-    daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
-    ctx.chart(charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True))
+with ctx.friendly_errors():
+    cut = ctx.metric("shadow_divergence", filters, by=[dimension])
+    compared = int(cut["compared"].sum()) if not cut.empty else 0
+    if not compared:
+        st.info("No request in this period carries a `shadow_route`.")
+        st.markdown(
+            "Run a candidate router beside the live one, without acting on it, and send its choice with each "
+            "request as `shadow_route` (the route it would have picked). routewatch then shows how often the two "
+            "disagree, for which segments, and what the candidate would have cost more or less, priced at each "
+            "route's mean spend per request in the same period. Nothing changes for your users while you measure."
+        )
+    else:
+        left, middle, right = st.columns(3)
+        left.metric("Requests compared", f"{compared:,}", help=ctx.help_of("shadow_divergence"))
+        middle.metric("Would route differently", ctx.percent(int(cut["diverged"].sum()) / compared))
+        right.metric(
+            "Predicted cost delta",
+            ctx.usd(float(cut["shadow_cost_delta_usd"].sum())),
+            help="What the shadow router's choices would have cost more (or less) in this period.",
+        )
+        ctx.table(cut, f"shadow-by-{dimension}")
+        daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
+        ctx.chart(
+            charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True)
+        )
