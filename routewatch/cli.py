@@ -95,9 +95,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         f" + duplicates {summary['duplicates']:,}"
     )
     if summary["quarantined"]:
-        _say(
-            'see the bad rows: routewatch sql "SELECT source_file, source_line, reasons FROM quarantine FINAL LIMIT 20"'
-        )
+        from routewatch.sqlfiles import query
+
+        sample = " ".join(line for line in query("quarantine_sample").text.splitlines() if not line.startswith("--"))
+        _say(f'see the bad rows: routewatch sql "{sample}"')
     return EXIT_OK
 
 

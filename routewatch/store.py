@@ -293,13 +293,14 @@ class Store:
     # Thin wrappers: each runs in a session and turns a driver error into a StoreError without secrets.
 
     @contextmanager
-    def _client(self, sql: str) -> Iterator[Client]:
+    def _client(self, sql: str | None) -> Iterator[Client]:
+        """A client for ``sql`` (``None``: an insert, which a read-only client's engine refuses itself)."""
         batch = getattr(self._local, "batch", None)
         if batch is not None and not getattr(self._local, "depth", 0):
             batch.enter_context(self.session())
         with self.session() as client:
             try:
-                if self.read_only:
+                if self.read_only and sql is not None:
                     self._check(client, sql)
                 yield client
             except ClickHouseError as exc:
@@ -347,12 +348,12 @@ class Store:
 
     def insert_df(self, table: str, frame: pd.DataFrame, settings: dict[str, Any] | None = None) -> None:
         """Insert a DataFrame into ``table``."""
-        with self._client(f"INSERT INTO {table}") as client:
+        with self._client(None) as client:
             client.insert_df(table, frame, settings=settings or {})
 
     def insert_text(self, table: str, column: str, text: bytes, fmt: str, settings: dict[str, Any]) -> None:
         """Insert ``text`` in the input format ``fmt`` into one column of ``table`` (the engine parses it)."""
-        with self._client(f"INSERT INTO {table}") as client:
+        with self._client(None) as client:
             client.raw_insert(table, [column], insert_block=text, fmt=fmt, settings=settings)
 
     def close(self) -> None:

@@ -2,7 +2,7 @@
 -- params: none (fragments of gap_cells)
 -- The parts of gap_cells (and of gap_moments: the slot more) that CSAT and cost per request need, each under a
 -- "-- slot:" line naming the slot it fills.
--- returns (added to gap_cells): cost Float64 (model spend), cost_sq Float64 (the sum of each request's squared
+-- returns: (added to gap_cells) cost Float64 (model spend), cost_sq Float64 (the sum of each request's squared
 -- spend), cost_within Float64 (spend less what the same requests cost on average in their segment and task type:
 -- per user, the residual that gives cost's design effect within task types), csat_1 .. csat_5 UInt64 (ratings
 -- per level), csat_sum UInt64 (the ratings' sum), csat_n UInt64 (how many); gap_moments adds their moments over
