@@ -166,3 +166,27 @@ def test_a_failing_panel_shows_its_own_message_and_the_page_draws_on(
     assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
     assert [h.value for h in at.subheader][:3] == ["Quarantine", "Ingest batches", "Feedback coverage"]
     assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+
+
+def test_a_panel_past_the_time_limit_shows_its_own_message_and_the_page_draws_on(
+    synthetic_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    from ingest.load import ingest
+
+    store = Store(f"chdb://{tmp_path / 'store'}", lock_timeout_s=30)
+    ingest(store, [str(synthetic_file)])
+    # The Quarantine panel's query now reads an endless view: the engine stops it at the time limit.
+    store.command("DROP TABLE quarantine")
+    store.command(
+        "CREATE VIEW quarantine AS SELECT toString(number) AS source_file, number AS source_line, '' AS raw, "
+        "['endless'] AS reasons FROM numbers(1000000000000)"
+    )
+    monkeypatch.setenv("ROUTEWATCH_QUERY_TIME_LIMIT", "3")
+    at = _app(monkeypatch, store.dsn)
+    at.switch_page("app_pages/health.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    slow = [w.value for w in at.warning if "took too long" in w.value]
+    assert len(slow) == 1 and "time limit of 3 s" in slow[0], [w.value for w in at.warning]
+    assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
+    assert [h.value for h in at.subheader][:3] == ["Quarantine", "Ingest batches", "Feedback coverage"]
+    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
