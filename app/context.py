@@ -15,7 +15,7 @@ import streamlit as st
 
 from metrics import costs, decisions, gaps, health, latency, overview, registry
 from metrics.dimensions import DimensionError
-from routewatch.migrations import latest_version, schema_version
+from routewatch.migrations import readiness
 from routewatch.settings import Settings, load_settings
 from routewatch.store import Store, StoreBusy, StoreError, StoreTimeout
 
@@ -44,7 +44,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "batches": health.ingest_batches,
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,
-    "schema_version": schema_version,
+    "readiness": readiness,
 }
 
 
@@ -243,14 +243,14 @@ def segment_values(dimension: str) -> list[str]:
 
 def store_state() -> tuple[str, overview.DataRange | None]:
     """``ready`` with the data range, or ``empty`` / ``outdated`` when there is nothing to show yet."""
-    current = answer("schema_version")
-    span = answer("data_range") if current >= latest_version() else None
+    state = answer("readiness").state
+    span = answer("data_range") if state == "ready" else None
     if span is None or not span.requests:
         # Not ready a minute ago, perhaps ready now: ask again rather than wait for the cache to expire.
         _answer.clear()
-        current = schema_version(store())
-        if current < latest_version():
-            return ("empty" if current == 0 else "outdated"), None
+        state = readiness(store()).state
+        if state != "ready":
+            return state, None
         span = answer("data_range")
     return ("ready", span) if span.requests else ("empty", None)
 

@@ -104,14 +104,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _readable_store(settings: Settings) -> Store:
     """A read-only store whose schema is current, or a clear word on what to do."""
-    from routewatch.migrations import latest_version, schema_version
+    from routewatch.migrations import readiness
 
     store = _store(settings, read_only=True)
-    current, latest = schema_version(store), latest_version()
-    if current == 0:
-        raise CommandError(f"the store {store.display} is empty: load data with `routewatch ingest` or `make demo`")
-    if current < latest:
-        raise CommandError(f"the store's schema is at version {current} of {latest}: run `routewatch migrate`")
+    ready = readiness(store)
+    if ready.state != "ready":
+        raise CommandError(ready.advice(store.display))
     return store
 
 
@@ -225,7 +223,7 @@ def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from routewatch.migrations import latest_version, schema_version, table_exists
+    from routewatch.migrations import readiness, table_exists
     from routewatch.sqlfiles import query
 
     rows: list[tuple[str, str]] = [("python", platform.python_version())]
@@ -248,13 +246,9 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with store.session():
             rows.append(("clickhouse", str(store.query_rows(query("server_version").text)[0][0])))
-            current, latest = schema_version(store), latest_version()
-            rows.append(
-                (
-                    "schema",
-                    f"{current} of {latest}" + ("" if current == latest else " (run: routewatch migrate)"),
-                )
-            )
+            ready = readiness(store)
+            advice = "" if ready.state == "ready" else " (run: routewatch migrate)"
+            rows.append(("schema", f"{ready.current} of {ready.latest}{advice}"))
             if table_exists(store, "requests"):
                 counts = store.query_df(query("table_counts").text).iloc[0]
                 rows.extend((name, f"{int(value):,}") for name, value in counts.items())

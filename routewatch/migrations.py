@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 from routewatch.sqlfiles import Migration, migrations, query
 from routewatch.store import Store
@@ -144,6 +145,32 @@ def _data_step_parameters(store: Store, statement: str) -> dict[str, int] | None
 def schema_version(store: Store) -> int:
     """The highest applied migration version, 0 for an empty store."""
     return max(applied_versions(store), default=0)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a store can be read by this routewatch: its schema version against the latest one shipped."""
+
+    current: int
+    latest: int
+
+    @property
+    def state(self) -> str:
+        """``empty`` (no schema), ``outdated`` (an older schema: run `routewatch migrate`) or ``ready``."""
+        return "empty" if self.current == 0 else "outdated" if self.current < self.latest else "ready"
+
+    def advice(self, store: str) -> str:
+        """What to do before reading ``store`` (its display name); empty when it is ready."""
+        return {
+            "empty": f"the store {store} is empty: load data with `routewatch ingest` or `make demo`",
+            "outdated": f"the store's schema is at version {self.current} of {self.latest}: run `routewatch migrate`",
+            "ready": "",
+        }[self.state]
+
+
+def readiness(store: Store) -> Readiness:
+    """Is the store ready to read: the one answer the command line and the dashboard share."""
+    return Readiness(schema_version(store), latest_version())
 
 
 def latest_version() -> int:

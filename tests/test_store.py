@@ -159,3 +159,17 @@ def test_compact_merges_parts_and_changes_no_number(store: Store, tmp_path: obje
     assert parts[0][0] == 1
     assert store.query_rows(totals) == before
     assert compact(store)[0] == 0
+
+
+def test_readiness_is_one_answer_for_the_cli_and_the_dashboard(store: Store) -> None:
+    from routewatch.migrations import readiness
+
+    assert readiness(store).state == "empty"
+    empty = run_cli("metrics", "volume", store=store)
+    assert empty.returncode == 1 and readiness(store).advice(store.display) in empty.stderr
+    migrate(store, until=latest_version() - 1)
+    assert readiness(store).state == "outdated"
+    outdated = run_cli("gaps", store=store)
+    assert outdated.returncode == 1 and "run `routewatch migrate`" in outdated.stderr
+    migrate(store)
+    assert (readiness(store).state, readiness(store).advice(store.display)) == ("ready", "")
