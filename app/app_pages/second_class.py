@@ -1,5 +1,8 @@
 """Second-class users: the segments served worse, with the evidence a PM can forward, and past decisions."""
 
+from datetime import UTC, datetime, time, timedelta
+
+import pandas as pd
 import streamlit as st
 
 from app import context as ctx
@@ -20,12 +23,20 @@ with ctx.friendly_errors():
         key="second_class_explore",
         help="Runs the gap statistics on the chosen days and cut. Decisions come only from `routewatch decide`.",
     )
-    current = second_class_users(ctx.gap_table(filters)) if explore else decided
-    st.caption(f"Evidence below over {filters.describe()}.")
+    if explore:
+        current = second_class_users(ctx.gap_table(filters))
+        (since, until), where = filters.window, filters.where
+        st.caption(f"Computed now over {filters.describe()} (exploratory, not a stored decision).")
+    elif decided is not None:
+        current = decided.users
+        since = datetime.combine(decided.first_day, time(), tzinfo=UTC)
+        until = datetime.combine(decided.last_day + timedelta(days=1), time(), tzinfo=UTC)
+        where = {}
+    else:
+        current = second_class_users(pd.DataFrame(columns=["dimension", "segment", "metric", "status"]))
     if not current.empty:
-        since, until = filters.window
         pairs = [(str(row.dimension), str(row.segment)) for row in current.itertuples()]
-        reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=filters.where)
+        reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=where)
         reach = reach.set_index(["dimension", "segment"])
     for row in current.itertuples():
         with st.container(border=True):
@@ -47,13 +58,13 @@ with ctx.friendly_errors():
     if not current.empty:
         ctx.table(current, "second-class-users")
 
+with ctx.friendly_errors():
     st.subheader("Decisions over time")
     st.caption(
         "`routewatch decide` judges each closed day once and keeps the verdict; a CUSUM raises an early warning "
         "when a gap builds up over days, and each Sunday's verdict is the weekly audit of its ISO week. "
         "Acknowledging and mailing alerts will live here too."
     )
-with ctx.friendly_errors():
     history = ctx.answer("decision_history")
     if history.empty:
         st.info("No confirmed gap or early warning stored yet. Run `routewatch decide` (daily, after the ingest).")
