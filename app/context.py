@@ -16,6 +16,7 @@ import streamlit as st
 from metrics import costs, decisions, gaps, health, latency, overview, registry
 from metrics.dimensions import DimensionError
 from routewatch.migrations import latest_version, schema_version
+from routewatch.output import csv_text
 from routewatch.settings import Settings, load_settings
 from routewatch.store import Store, StoreBusy, StoreError
 
@@ -44,6 +45,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "batches": health.ingest_batches,
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,
+    "orphan_feedback": health.orphan_feedback,
     "schema_version": schema_version,
 }
 
@@ -290,7 +292,7 @@ def table(frame: pd.DataFrame, name: str, **options: Any) -> None:
     st.dataframe(frame, hide_index=True, width="stretch", **options)
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode(),
+        csv_text(frame).encode(),
         file_name=f"routewatch-{name}.csv",
         mime="text/csv",
         key=f"download-{name}",
