@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics import costs, decisions, gaps, health, latency, overview, registry
-from metrics.dimensions import DimensionError
+from metrics.dimensions import DimensionError, segment_dimensions
 from routewatch.migrations import latest_version, schema_version
 from routewatch.output import csv_text
 from routewatch.settings import Settings, load_settings
@@ -46,6 +46,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,
     "orphan_feedback": health.orphan_feedback,
+    "segment_dimensions": segment_dimensions,
     "schema_version": schema_version,
 }
 

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from routewatch.sqlfiles import query
+
+if TYPE_CHECKING:
+    from routewatch.store import Store
 
 COLUMNS = (
     "language",
@@ -93,6 +98,13 @@ def expression(name: str, slot: str, params: dict[str, Any]) -> str:
         return f"segments[{{{slot}:String}}]"
     allowed = ", ".join([*COLUMNS, *EXPRESSIONS])
     raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
+
+
+def segment_dimensions(store: Store, limit: int = 50) -> list[str]:
+    """``segments.<key>`` for the keys of the ``segments`` map in the store, the most used first (at most
+    ``limit``), for choosers that offer every dimension a user can cut by."""
+    rows = store.query_rows(query("segment_keys").text, {"limit": limit})
+    return [SEGMENT_PREFIX + str(key) for key, _ in rows if segment_key_ok(str(key))]
 
 
 def render(by: list[str], where: dict[str, str], bucket: str | None = None, rollup: bool = False) -> Rendered:

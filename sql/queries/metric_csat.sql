@@ -6,7 +6,7 @@ SELECT
     {{dims}}
     count() AS requests,
     countIf(isNotNull(csat)) AS rated,
-    toInt64(sumOrNull(csat)) AS csat_total,
+    sum(toInt64(coalesce(csat, 0))) AS csat_total,
     if(rated = 0, NULL, csat_total / rated) AS mean_csat
 FROM requests_live
 WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}

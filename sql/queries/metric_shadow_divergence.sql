@@ -7,7 +7,8 @@
 -- UInt64: diverged requests whose shadow route served nothing in the window, so has no price (left out)
 WITH prices AS
 (
-    SELECT route AS priced_route, sum(cost_usd) / count() AS price, true AS priced
+    -- the mean price to 18 decimal places: a nano-dollar rounding of it would add up over many requests
+    SELECT route AS priced_route, toDecimal128(sum(cost_usd), 18) / count() AS price, true AS priced
     FROM requests_live
     WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
     GROUP BY route

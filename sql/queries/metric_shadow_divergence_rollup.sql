@@ -3,7 +3,8 @@
 -- returns: the columns of metric_shadow_divergence, from rollup_daily (exact: the rollup keeps the shadow route)
 WITH prices AS
 (
-    SELECT route AS priced_route, sum(cost_total) / sum(requests) AS price, true AS priced
+    -- the mean price to 18 decimal places: a nano-dollar rounding of it would add up over many requests
+    SELECT route AS priced_route, toDecimal128(sum(cost_total), 18) / sum(requests) AS price, true AS priced
     FROM rollup_daily
     WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
     GROUP BY route
