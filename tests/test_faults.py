@@ -356,6 +356,19 @@ def test_text_that_looks_the_same_groups_the_same(store: Store, tmp_path: Path) 
     assert by_key["requests"].tolist() == [2] and by_key.iloc[0, 0] == composed
 
 
+def test_invalid_utf8_in_text_that_is_normalized_is_quarantined_not_fatal(store: Store, tmp_path: Path) -> None:
+    good = json.dumps({"request_id": "ok", "ts": "2026-11-20T10:00:00Z", **R}).encode()
+    bad = [
+        json.dumps({"request_id": "lang", "ts": "2026-11-20T10:00:00Z", **R, "language": "X"}).encode(),
+        json.dumps({"request_id": "key", "ts": "2026-11-20T10:00:00Z", **R, "segments": {"X": "v"}}).encode(),
+        json.dumps({"request_id": "value", "ts": "2026-11-20T10:00:00Z", **R, "segments": {"k": "X"}}).encode(),
+    ]
+    lines = [good, *(line.replace(b'"X"', b'"a\xffb"') for line in bad)]
+    report = ingest(store, [str(write_lines(tmp_path / "u.jsonl", lines))])
+    assert (report.total("loaded"), report.total("quarantined")) == (1, 3)
+    assert all(reasons == ["invalid UTF-8"] for reasons in _reasons(store).values())
+
+
 def test_a_request_cost_below_its_calls_is_quarantined(store: Store, tmp_path: Path) -> None:
     calls = [
         {"model": "m", "route": "cheap", "cost_usd": 0.002},

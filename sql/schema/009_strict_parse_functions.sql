@@ -38,8 +38,11 @@ CREATE OR REPLACE FUNCTION routewatch_whole_error AS (name, text) -> multiIf(
     concat(name, ': expected a whole number, got ', substring(text, 1, 40))
 );
 
--- Text that looks the same groups the same: Unicode NFC (invalid UTF-8 is left as it is, the line is rejected).
-CREATE OR REPLACE FUNCTION routewatch_nfc AS (text) -> if(isValidUTF8(coalesce(text, '')), normalizeUTF8NFC(text), text);
+-- Text that looks the same groups the same: Unicode NFC. Invalid UTF-8 is left as it is (its line is rejected);
+-- the normalizer never sees it (`if` evaluates both branches, and normalizeUTF8NFC throws on invalid UTF-8).
+CREATE OR REPLACE FUNCTION routewatch_nfc AS (text) -> if(
+    isValidUTF8(coalesce(text, '')), normalizeUTF8NFC(if(isValidUTF8(coalesce(text, '')), text, '')), text
+);
 
 -- A segments key that can be a dimension (segments.<key> in metrics, gaps and the dashboard; the same rule as
 -- metrics.dimensions.segment_key_ok): 1 to 64 letters, marks, digits, spaces or _ . : -.
