@@ -14,8 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry
-from metrics.dimensions import DimensionError
+from metrics.dimensions import DimensionError, segment_dimensions
 from routewatch.migrations import readiness
+from routewatch.output import csv_text
 from routewatch.settings import Settings, load_settings
 from routewatch.store import Store, StoreBusy, StoreError, StoreTimeout
 
@@ -47,6 +48,8 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "quarantine": health.quarantine_reasons,
     "freshness": health.freshness,
     "readiness": readiness,
+    "orphan_feedback": health.orphan_feedback,
+    "segment_dimensions": segment_dimensions,
 }
 
 
@@ -305,7 +308,7 @@ def table(frame: pd.DataFrame, name: str, **options: Any) -> None:
     st.dataframe(frame, hide_index=True, width="stretch", **options)
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode(),
+        csv_text(frame).encode(),
         file_name=f"routewatch-{name}.csv",
         mime="text/csv",
         key=f"download-{name}",

@@ -100,3 +100,12 @@ FEEDBACK_FIELDS: tuple[Field, ...] = (
     Field("kind", "string", required=True, allowed=FEEDBACK_KINDS),
     Field("value", "float", required=True),
 )
+
+# A feedback event's value meets the contract of the request field it sets: the same kind (whole number or
+# boolean) and the same range. A ticket is a count of support tickets.
+FEEDBACK_VALUES: dict[str, Field] = {
+    "thumb": FIELDS_BY_NAME["thumb"],
+    "csat": FIELDS_BY_NAME["csat"],
+    "resolved": FIELDS_BY_NAME["resolved"],
+    "ticket": Field("ticket", "int", min_value=0, max_value=4_294_967_295, doc="support tickets opened"),
+}

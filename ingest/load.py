@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from ingest.contract import FEEDBACK_VALUES
 from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resolve
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
 from routewatch.locks import file_lock
@@ -42,6 +43,11 @@ from routewatch.store import Store
 CHUNK_ROWS = 100_000
 WORKERS = 3  # chunks in flight: one writes while the next decides and the one after parses and validates
 _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+# Which feedback values are typed as whole numbers and which as booleans: as the request fields they set.
+_FEEDBACK_KINDS = {
+    "whole_kinds": [kind for kind, f in FEEDBACK_VALUES.items() if f.kind == "int"],
+    "bool_kinds": [kind for kind, f in FEEDBACK_VALUES.items() if f.kind == "bool"],
+}
 
 
 @dataclass
@@ -223,7 +229,10 @@ def load_chunk(
     with store.session():
         _script(store, "ingest_session")
         _send_lines(store, chunk)
-        store.command(query("ingest_parse_feedback" if feedback else "ingest_parse").text)
+        if feedback:
+            store.command(query("ingest_parse_feedback").text, _FEEDBACK_KINDS)
+        else:
+            store.command(query("ingest_parse").text)
         _record_rejects(store, _validate(store, feedback))
         if turns is None:
             _decide(store, source, pending, feedback)

@@ -28,6 +28,7 @@ _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "c
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _FEEDBACK_KEYS = {"request_id", "kind", "value"}
+_BOM = b"\xef\xbb\xbf"
 _BLOCK_BYTES = 16 << 20
 _NEWLINE = ord("\n")
 
@@ -78,6 +79,12 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
+def content_start(head: bytes) -> bytes:
+    """The first bytes of a text file from its first content on: a UTF-8 byte-order mark, blank lines and the
+    spaces, tabs and carriage returns (CRLF files) before it skipped, as every format's detection sees it."""
+    return head.removeprefix(_BOM).lstrip(b" \t\r\n")
+
+
 def _sniff(path: Path) -> Format:
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     guess = _SUFFIXES.get(suffixes[-1]) if suffixes else None
@@ -85,10 +92,11 @@ def _sniff(path: Path) -> Format:
         head = handle.read(65_536)
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
+    head = content_start(head)
     if guess is None:
-        guess = "jsonl" if head.lstrip().startswith((b"{", b"[")) else "csv"
+        guess = "jsonl" if head.startswith((b"{", b"[")) else "csv"
     if guess == "jsonl":
-        first = head.lstrip().split(b"\n", 1)[0]
+        first = head.split(b"\n", 1)[0]
         try:
             record = orjson.loads(first)
         except orjson.JSONDecodeError:
@@ -155,6 +163,8 @@ def _jsonl_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             handle = gzip.GzipFile(fileobj=raw_handle)  # type: ignore[assignment]
         buffer, first_line, newlines = bytearray(), 1, 0
         while block := handle.read(_BLOCK_BYTES):
+            if first_line == 1 and not buffer:
+                block = block.removeprefix(_BOM)  # not part of the first line's JSON
             buffer += block
             newlines += block.count(b"\n")
             while newlines >= chunk_rows:
@@ -185,11 +195,14 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")  # Excel adds a BOM
         reader = csv.reader(text)
         header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):  # blank lines before the header
+            header = next(reader, None)
         if header is None:
             yield Chunk(bytes_done=source.size)
             return
         rows: list[bytes] = []
         header = [h.strip() for h in header]
+        hint = _delimiter_hint(header)
         start = reader.line_num + 1
         for row in reader:
             number, start = start, reader.line_num + 1
@@ -201,14 +214,26 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             if any("\udc80" <= ch <= "\udcff" for ch in raw):
                 raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
                 rows.append(_as_json({}, number, raw, "invalid UTF-8"))
-            elif len(row) != len(header):
-                rows.append(_as_json({}, number, raw, f"row has {len(row)} fields, the header has {len(header)}"))
+            elif hint or len(row) != len(header):
+                fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
+                mismatch = f"row has {fields}, the header has {len(header)}{hint}"
+                rows.append(_as_json({}, number, raw, mismatch))
             else:
                 rows.append(_as_json(_csv_record(header, row), number, raw))
             if len(rows) >= chunk_rows:
                 yield _rows_chunk(rows)
                 rows = []
         yield _rows_chunk(rows, source.size)
+
+
+def _delimiter_hint(header: list[str]) -> str:
+    """A note for a header read as one field that holds another usual delimiter (a semicolon-separated export)."""
+    if len(header) != 1:
+        return ""
+    for delimiter, name in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
+        if delimiter in header[0]:
+            return f" (the delimiter looks like {name}; routewatch reads comma-separated CSV)"
+    return ""
 
 
 def _csv_record(header: list[str], row: list[str]) -> dict[str, Any]:

@@ -7,17 +7,27 @@ again with COMPLETE results, to name the rows and values that broke them, by the
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 import pandas as pd
 
-from ingest.contract import CALL_FIELDS, FEEDBACK_FIELDS, FIELDS, MAX_FUTURE_S, MIN_TS_EPOCH_S, Field
+from ingest.contract import (
+    CALL_FIELDS,
+    FEEDBACK_FIELDS,
+    FEEDBACK_VALUES,
+    FIELDS,
+    MAX_FUTURE_S,
+    MIN_TS_EPOCH_S,
+    Field,
+)
 
 Reasons = dict[int, list[str]]
 
@@ -37,14 +47,22 @@ class Rule:
         value = value.item() if hasattr(value, "item") else value
         if self.column == "ts" and isinstance(value, int):
             value = pd.Timestamp(value, unit="ms", tz="UTC").isoformat()
-        shown = f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else value
+        shown = repr(value) if isinstance(value, str) else plain_number(value) if isinstance(value, float) else value
         return f"{self.column}: {self.message.format(value=shown)}"
+
+
+def plain_number(value: float) -> str:
+    """A number as written, never in exponent notation: 1000001.0 -> '1000001', 1e-10 -> '0.0000000001'."""
+    if not math.isfinite(value):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _bounds(low: float | None, high: float | None) -> str:
     if high is None:
-        return f"at least {low:g}"
-    return f"[{'' if low is None else f'{low:g}'}, {high:g}]"
+        return f"at least {plain_number(float(low or 0))}"
+    return f"[{'' if low is None else plain_number(float(low))}, {plain_number(float(high))}]"
 
 
 def _rules_for(fields: Sequence[Field], now_s: float) -> list[Rule]:
@@ -74,31 +92,26 @@ def _rules_for(fields: Sequence[Field], now_s: float) -> list[Rule]:
     return rules
 
 
-# Feedback values by kind: thumb is -1 or +1, csat 1..5, resolved 0 or 1, ticket a count.
-FEEDBACK_VALUE_RANGES: dict[str, tuple[float, float | None]] = {
-    "thumb": (-1, 1),
-    "csat": (1, 5),
-    "resolved": (0, 1),
-    "ticket": (0, None),
-}
-
-
 def _feedback_rules(now_s: float) -> list[Rule]:
+    """The feedback event's fields, and its value checked by the request contract's field of its kind."""
     import great_expectations.expectations as gxe
 
     rules = _rules_for(FEEDBACK_FIELDS, now_s)
-    for kind, (low, high) in FEEDBACK_VALUE_RANGES.items():
-        condition = f'kind=="{kind}"'
-        expectation: Any = (
-            gxe.ExpectColumnValuesToBeInSet(
-                column="value", value_set=[-1, 1], row_condition=condition, condition_parser="pandas"
+    for kind, field in FEEDBACK_VALUES.items():
+        when: dict[str, Any] = {"row_condition": f'kind=="{kind}"', "condition_parser": "pandas"}
+        expectation: Any
+        if field.allowed is not None:
+            allowed = list(field.allowed)
+            expectation = gxe.ExpectColumnValuesToBeInSet(column="value", value_set=allowed, **when)
+            message = "{value} is not one of " + str(allowed) + f" for a {kind} event"
+        elif field.min_value is not None or field.max_value is not None:
+            expectation = gxe.ExpectColumnValuesToBeBetween(
+                column="value", min_value=field.min_value, max_value=field.max_value, **when
             )
-            if kind == "thumb"
-            else gxe.ExpectColumnValuesToBeBetween(
-                column="value", min_value=low, max_value=high, row_condition=condition, condition_parser="pandas"
-            )
-        )
-        rules.append(Rule(expectation, "value", "{value} is not a valid " + kind + " value"))
+            message = "{value} is outside " + _bounds(field.min_value, field.max_value) + f" for a {kind} event"
+        else:
+            continue
+        rules.append(Rule(expectation, "value", message))
     return rules
 
 

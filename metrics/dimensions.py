@@ -5,9 +5,14 @@ Only these identifiers ever reach SQL text; a segment key and every filter value
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from routewatch.sqlfiles import query
+
+if TYPE_CHECKING:
+    from routewatch.store import Store
 
 COLUMNS = (
     "language",
@@ -50,7 +55,21 @@ ROLLUP_DIMENSIONS = frozenset(
 )
 # Query settings for SQL whose output names equal column names (requests, escalated): columns win over aliases.
 COLUMNS_FIRST = {"prefer_column_name_to_alias": 1}
-_SEGMENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_SEGMENT_KEY_PUNCTUATION = frozenset("_.: -")
+
+
+def segment_key_ok(key: str) -> bool:
+    """Whether a ``segments`` key can be a dimension: 1 to 64 letters, marks, digits, spaces or ``_ . : -`` (the
+    rule ingest applies, routewatch_segment_key_ok in sql/schema/009_strict_parse_functions.sql, so that every
+    key that loads can be queried; such a key is safe as a quoted alias, and its value is always bound)."""
+    return 1 <= len(key) <= 64 and all(
+        ch in _SEGMENT_KEY_PUNCTUATION or unicodedata.category(ch)[0] in "LMN" for ch in key
+    )
+
+
+def nfc(text: str) -> str:
+    """Text in Unicode NFC, as ingest stores it, so that what looks the same matches the same."""
+    return unicodedata.normalize("NFC", text)
 
 
 class DimensionError(ValueError):
@@ -73,11 +92,19 @@ def expression(name: str, slot: str, params: dict[str, Any]) -> str:
         return name
     if name in EXPRESSIONS:
         return EXPRESSIONS[name]
-    if name.startswith(SEGMENT_PREFIX) and _SEGMENT_KEY.fullmatch(name.removeprefix(SEGMENT_PREFIX)):
-        params[slot] = name.removeprefix(SEGMENT_PREFIX)
+    key = name.removeprefix(SEGMENT_PREFIX)
+    if name.startswith(SEGMENT_PREFIX) and segment_key_ok(key):
+        params[slot] = nfc(key)
         return f"segments[{{{slot}:String}}]"
     allowed = ", ".join([*COLUMNS, *EXPRESSIONS])
     raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
+
+
+def segment_dimensions(store: Store, limit: int = 50) -> list[str]:
+    """``segments.<key>`` for the keys of the ``segments`` map in the store, the most used first (at most
+    ``limit``), for choosers that offer every dimension a user can cut by."""
+    rows = store.query_rows(query("segment_keys").text, {"limit": limit})
+    return [SEGMENT_PREFIX + str(key) for key, _ in rows if segment_key_ok(str(key))]
 
 
 def render(by: list[str], where: dict[str, str], bucket: str | None = None, rollup: bool = False) -> Rendered:
@@ -98,7 +125,7 @@ def render(by: list[str], where: dict[str, str], bucket: str | None = None, roll
     filters = []
     for i, (name, value) in enumerate(where.items()):
         filters.append(f"AND {expression(name, f'wk{i}', params)} = {{wv{i}:String}}")
-        params[f"wv{i}"] = value
+        params[f"wv{i}"] = nfc(value)
     return Rendered(
         dims="\n    ".join(dims),
         group_by=f"GROUP BY {', '.join(names)}" if names else "",

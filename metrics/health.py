@@ -22,6 +22,29 @@ def quarantine_reasons(store: Store, samples: int = 3) -> pd.DataFrame:
     return frame
 
 
+def orphan_feedback(store: Store) -> dict[str, object]:
+    """Feedback events for requests that never arrived (kept, so that a late request still gets its feedback):
+    ``orphan_events``, ``orphan_requests``, ``older_than_1d``, ``older_than_7d`` (event counts by age) and
+    ``oldest_orphan`` (the oldest event's ts, UTC, or None)."""
+    row = store.query_df(query("health_orphan_feedback").text).iloc[0]
+    found: dict[str, object] = {name: int(row[name]) for name in row.index if name != "oldest_orphan"}
+    oldest = row["oldest_orphan"]
+    found["oldest_orphan"] = None if pd.isna(oldest) else pd.Timestamp(oldest).tz_localize("UTC")
+    return found
+
+
+def describe_orphans(orphans: dict[str, object]) -> str:
+    """One line on orphan feedback for people: counts and age."""
+    if not orphans["orphan_events"]:
+        return "none: every feedback event rates a loaded request"
+    oldest = pd.Timestamp(orphans["oldest_orphan"])
+    return (
+        f"{orphans['orphan_events']:,} events for {orphans['orphan_requests']:,} requests never loaded; "
+        f"{orphans['older_than_1d']:,} older than a day, {orphans['older_than_7d']:,} older than a week; "
+        f"oldest {oldest:%Y-%m-%d %H:%M} UTC"
+    )
+
+
 def freshness(store: Store) -> dict[str, object]:
     """The newest request time, the last ingest, and the live request and feedback counts."""
     row = store.query_df(query("health_freshness").text).iloc[0]

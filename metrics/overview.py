@@ -140,8 +140,8 @@ def cost_quality(cost: pd.DataFrame, quality: pd.DataFrame, dimension: str) -> p
     ``cost`` and ``quality`` are the ``cost_per_resolved`` and ``resolution_rate`` metrics cut by ``dimension``
     and possibly finer (their counts add up), so one pair of queries serves several dimensions.
     """
-    money = cost.assign(spend=cost["cost_per_request"] * cost["requests"]).groupby(dimension)
-    sums = money[["requests", "resolved"]].sum().join(money[["cost_usd", "spend"]].sum().astype(float))
+    money = cost.groupby(dimension)
+    sums = money[["requests", "resolved"]].sum().join(money[["cost_usd", "model_cost_usd"]].sum().astype(float))
     outcomes = quality.groupby(dimension)[["resolved", "known"]].sum()
     table = pd.DataFrame(
         {
@@ -149,7 +149,7 @@ def cost_quality(cost: pd.DataFrame, quality: pd.DataFrame, dimension: str) -> p
             "cost_usd": sums["cost_usd"],
             "resolved": sums["resolved"],
             "cost_per_resolved": sums["cost_usd"] / sums["resolved"].where(sums["resolved"] > 0),
-            "cost_per_request": sums["spend"] / sums["requests"],
+            "cost_per_request": sums["model_cost_usd"] / sums["requests"],
             "resolution_rate": outcomes["resolved"] / outcomes["known"].where(outcomes["known"] > 0),
         }
     )

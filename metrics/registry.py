@@ -66,9 +66,18 @@ METRICS: tuple[Metric, ...] = (
         unit="USD",
         better="lower",
         margin=0.10,
-        columns=("requests", "cost_usd", "resolved", "cost_per_resolved", "cost_per_request"),
-        help="All-in cost (model + router + human, over every request, failed and unresolved included) divided "
-        "by resolved requests, beside the naive model spend per request. The difference is the point.",
+        columns=(
+            "requests",
+            "cost_usd",
+            "model_cost_usd",
+            "resolved",
+            "cost_per_resolved",
+            "cost_per_request",
+            "all_in_cost_per_request",
+        ),
+        help="All-in cost (cost_usd: model + router + human, over every request, failed and unresolved included) "
+        "divided by resolved requests, beside the naive model spend per request (model_cost_usd / requests) and the "
+        "all-in cost per request (cost_usd / requests). The difference is the point.",
         rollup=True,
     ),
     Metric(
@@ -135,8 +144,8 @@ METRICS: tuple[Metric, ...] = (
         unit="1..5",
         better="higher",
         margin=0.05,
-        columns=("requests", "rated", "mean_csat"),
-        help="Mean satisfaction score among rated requests (tested as ordinal, not as a mean).",
+        columns=("requests", "rated", "csat_total", "mean_csat"),
+        help="Mean satisfaction score among rated requests, csat_total / rated (tested as ordinal, not as a mean).",
         rollup=True,
     ),
     Metric(
@@ -155,9 +164,11 @@ METRICS: tuple[Metric, ...] = (
         unit="share of compared",
         better="neither",
         margin=None,
-        columns=("requests", "compared", "diverged", "shadow_divergence", "shadow_cost_delta_usd"),
+        columns=("requests", "compared", "diverged", "shadow_divergence", "unpriced", "shadow_cost_delta_usd"),
         help="Share of requests where a shadow router would have chosen another route, and what that would "
-        "have cost more (or less), priced at each route's mean spend per request.",
+        "have cost more (or less), priced at each route's mean spend per request in the window. A shadow route "
+        "that served nothing in the window has no price: its requests are counted in unpriced and left out of the "
+        "delta (NULL when no diverged request has a price).",
         rollup=True,
     ),
     Metric(
@@ -186,6 +197,28 @@ METRICS_BY_NAME = {m.name: m for m in METRICS}
 
 class UnknownMetric(KeyError):
     """A metric name that is not in the registry."""
+
+
+class WindowError(ValueError):
+    """A time window that ends before it starts."""
+
+
+def _utc(moment: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """The bounds ``since <= ts < until`` in UTC as the store compares them, at its millisecond precision.
+
+    Both bounds round *up* to the millisecond: a stored ts (whole milliseconds) is >= since exactly when it is >=
+    the ceiling, and likewise < until (truncating 10:00:00.0005 would drop a row at 10:00:00.000). Raises
+    WindowError when ``since`` is after ``until``.
+    """
+    low, high = (_utc(t or default).ceil("ms") for t, default in ((since, EPOCH), (until, FAR_FUTURE)))
+    if low > high:
+        raise WindowError(f"the window starts ({low.isoformat()}) after it ends ({high.isoformat()})")
+    return low.to_pydatetime(), high.to_pydatetime()
 
 
 def _whole_days(since: datetime, until: datetime) -> bool:
@@ -221,7 +254,7 @@ def compute(
     clash = set(by or []) & set(metric.columns)
     if clash:
         raise DimensionError(f"cannot cut {name} by {', '.join(sorted(clash))}: the metric has a column of that name")
-    since, until = since or EPOCH, until or FAR_FUTURE
+    since, until = window(since, until)
     rollup = (
         metric.rollup and not exact and _whole_days(since, until) and answers_from_rollup(by or [], where or {}, bucket)
     )
@@ -232,5 +265,8 @@ def compute(
     sql = query(f"{metric.sql}_rollup" if rollup else metric.sql).text
     frame = store.query_df(fill(sql, rendered), params, settings=COLUMNS_FIRST)
     keys = [*(["bucket"] if bucket else []), *(by or [])]
-    frame = frame[[*keys, *metric.columns]]
+    # An empty window or cut is no rows on both paths (without GROUP BY, SQL would answer one row of zeros).
+    frame = frame.loc[frame["requests"].astype("int64") > 0, [*keys, *metric.columns]]
+    if bucket:  # labelled in UTC whatever the host's time zone
+        frame["bucket"] = pd.to_datetime(frame["bucket"]).dt.tz_localize("UTC")
     return frame.sort_values(keys, ignore_index=True) if keys else frame

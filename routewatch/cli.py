@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import platform
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
@@ -38,7 +41,18 @@ def _time(text: str | None) -> datetime | None:
         raise CommandError(
             f"cannot read {text!r} as a time (use ISO 8601, e.g. 2026-11-01 or 2026-11-01T12:00Z)"
         ) from None
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    # Stored times are whole milliseconds: rounding a bound up keeps `since <= ts < until` exact (see
+    # metrics.registry.window).
+    return stamp.ceil("ms").to_pydatetime()
+
+
+def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as UTC datetimes; an error when the window starts after it ends."""
+    start, end = _time(since), _time(until)
+    if start is not None and end is not None and start > end:
+        raise CommandError(f"--since {since} is after --until {until}: the window would be empty")
+    return start, end
 
 
 def _names(text: str | None) -> list[str]:
@@ -115,23 +129,24 @@ def _readable_store(settings: Settings) -> Store:
 
 def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.dimensions import DimensionError
-    from metrics.registry import UnknownMetric, compute
+    from metrics.registry import UnknownMetric, WindowError, compute
 
     by = _names(args.by)
     if args.name == "calibration":
         return _calibration(args, settings, by)
+    since, until = _window(args.since, args.until)
     try:
         frame = compute(
             _readable_store(settings),
             args.name,
             by=by,
-            since=_time(args.since),
-            until=_time(args.until),
+            since=since,
+            until=until,
             where=_where(args.where),
             bucket=args.bucket,
             cheap_route=settings.route_order[0],
         )
-    except (DimensionError, UnknownMetric) as exc:
+    except (DimensionError, UnknownMetric, WindowError) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
     output.write(frame, args.format)
     return EXIT_OK
@@ -170,14 +185,15 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 
     dimensions = _names(args.by)
     references = _where(args.reference)
+    since, until = _window(args.since, args.until)
     try:
         table = gap_table(
             _readable_store(settings),
             dimensions,
             GapSettings(reference=references, audit=args.audit),
             metrics=_metric_list(args.metric),
-            since=_time(args.since),
-            until=_time(args.until),
+            since=since,
+            until=until,
             progress=output.stage_progress if sys.stderr.isatty() else None,
         )
     except (DimensionError, ValueError) as exc:
@@ -249,6 +265,7 @@ def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from metrics.health import describe_orphans, orphan_feedback
     from routewatch.migrations import readiness, table_exists
     from routewatch.sqlfiles import query
 
@@ -278,6 +295,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
             if table_exists(store, "requests"):
                 counts = store.query_df(query("table_counts").text).iloc[0]
                 rows.extend((name, f"{int(value):,}") for name, value in counts.items())
+                rows.append(("orphan feedback", describe_orphans(orphan_feedback(store))))
     except StoreError as exc:
         rows.append(("store status", f"UNREACHABLE: {exc}"))
         healthy = False
@@ -296,7 +314,6 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
 def serve_dashboard(settings: Settings, port: int, address: str = "localhost") -> int:
     """Run the Streamlit dashboard (app/streamlit_app.py) on ``port`` with this invocation's store and settings."""
     import os
-    import subprocess
 
     from app.serve import streamlit_command
 
@@ -305,10 +322,35 @@ def serve_dashboard(settings: Settings, port: int, address: str = "localhost") -
     if config.is_file():
         env["ROUTEWATCH_CONFIG"] = str(config)
     _say(f"routewatch dashboard: http://{address}:{port} (store {_store(settings).display}); Ctrl+C stops it")
+    return run_child(subprocess.Popen(streamlit_command(port, address), env=env))
+
+
+def run_child(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> int:
+    """Wait for ``child``; SIGTERM or SIGINT to this process stops it first (SIGTERM, then SIGKILL after
+    ``grace_s``), so that a service manager, a container runtime or Ctrl+C leaves no server holding the port and
+    the store. Returns the child's exit code, or 0 when it was stopped on request."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+        if child.poll() is None:
+            child.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.call(streamlit_command(port, address), env=env)
-    except KeyboardInterrupt:
-        return EXIT_OK
+        while True:
+            try:
+                code = child.wait(timeout=grace_s) if stopping.is_set() else child.wait()
+                break
+            except subprocess.TimeoutExpired:
+                child.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:  # leaving for any other reason (an exception): never leave the server behind
+            child.kill()
+            child.wait()
+    return EXIT_OK if stopping.is_set() else code
 
 
 DEMO_DIMENSIONS = ["language", "channel", "tier"]

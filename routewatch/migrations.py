@@ -16,7 +16,7 @@ from routewatch.store import Store
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+)")
-_FUNCTION = re.compile(r"CREATE FUNCTION IF NOT EXISTS (\w+)")
+_FUNCTION = re.compile(r"CREATE (?:OR REPLACE )?FUNCTION (?:IF NOT EXISTS )?(\w+)")
 _PLAIN_VIEW = re.compile(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(\w+)")
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 _SHARD_KEY = re.compile(r"^-- shard key: (.+)$", re.MULTILINE)

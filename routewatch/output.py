@@ -33,6 +33,46 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, map(_plain, row), strict=True)) for row in frame.itertuples(index=False, name=None)]
 
 
+def decimal_text(value: decimal.Decimal) -> str:
+    """Money as exact fixed-point text without trailing zeros: Decimal('0.312920000') -> '0.31292'."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _exact(value: Any) -> Any:
+    """A cell for JSON and CSV: decimals (money) as their exact digits, anything else as in ``records``."""
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return orjson.Fragment(decimal_text(value).encode())
+    return _plain(value)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for a CSV file a spreadsheet may open: a text cell that starts like a formula gets a leading
+    ``'`` so that it stays text (numbers stay numbers; money keeps its exact digits)."""
+
+    def cell(value: Any) -> Any:
+        value = _plain(value) if not isinstance(value, decimal.Decimal) else value
+        if isinstance(value, decimal.Decimal):
+            return decimal_text(value) if value.is_finite() else str(value)
+        if isinstance(value, str) and value.startswith(_FORMULA_START):
+            return "'" + value
+        return value
+
+    return pd.DataFrame(
+        [[cell(v) for v in row] for row in frame.itertuples(index=False, name=None)], columns=frame.columns
+    )
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as RFC 4180 CSV (CRLF line ends, so that a cell holding a carriage return is quoted), made safe
+    for spreadsheets by ``csv_safe``."""
+    return csv_safe(frame).to_csv(index=False, lineterminator="\r\n")
+
+
 def _cell(value: Any) -> str:
     value = _plain(value)
     if value is None:
@@ -48,9 +88,11 @@ def write(frame: pd.DataFrame, fmt: OutputFormat, out: IO[str] | None = None) ->
     """Print ``frame`` to ``out`` (stdout by default) in ``fmt``."""
     out = out or sys.stdout
     if fmt == "json":
-        out.write(orjson.dumps(records(frame), option=orjson.OPT_INDENT_2).decode() + "\n")
+        columns = [str(c) for c in frame.columns]
+        rows = [dict(zip(columns, map(_exact, row), strict=True)) for row in frame.itertuples(index=False, name=None)]
+        out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "csv":
-        out.write(pd.DataFrame(records(frame), columns=frame.columns).to_csv(index=False))
+        out.write(csv_text(frame))
     else:
         if frame.empty:
             out.write("(no rows)\n")

@@ -323,9 +323,10 @@ class Store:
             raise StoreError(str(exc)) from None
 
     def query_df(self, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> pd.DataFrame:
-        """Run a query and return a pandas DataFrame (with its columns even when it has no rows)."""
+        """Run a query and return a pandas DataFrame (with its columns even when it has no rows). Times come as
+        naive UTC timestamps whatever the host's time zone (``query_tz``)."""
         with self._client(sql) as client:
-            frame = client.query_df(sql, parameters=parameters or {}, **kwargs)
+            frame = client.query_df(sql, parameters=parameters or {}, **{"query_tz": "UTC", **kwargs})
             if len(frame.columns) == 0:  # an empty result comes back without its columns
                 names = client.query_arrow(sql, parameters=parameters or {}, **kwargs).schema.names
                 frame = pd.DataFrame(columns=list(names))

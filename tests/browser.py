@@ -57,6 +57,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_serving(base: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    """Wait until the dashboard at ``base`` answers its health check; RuntimeError if ``server`` exits first or
+    ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the dashboard did not start; see {log}")
+        time.sleep(0.3)
+
+
 @contextmanager
 def dashboard(
     dsn: str, log: Path, timeout_s: float = 90, command: tuple[str, ...] | None = None, cwd: Path = ROOT
@@ -78,17 +94,7 @@ def dashboard(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the dashboard did not start; see {log}")
-                time.sleep(0.3)
+            wait_until_serving(base, server, log, timeout_s)
             yield base
         finally:
             os.killpg(server.pid, 15)

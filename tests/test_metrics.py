@@ -60,9 +60,11 @@ def reference(frame: pd.DataFrame, name: str, by: list[str]) -> pd.DataFrame:
             {
                 "requests": requests,
                 "cost_usd": s["_allin"],
+                "model_cost_usd": s["cost_usd"],
                 "resolved": resolved_n,
                 "cost_per_resolved": (s["_allin"] / resolved_n).where(resolved_n > 0),
                 "cost_per_request": s["cost_usd"] / requests,
+                "all_in_cost_per_request": s["_allin"] / requests,
             }
         )
     if name in ("latency", "ttft"):
@@ -97,20 +99,26 @@ def reference(frame: pd.DataFrame, name: str, by: list[str]) -> pd.DataFrame:
             {"requests": requests, "rated": rated, "thumbs_up": s["_up"], "thumbs_up_rate": s["_up"] / rated}
         )
     if name == "csat":
-        return pd.DataFrame({"requests": requests, "rated": s["_csat_rated"], "mean_csat": g["csat"].mean()})
+        return pd.DataFrame(
+            {"requests": requests, "rated": s["_csat_rated"], "csat_total": s["csat"], "mean_csat": g["csat"].mean()}
+        )
     if name == "feedback_coverage":
         rated = frame.assign(_rated=frame["_thumb_rated"] | frame["_csat_rated"]).groupby(by)["_rated"].sum()
         return pd.DataFrame({"requests": requests, "rated": rated, "feedback_coverage": rated / requests})
     if name == "shadow_divergence":
-        price = frame.groupby("route")["cost_usd"].mean()
-        delta = np.where(frame["_diverged"], frame["shadow_route"].map(price).fillna(0) - frame["cost_usd"], 0.0)
+        price = frame["shadow_route"].map(frame.groupby("route")["cost_usd"].mean())
+        frame = frame.assign(_unpriced=frame["_diverged"] & price.isna())
+        delta = np.where(frame["_diverged"] & price.notna(), price - frame["cost_usd"], 0.0)
+        unpriced = frame.groupby(by)["_unpriced"].sum()
+        total = frame.assign(_delta=delta).groupby(by)["_delta"].sum()
         return pd.DataFrame(
             {
                 "requests": requests,
                 "compared": s["_compared"],
                 "diverged": s["_diverged"],
                 "shadow_divergence": s["_diverged"] / s["_compared"],
-                "shadow_cost_delta_usd": frame.assign(_delta=delta).groupby(by)["_delta"].sum(),
+                "unpriced": unpriced,
+                "shadow_cost_delta_usd": total.where((unpriced == 0) | (unpriced < s["_diverged"])),
             }
         )
     if name == "router_overhead":

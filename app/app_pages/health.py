@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import context as ctx
 from app.components import charts
+from metrics import health
 
 filters = ctx.current_filters()
 st.title("Data health")
@@ -16,6 +17,18 @@ with ctx.friendly_errors():
     middle.metric("Feedback events", f"{int(fresh['feedback_events']):,}")
     right.metric("Newest request", f"{pd.Timestamp(fresh['newest_request']):%Y-%m-%d %H:%M} UTC")
     last.metric("Last ingest", f"{pd.Timestamp(fresh['last_ingest']):%Y-%m-%d %H:%M} UTC")
+
+with ctx.friendly_errors():
+    orphans = ctx.answer("orphan_feedback")
+    st.subheader(
+        "Orphan feedback",
+        help="Feedback events whose request was never loaded. They are kept: a request "
+        "that arrives late still gets its feedback. Old ones point at requests lost upstream or at wrong request ids.",
+    )
+    if orphans["orphan_events"]:
+        st.warning(f"Orphan feedback: {health.describe_orphans(orphans)}.")
+    else:
+        st.success("No orphan feedback: every feedback event rates a loaded request.")
 
 with ctx.friendly_errors():
     st.subheader("Quarantine")

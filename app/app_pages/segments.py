@@ -16,7 +16,7 @@ st.caption(filters.describe())
 left, right = st.columns(2)
 dimensions = left.multiselect(
     "Compare segments of (one or two dimensions)",
-    list(ctx.FILTER_DIMENSIONS),
+    [*ctx.FILTER_DIMENSIONS, *ctx.answer("segment_dimensions")],  # every segments.<key> too
     default=["language"],
     max_selections=2,
     key="segments_dims",

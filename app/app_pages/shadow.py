@@ -22,13 +22,20 @@ with ctx.friendly_errors():
             "route's mean spend per request in the same period. Nothing changes for your users while you measure."
         )
     else:
-        left, middle, right = st.columns(3)
+        left, middle, right, last = st.columns(4)
         left.metric("Requests compared", f"{compared:,}", help=ctx.help_of("shadow_divergence"))
         middle.metric("Would route differently", ctx.percent(int(cut["diverged"].sum()) / compared))
+        priced = cut["shadow_cost_delta_usd"].dropna()
         right.metric(
             "Predicted cost delta",
-            ctx.usd(float(cut["shadow_cost_delta_usd"].sum())),
-            help="What the shadow router's choices would have cost more (or less) in this period.",
+            ctx.usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
+            help="What the shadow router's choices would have cost more (or less) in this period, over the requests "
+            "whose shadow route has a price.",
+        )
+        last.metric(
+            "Unpriced",
+            f"{int(cut['unpriced'].sum()):,}",
+            help="Diverged requests whose shadow route served nothing in this period: no price, so no cost delta.",
         )
         ctx.table(cut, f"shadow-by-{dimension}")
         daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")

@@ -15,20 +15,18 @@ SELECT
     f.user_id AS user_id,
     coalesce(f.account_id, '') AS account_id,
     coalesce(f.session_id, '') AS session_id,
-    if(empty(coalesce(f.language, '')), 'unknown', f.language) AS language,
-    if(empty(coalesce(f.channel, '')), 'unknown', f.channel) AS channel,
-    coalesce(f.tier, '') AS tier,
-    coalesce(f.region, '') AS region,
-    if(segments_ok, mapFromArrays(
-        arrayMap(kv -> kv.1, segment_pairs),
-        arrayMap(kv -> if(JSONType(kv.2) = 'String', JSONExtractString(kv.2), kv.2), segment_pairs)
-    ), map()) AS segments,
-    coalesce(f.task_type, '') AS task_type,
-    coalesce(f.router, '') AS router,
+    if(empty(coalesce(f.language, '')), 'unknown', routewatch_nfc(f.language)) AS language,
+    if(empty(coalesce(f.channel, '')), 'unknown', routewatch_nfc(f.channel)) AS channel,
+    routewatch_nfc(coalesce(f.tier, '')) AS tier,
+    routewatch_nfc(coalesce(f.region, '')) AS region,
+    -- a null value is a missing key; a number or a boolean is its canonical text (1.0 -> '1', true -> 'true')
+    mapFromArrays(arrayMap(kv -> kv.1, segment_texts), arrayMap(kv -> kv.2, segment_texts)) AS segments,
+    routewatch_nfc(coalesce(f.task_type, '')) AS task_type,
+    routewatch_nfc(coalesce(f.router, '')) AS router,
     toFloat64OrNull(f.router_score) AS router_score,
-    f.route AS route,
-    if(empty(coalesce(f.final_route, '')), f.route, f.final_route) AS final_route,
-    f.model AS model,
+    routewatch_nfc(f.route) AS route,
+    if(empty(coalesce(f.final_route, '')), route, routewatch_nfc(f.final_route)) AS final_route,
+    routewatch_nfc(f.model) AS model,
     routewatch_bool(f.escalated) AS escalated,
     coalesce(f.escalation_reason, '') AS escalation_reason,
     coalesce(routewatch_whole(f.attempts), 1) AS attempts,
@@ -42,11 +40,11 @@ SELECT
     toFloat64OrNull(f.ttft_ms) AS ttft_ms,
     toFloat64OrNull(f.router_latency_ms) AS router_latency_ms,
     if(empty(coalesce(f.status, '')), 'ok', f.status) AS status,
-    coalesce(f.error_type, '') AS error_type,
+    routewatch_nfc(coalesce(f.error_type, '')) AS error_type,
     routewatch_bool(f.resolved) AS resolved,
     routewatch_whole(f.thumb) AS thumb,
     routewatch_whole(f.csat) AS csat,
-    coalesce(f.shadow_route, '') AS shadow_route,
+    routewatch_nfc(coalesce(f.shadow_route, '')) AS shadow_route,
     -- each call typed like the request: (model, route, input_tokens, output_tokens, cost_usd, latency_ms, status, error_type)
     arrayMap(t -> tuple(coalesce(t.1, ''), coalesce(t.2, ''), toFloat64OrNull(t.3), toFloat64OrNull(t.4),
         toFloat64OrNull(t.5), toFloat64OrNull(t.6), if(empty(coalesce(t.7, '')), 'ok', t.7), coalesce(t.8, '')),
@@ -78,6 +76,17 @@ SELECT
         routewatch_bool_error('escalated', f.escalated),
         routewatch_bool_error('resolved', f.resolved),
         if(isNotNull(f.segments) AND NOT segments_ok, 'segments: expected an object of strings', ''),
+        arrayStringConcat(arrayFilter(reason -> reason != '', arrayMap(kv -> multiIf(
+            NOT routewatch_segment_key_ok(kv.1),
+                concat('segments: key ''', substring(kv.1, 1, 80), ''' cannot be a dimension (1 to 64 letters, ',
+                    'marks, digits, spaces or _ . : -)'),
+            JSONType(kv.2) IN ('Object', 'Array'),
+                concat('segments: the value of ''', kv.1, ''' is an ', lower(toString(JSONType(kv.2))),
+                    ', expected text, a number or true/false: ', substring(kv.2, 1, 40)),
+            ''), segment_pairs)), '; '),
+        if(calls_ok AND notEmpty(call_texts) AND toFloat64OrNull(f.cost_usd) < call_cost - 1e-9 * length(call_texts) - 1e-12,
+            concat('cost_usd: ', f.cost_usd, ' is below the sum of its calls'' cost_usd, ',
+                toString(toDecimal128(round(call_cost, 9), 9)), ' (the request''s spend covers every call)'), ''),
         if(calls_ok, '', 'calls: expected a list of objects'),
         if(arrayExists(t -> routewatch_number_error('', t.3) || routewatch_number_error('', t.4)
             || routewatch_number_error('', t.5) || routewatch_number_error('', t.6) != '', call_texts),
@@ -106,7 +115,15 @@ FROM
                 __raw Nullable(String), __error Nullable(String))'
         ) AS f,
         isValidJSON(coalesce(f.segments, '{}')) AND JSONType(coalesce(f.segments, '{}')) = 'Object' AS segments_ok,
-        JSONExtractKeysAndValuesRaw(if(segments_ok, coalesce(f.segments, '{}'), '{}')) AS segment_pairs,
+        arrayMap(kv -> (routewatch_nfc(kv.1), kv.2),
+            JSONExtractKeysAndValuesRaw(if(segments_ok, coalesce(f.segments, '{}'), '{}'))) AS segment_pairs,
+        arrayMap(kv -> (kv.1, multiIf(
+                JSONType(kv.2) = 'String', routewatch_nfc(JSONExtractString(kv.2)),
+                JSONType(kv.2) = 'Bool', if(JSONExtractBool(kv.2), 'true', 'false'),
+                JSONType(kv.2) IN ('Int64', 'UInt64'), kv.2,
+                JSONType(kv.2) = 'Double', toString(JSONExtractFloat(kv.2)),
+                kv.2)),
+            arrayFilter(kv -> JSONType(kv.2) != 'Null', segment_pairs)) AS segment_texts,
         isValidJSON(coalesce(f.calls, '[]')) AND JSONType(coalesce(f.calls, '[]')) = 'Array'
             AND arrayAll(c -> JSONType(c) = 'Object', JSONExtractArrayRaw(coalesce(f.calls, '[]'))) AS calls_ok,
         arrayMap(
@@ -114,6 +131,7 @@ FROM
                 output_tokens Nullable(String), cost_usd Nullable(String), latency_ms Nullable(String),
                 status Nullable(String), error_type Nullable(String))'),
             if(calls_ok, JSONExtractArrayRaw(coalesce(f.calls, '[]')), [])
-        ) AS call_texts
+        ) AS call_texts,
+        arraySum(arrayMap(t -> coalesce(toFloat64OrNull(t.5), 0), call_texts)) AS call_cost
     FROM chunk_lines
 )

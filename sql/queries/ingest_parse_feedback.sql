@@ -1,7 +1,8 @@
 -- name: ingest_parse_feedback
--- params: none (reads the session table chunk_lines)
+-- params: whole_kinds Array(String), bool_kinds Array(String): the feedback kinds whose value is a whole number
+-- or a boolean, as the request field it sets (ingest.contract.FEEDBACK_VALUES); reads the session table chunk_lines
 -- returns: nothing; parses feedback events {request_id, ts, kind, value} into chunk_feedback
--- (the routewatch_* functions are in sql/schema/002_parse_functions.sql)
+-- (the routewatch_* functions are in sql/schema/002_parse_functions.sql and 009_strict_parse_functions.sql)
 INSERT INTO chunk_feedback
 SELECT
     line_no,
@@ -15,7 +16,12 @@ SELECT
     if(line_error != '', [line_error], arrayFilter(reason -> reason != '', [
         coalesce(f.__error, ''),
         routewatch_ts_error(f.ts),
-        if(lower(coalesce(f.value, '')) IN ('true', 'false'), '', routewatch_number_error('value', f.value))
+        multiIf(
+            has({whole_kinds:Array(String)}, coalesce(f.kind, '')), routewatch_whole_error('value', f.value),
+            has({bool_kinds:Array(String)}, coalesce(f.kind, '')), routewatch_bool_error('value', f.value),
+            lower(coalesce(f.value, '')) IN ('true', 'false'), '',
+            routewatch_number_error('value', f.value)
+        )
     ])) AS reasons
 FROM
 (

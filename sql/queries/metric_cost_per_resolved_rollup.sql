@@ -5,9 +5,11 @@ SELECT
     {{dims}}
     sum(requests) AS requests,
     sum(cost_total + router_cost_total + human_cost_total) AS cost_usd,
+    sum(cost_total) AS model_cost_usd,
     sum(resolved_n) AS resolved,
     if(resolved = 0, NULL, toFloat64(cost_usd) / resolved) AS cost_per_resolved,
-    toFloat64(sum(cost_total)) / sum(requests) AS cost_per_request
+    toFloat64(model_cost_usd) / sum(requests) AS cost_per_request,
+    toFloat64(cost_usd) / sum(requests) AS all_in_cost_per_request
 FROM rollup_daily
 WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
     {{filters}}

@@ -5,7 +5,8 @@ SELECT
     {{dims}}
     sum(requests) AS requests,
     sum(csat_rated) AS rated,
-    if(rated = 0, NULL, sum(csat_sum) / rated) AS mean_csat
+    sum(csat_sum) AS csat_total,
+    if(rated = 0, NULL, csat_total / rated) AS mean_csat
 FROM rollup_daily
 WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
     {{filters}}

@@ -3,7 +3,8 @@
 -- returns: the columns of metric_shadow_divergence, from rollup_daily (exact: the rollup keeps the shadow route)
 WITH prices AS
 (
-    SELECT route AS priced_route, toFloat64(sum(cost_total)) / sum(requests) AS price
+    -- the mean price to 18 decimal places: a nano-dollar rounding of it would add up over many requests
+    SELECT route AS priced_route, toDecimal128(sum(cost_total), 18) / sum(requests) AS price, true AS priced
     FROM rollup_daily
     WHERE day >= {since_day:Date32} AND day < {until_day:Date32}
     GROUP BY route
@@ -15,7 +16,9 @@ SELECT
     sumIf(requests, shadow_route != '') AS compared,
     sumIf(requests, shadow_route != '' AND shadow_route != route) AS diverged,
     if(compared = 0, NULL, diverged / compared) AS shadow_divergence,
-    sumIf(requests * shadow.price - toFloat64(cost_total), shadow_route != '' AND shadow_route != route)
+    sumIf(requests, shadow_route != '' AND shadow_route != route AND NOT shadow.priced) AS unpriced,
+    if(diverged = unpriced AND unpriced > 0, NULL,
+        sumIf(requests * shadow.price - cost_total, shadow_route != '' AND shadow_route != route AND shadow.priced))
         AS shadow_cost_delta_usd
 FROM rollup_daily
 LEFT JOIN prices AS shadow ON shadow_route = shadow.priced_route

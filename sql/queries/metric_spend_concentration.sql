@@ -1,14 +1,14 @@
 -- name: metric_spend_concentration
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
--- returns: one column per dimension, requests UInt64, cost_usd Float64 (all-in), top_1pct_cost_usd Float64 (the
+-- returns: one column per dimension, requests UInt64, cost_usd Decimal (all-in), top_1pct_cost_usd Decimal (the
 -- all-in cost of the ceil(1%) most expensive requests), top_1pct_share Float64 (their share of the spend)
-SELECT * EXCEPT top_n, if(cost_usd = 0, NULL, top_1pct_cost_usd / cost_usd) AS top_1pct_share
+SELECT * EXCEPT top_n, if(cost_usd = 0, NULL, toFloat64(top_1pct_cost_usd) / toFloat64(cost_usd)) AS top_1pct_share
 FROM
 (
     SELECT
         {{dims}}
         count() AS requests,
-        groupArray(toFloat64(cost_usd + router_cost_usd + human_cost_usd)) AS costs,
+        groupArray(cost_usd + router_cost_usd + human_cost_usd) AS costs,  -- money: decimal, summed exactly
         arraySum(costs) AS cost_usd,
         arraySum(arraySlice(arrayPartialReverseSort(top_n, costs), 1, top_n)) AS top_1pct_cost_usd,
         toUInt64(ceil(count() / 100)) AS top_n
