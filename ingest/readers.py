@@ -22,8 +22,8 @@ from typing import IO, Any, Literal
 import numpy as np
 import orjson
 
-Format = Literal["jsonl", "csv", "parquet", "feedback"]
-FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback")
+Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm"]
+FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
@@ -85,6 +85,10 @@ def _sniff(path: Path) -> Format:
         head = handle.read(65_536)
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
+    from ingest.sources import sniff  # the formats other tools write (OTLP, LiteLLM)
+
+    if found := sniff(head):
+        return found  # type: ignore[return-value]
     if guess is None:
         guess = "jsonl" if head.lstrip().startswith((b"{", b"[")) else "csv"
     if guess == "jsonl":
@@ -256,7 +260,11 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
 
 def chunks(source: Source, chunk_rows: int = 100_000) -> Iterator[Chunk]:
     """Stream ``source`` in chunks of at most ``chunk_rows`` rows."""
-    if source.format in ("jsonl", "feedback"):
+    if source.format in ("otlp", "litellm"):
+        from ingest import sources
+
+        yield from sources.chunks(source, chunk_rows)
+    elif source.format in ("jsonl", "feedback"):
         yield from _jsonl_chunks(source, chunk_rows)
     elif source.format == "csv":
         yield from _csv_chunks(source, chunk_rows)

@@ -1,0 +1,56 @@
+"""The formats teams already log, read into canonical request records for the one loader (ingest/load.py).
+
+``otlp``: OpenTelemetry traces as OTLP/JSON (ingest/otlp.py); ``litellm``: LiteLLM spend logs (ingest/litellm.py).
+Each is recognised by its content (``sniff``) and read in chunks of canonical records (``chunks``), which the
+loader parses, validates, quarantines and loads exactly like the canonical formats.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ingest import litellm, otlp
+from ingest.calls import Rejected, record_chunks, rejected_record, requests, to_request
+from ingest.mapping import load_mapping
+from ingest.readers import Chunk, Source
+from ingest.routes import RouteTable, load_routes
+
+FORMATS = ("otlp", "litellm")
+
+
+def sniff(head: bytes) -> str | None:
+    """The format of a file whose first bytes are ``head``, when it is one of FORMATS."""
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    if otlp.looks_like(head):
+        return "otlp"
+    if litellm.looks_like(head):
+        return "litellm"
+    return None
+
+
+def open_text(path: Path) -> IO[str]:
+    """A file as UTF-8 text (a BOM skipped), gunzipped when it is gzip."""
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    binary: Any = gzip.GzipFile(path, "rb") if gzipped else path.open("rb")
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _litellm_records(items: Iterable[Any], routes: RouteTable) -> Iterator[dict[str, Any]]:
+    for item in items:  # one row, one request: no grouping needed
+        yield rejected_record(item) if isinstance(item, Rejected) else to_request(item, routes)
+
+
+def chunks(source: Source, chunk_rows: int, routes: RouteTable | None = None) -> Iterator[Chunk]:
+    """Canonical records of ``source`` in chunks of at most ``chunk_rows``; the same chunks on every call."""
+    routes = routes or load_routes()
+    mapping = load_mapping(source.format)
+    if source.format == "otlp":
+        records = requests(otlp.read_calls(source.path, mapping, open_text), routes)
+    else:
+        records = _litellm_records(litellm.read_calls(source.path, mapping, open_text), routes)
+    yield from record_chunks(records, chunk_rows, source.size)
