@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from ingest import remote
 from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resolve
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
 from routewatch.locks import file_lock
@@ -486,6 +487,7 @@ def ingest(
             report.files.append(ingest_file(store, source, chunk_rows=chunk_rows, progress=progress))
             if source.display == "<stdin>":
                 source.path.unlink()  # kept until here so that an interrupted run can be finished
+            remote.commit(source.path, directory)  # a table's watermark moves once its new rows are in
     return report
 
 

@@ -22,6 +22,8 @@ from typing import IO, Any, Literal
 import numpy as np
 import orjson
 
+from ingest import remote
+
 Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm"]
 FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -117,7 +119,13 @@ def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None) 
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     files: list[tuple[Path, str]] = []
     for given in paths:
-        if given == "-":
+        if remote.is_remote(given):  # a database table: its new rows, spooled to a file
+            try:
+                path, display = remote.spool(given, spool_dir or Path(tempfile.gettempdir()))
+            except remote.RemoteError as exc:
+                raise InputError(str(exc)) from None
+            files.append((path, display))
+        elif given == "-":
             spool = Path(tempfile.mkstemp(prefix="stdin-", dir=spool_dir)[1])
             with spool.open("wb") as out:
                 shutil.copyfileobj(sys.stdin.buffer, out)
