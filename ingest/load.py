@@ -480,7 +480,7 @@ def ingest(
     report = IngestReport()
     with _ingest_lock(directory, store.lock_timeout_s):
         report.recovered_chunks = replay_pending(store)
-        sources = resolve(paths, fmt, spool_dir=directory)
+        sources = resolve(paths, fmt, spool_dir=directory, store=store)
         for kind in {source.format == "feedback" for source in sources}:
             warm_up(feedback=kind)
         for source in sources:

@@ -45,6 +45,17 @@ DEFAULTS: dict[str, Mapping] = {
         "region": ("metadata.spend_logs_metadata.region",),
         "segments": ("metadata.spend_logs_metadata",),
     },
+    "helicone": {
+        "user_id": ("request_user_id",),
+        "session_id": ("request_properties.Helicone-Session-Id",),
+        "account_id": ("request_properties.account_id",),
+        "language": ("request_properties.language",),
+        "channel": ("request_properties.channel",),
+        "tier": ("request_properties.tier",),
+        "task_type": ("request_properties.task_type",),
+        "region": ("request_properties.region", "country_code"),
+        "segments": ("request_properties",),
+    },
 }
 
 

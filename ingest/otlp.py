@@ -30,6 +30,7 @@ import orjson
 
 from ingest.calls import Call, Item, Rejected
 from ingest.mapping import Mapping
+from ingest.rows import mapped
 
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
@@ -37,7 +38,7 @@ OUTPUT_TOKEN_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_toke
 COST_KEYS = ("gen_ai.usage.cost", "gen_ai.cost.total_cost", "llm.cost.total")
 COST_PARTS = (("gen_ai.cost.input_cost", "gen_ai.cost.output_cost"), ("llm.cost.prompt", "llm.cost.completion"))
 TTFT_KEYS = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")  # seconds
-_STATUS_ERROR = (2, "2", "STATUS_CODE_ERROR")
+_STATUS_ERROR = (2, "2", "STATUS_CODE_ERROR", "Error")  # "Error": the collector's otel_traces.StatusCode
 _RAW_CHARS = 1 << 20  # what the quarantine keeps of a line that is not JSON
 
 
@@ -134,14 +135,9 @@ def _cost(attrs: dict[str, Any]) -> float | None:
 
 
 def _context(attrs: dict[str, Any], mapping: Mapping) -> tuple[dict[str, str], dict[str, str]]:
-    context: dict[str, str] = {}
-    for name, keys in mapping.items():
-        if name == "segments":
-            continue
-        found = _first(attrs, keys)
-        if found is not None:
-            context[name] = str(found[1])
-    segments = {
+    fields = {name: keys for name, keys in mapping.items() if name != "segments"}
+    context, _ = mapped(fields, attrs.get)
+    segments = {  # OTLP segments are attribute-name prefixes, not objects
         key.removeprefix(prefix): str(value)
         for prefix in mapping.get("segments", ())
         for key, value in attrs.items()
@@ -150,12 +146,20 @@ def _context(attrs: dict[str, Any], mapping: Mapping) -> tuple[dict[str, str], d
     return context, segments
 
 
-def span_call(span: dict[str, Any], resource: dict[str, Any], mapping: Mapping, position: int, where: str) -> Call:
-    """One span as a call (``is_call`` False when it names no model); raises SpanError naming the bad field."""
+def span_call(
+    span: dict[str, Any], resource: dict[str, Any], mapping: Mapping, position: int, where: str
+) -> Call | None:
+    """One span as a call (``is_call`` False when it names no model, None when such a span has no readable trace
+    id: not routewatch's to judge); raises SpanError naming the bad field of a GenAI span."""
     attrs = {**resource, **attributes(span.get("attributes") or [])}
-    key = hex_id(span.get("traceId"), "traceId")
-    context, segments = _context(attrs, mapping)
     found = _first(attrs, MODEL_KEYS)
+    try:
+        key = hex_id(span.get("traceId"), "traceId")
+    except SpanError:
+        if found is None:
+            return None
+        raise
+    context, segments = _context(attrs, mapping)
     call = Call(key=key, position=position, where=where, context=context, segments=segments)
     if found is None:
         call.is_call = False
@@ -224,10 +228,13 @@ def read_calls(path: Path, mapping: Mapping, opener: Any) -> Iterator[Item]:
             position += 1
             where = f"line {line}, span {number}"
             try:
-                yield span_call(span, resource, mapping, position, where)
+                call = span_call(span, resource, mapping, position, where)
             except (SpanError, TypeError, ValueError, AttributeError) as exc:
                 raw = orjson.dumps(span).decode(errors="replace")
                 yield Rejected(position, f"{where}: {exc}", raw)
+                continue
+            if call is not None:
+                yield call
 
 
 def looks_like(head: bytes) -> bool:

@@ -24,8 +24,8 @@ import orjson
 
 from ingest import remote
 
-Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm"]
-FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm")
+Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone"]
+FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
@@ -113,15 +113,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None) -> list[Source]:
-    """Expand files, directories, globs and ``-`` (stdin, spooled to a file) into sources."""
+def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None, store: Any = None) -> list[Source]:
+    """Expand files, directories, globs, ``-`` (stdin) and tables (ingest/remote.py; ``store`` holds the
+    ``clickhouse-table:`` ones) into sources; stdin and tables are spooled to files in ``spool_dir``."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     files: list[tuple[Path, str]] = []
     for given in paths:
         if remote.is_remote(given):  # a database table: its new rows, spooled to a file
             try:
-                path, display = remote.spool(given, spool_dir or Path(tempfile.gettempdir()))
+                path, display = remote.spool(given, spool_dir or Path(tempfile.gettempdir()), store)
             except remote.RemoteError as exc:
                 raise InputError(str(exc)) from None
             files.append((path, display))
@@ -268,7 +269,7 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
 
 def chunks(source: Source, chunk_rows: int = 100_000) -> Iterator[Chunk]:
     """Stream ``source`` in chunks of at most ``chunk_rows`` rows."""
-    if source.format in ("otlp", "litellm"):
+    if source.format in ("otlp", "litellm", "helicone"):
         from ingest import sources
 
         yield from sources.chunks(source, chunk_rows)

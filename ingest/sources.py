@@ -1,6 +1,7 @@
 """The formats teams already log, read into canonical request records for the one loader (ingest/load.py).
 
-``otlp``: OpenTelemetry traces as OTLP/JSON (ingest/otlp.py); ``litellm``: LiteLLM spend logs (ingest/litellm.py).
+``otlp``: OpenTelemetry traces as OTLP/JSON (ingest/otlp.py); ``litellm``: LiteLLM spend logs (ingest/litellm.py);
+``helicone``: Helicone request exports (ingest/helicone.py).
 Each is recognised by its content (``sniff``) and read in chunks of canonical records (``chunks``), which the
 loader parses, validates, quarantines and loads exactly like the canonical formats.
 """
@@ -13,13 +14,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ingest import litellm, otlp
+from ingest import helicone, litellm, otlp
 from ingest.calls import Rejected, record_chunks, rejected_record, requests, to_request
 from ingest.mapping import load_mapping
 from ingest.readers import Chunk, Source
 from ingest.routes import RouteTable, load_routes
 
-FORMATS = ("otlp", "litellm")
+FORMATS = ("otlp", "litellm", "helicone")
 
 
 def sniff(head: bytes) -> str | None:
@@ -29,6 +30,8 @@ def sniff(head: bytes) -> str | None:
         return "otlp"
     if litellm.looks_like(head):
         return "litellm"
+    if helicone.looks_like(head):
+        return "helicone"
     return None
 
 
@@ -40,7 +43,7 @@ def open_text(path: Path) -> IO[str]:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def _litellm_records(items: Iterable[Any], routes: RouteTable) -> Iterator[dict[str, Any]]:
+def _row_records(items: Iterable[Any], routes: RouteTable) -> Iterator[dict[str, Any]]:
     for item in items:  # one row, one request: no grouping needed
         yield rejected_record(item) if isinstance(item, Rejected) else to_request(item, routes)
 
@@ -52,5 +55,6 @@ def chunks(source: Source, chunk_rows: int, routes: RouteTable | None = None) ->
     if source.format == "otlp":
         records = requests(otlp.read_calls(source.path, mapping, open_text), routes)
     else:
-        records = _litellm_records(litellm.read_calls(source.path, mapping, open_text), routes)
+        reader = litellm if source.format == "litellm" else helicone
+        records = _row_records(reader.read_calls(source.path, mapping, open_text), routes)
     yield from record_chunks(records, chunk_rows, source.size)
