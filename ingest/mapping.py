@@ -56,12 +56,29 @@ DEFAULTS: dict[str, Mapping] = {
         "region": ("request_properties.region", "country_code"),
         "segments": ("request_properties",),
     },
+    "langfuse": {
+        "user_id": ("userId", "metadata.user_id"),
+        "session_id": ("sessionId",),
+        "account_id": ("metadata.account_id",),
+        "language": ("metadata.language",),
+        "channel": ("metadata.channel",),
+        "tier": ("metadata.tier",),
+        "task_type": ("metadata.task_type",),
+        "region": ("metadata.region",),
+        "segments": (),  # metadata holds anything: name the object of segment fields, e.g. ["metadata.segments"]
+        # score names that are user feedback, case-insensitive
+        "thumb": ("user-feedback", "user_feedback", "feedback", "thumbs", "thumb"),
+        "csat": ("csat", "satisfaction"),
+        "resolved": ("resolved", "resolution", "task_resolved"),
+    },
 }
+DEFAULTS["langfuse-scores"] = DEFAULTS["langfuse"]
 
 
 def load_mapping(source: str, config_path: Path | None = None) -> Mapping:
     """The mapping of ``source``: its defaults with the fields routewatch.toml's ``[sources.<source>]`` sets."""
     mapping = dict(DEFAULTS[source])
+    source = source.removesuffix("-scores")  # one [sources.langfuse] table for traces and scores
     path = config_path or Path(os.environ.get("ROUTEWATCH_CONFIG", CONFIG_FILE))
     if not path.is_file():
         return mapping
@@ -69,9 +86,10 @@ def load_mapping(source: str, config_path: Path | None = None) -> Mapping:
         table = tomllib.loads(path.read_text(encoding="utf-8")).get("sources", {}).get(source, {})
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: {exc}") from None
+    known = sorted(set(FIELDS) | set(DEFAULTS[source]))
     for name, places in table.items():
-        if name not in FIELDS:
-            raise SettingsError(f"{path}: [sources.{source}] {name}: unknown field; use one of {', '.join(FIELDS)}")
+        if name not in known:
+            raise SettingsError(f"{path}: [sources.{source}] {name}: unknown field; use one of {', '.join(known)}")
         if isinstance(places, str):
             places = [places]
         if not isinstance(places, list) or not all(isinstance(p, str) for p in places):

@@ -24,8 +24,9 @@ import orjson
 
 from ingest import remote
 
-Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone"]
-FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone")
+Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone", "langfuse", "langfuse-scores"]
+FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone", "langfuse", "langfuse-scores")
+FEEDBACK_FORMATS = ("feedback", "langfuse-scores")  # the formats that load feedback events, not requests
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
@@ -269,7 +270,7 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
 
 def chunks(source: Source, chunk_rows: int = 100_000) -> Iterator[Chunk]:
     """Stream ``source`` in chunks of at most ``chunk_rows`` rows."""
-    if source.format in ("otlp", "litellm", "helicone"):
+    if source.format in ("otlp", "litellm", "helicone", "langfuse", "langfuse-scores"):
         from ingest import sources
 
         yield from sources.chunks(source, chunk_rows)

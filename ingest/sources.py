@@ -1,7 +1,8 @@
 """The formats teams already log, read into canonical request records for the one loader (ingest/load.py).
 
 ``otlp``: OpenTelemetry traces as OTLP/JSON (ingest/otlp.py); ``litellm``: LiteLLM spend logs (ingest/litellm.py);
-``helicone``: Helicone request exports (ingest/helicone.py).
+``helicone``: Helicone request exports (ingest/helicone.py); ``langfuse`` and ``langfuse-scores``: Langfuse
+traces and observations, and scores as feedback events (ingest/langfuse.py).
 Each is recognised by its content (``sniff``) and read in chunks of canonical records (``chunks``), which the
 loader parses, validates, quarantines and loads exactly like the canonical formats.
 """
@@ -14,13 +15,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ingest import helicone, litellm, otlp
+from ingest import helicone, langfuse, litellm, otlp
 from ingest.calls import Rejected, record_chunks, rejected_record, requests, to_request
 from ingest.mapping import load_mapping
 from ingest.readers import Chunk, Source
 from ingest.routes import RouteTable, load_routes
 
-FORMATS = ("otlp", "litellm", "helicone")
+FORMATS = ("otlp", "litellm", "helicone", "langfuse", "langfuse-scores")
 
 
 def sniff(head: bytes) -> str | None:
@@ -28,6 +29,8 @@ def sniff(head: bytes) -> str | None:
     head = head.removeprefix(b"\xef\xbb\xbf")
     if otlp.looks_like(head):
         return "otlp"
+    if found := langfuse.looks_like(head):
+        return found
     if litellm.looks_like(head):
         return "litellm"
     if helicone.looks_like(head):
@@ -52,8 +55,13 @@ def chunks(source: Source, chunk_rows: int, routes: RouteTable | None = None) ->
     """Canonical records of ``source`` in chunks of at most ``chunk_rows``; the same chunks on every call."""
     routes = routes or load_routes()
     mapping = load_mapping(source.format)
+    records: Iterable[dict[str, Any]]
     if source.format == "otlp":
         records = requests(otlp.read_calls(source.path, mapping, open_text), routes)
+    elif source.format == "langfuse":
+        records = requests(langfuse.read_calls(source.path, mapping, open_text), routes)
+    elif source.format == "langfuse-scores":
+        records = langfuse.feedback_records(source.path, mapping, open_text)
     else:
         reader = litellm if source.format == "litellm" else helicone
         records = _row_records(reader.read_calls(source.path, mapping, open_text), routes)
