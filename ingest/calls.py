@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,12 +230,13 @@ def _spill(handles: list[Any], call: Call) -> None:
     handles[zlib.crc32(call.key.encode()) % len(handles)].write(orjson.dumps(asdict(call)) + b"\n")
 
 
-def record_chunks(records: Iterable[dict[str, Any]], chunk_rows: int, size: int) -> Iterator[Chunk]:
-    """Canonical records as numbered chunks of at most ``chunk_rows`` for the loader."""
+def record_chunks(records: Iterable[dict[str, Any]], chunk_rows: int, bytes_done: Callable[[], int]) -> Iterator[Chunk]:
+    """Canonical records as numbered chunks of at most ``chunk_rows`` for the loader; ``bytes_done`` tells the
+    progress bar how much of the input has been read."""
     rows: list[bytes] = []
     for record in records:
         rows.append(orjson.dumps(record, default=str))
         if len(rows) >= chunk_rows:
-            yield Chunk(b"\n".join(rows), len(rows), numbered=True, bytes_done=0)
+            yield Chunk(b"\n".join(rows), len(rows), numbered=True, bytes_done=bytes_done())
             rows = []
-    yield Chunk(b"\n".join(rows), len(rows), numbered=True, bytes_done=size)
+    yield Chunk(b"\n".join(rows), len(rows), numbered=True, bytes_done=bytes_done())

@@ -46,6 +46,24 @@ def open_text(path: Path) -> IO[str]:
     return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
 
 
+class _TrackedOpener:
+    """open_text that remembers the file it opened, so that progress can show how far the reader has come."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._raw: IO[bytes] | None = None
+
+    def __call__(self, path: Path) -> IO[str]:
+        handle = open_text(path)
+        self._raw = handle.buffer  # type: ignore[attr-defined]
+        return handle
+
+    def bytes_done(self) -> int:
+        """Bytes read so far (of the uncompressed text for gzip), or the size once closed."""
+        raw = self._raw
+        return self.size if raw is None or raw.closed else min(self.size, raw.tell())
+
+
 def _row_records(items: Iterable[Any], routes: RouteTable) -> Iterator[dict[str, Any]]:
     for item in items:  # one row, one request: no grouping needed
         yield rejected_record(item) if isinstance(item, Rejected) else to_request(item, routes)
@@ -55,6 +73,7 @@ def chunks(source: Source, chunk_rows: int, routes: RouteTable | None = None) ->
     """Canonical records of ``source`` in chunks of at most ``chunk_rows``; the same chunks on every call."""
     routes = routes or load_routes()
     mapping = load_mapping(source.format)
+    open_text = _TrackedOpener(source.size)
     records: Iterable[dict[str, Any]]
     if source.format == "otlp":
         records = requests(otlp.read_calls(source.path, mapping, open_text), routes)
@@ -65,4 +84,4 @@ def chunks(source: Source, chunk_rows: int, routes: RouteTable | None = None) ->
     else:
         reader = litellm if source.format == "litellm" else helicone
         records = _row_records(reader.read_calls(source.path, mapping, open_text), routes)
-    yield from record_chunks(records, chunk_rows, source.size)
+    yield from record_chunks(records, chunk_rows, open_text.bytes_done)
