@@ -22,11 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ingest.calls import Call, Rejected
 from ingest.mapping import Mapping
-from ingest.rows import RowError, json_field, lookup, mapped, rows, time_ns, whole
+from ingest.rows import RowError, json_field, lookup, mapped, number, read_row_calls, time_ns, whole
 
 _KEYS = (b"request_created_at", b"response_status")
 
@@ -41,15 +39,9 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
         raise RowError("request_properties: expected a JSON object")
     start = time_ns(row, "request_created_at")
     assert start is not None
-    latency_ms = _milliseconds(row, "latency") or 0.0
+    latency_ms = number(row.get("latency"), "latency") or 0.0
     context, segments = mapped(mapping, lambda path: lookup(row, path, request_properties=properties))
-    cost = row.get("cost")
-    try:
-        cost_usd = None if cost in (None, "") else float(cost)
-    except (TypeError, ValueError):
-        raise RowError(f"cost: {cost!r} is not a number") from None
-    if cost_usd is not None and not cost_usd >= 0:
-        raise RowError(f"cost: {cost!r} is negative")
+    cost_usd = number(row.get("cost"), "cost")
     status = whole(row, "response_status")
     failed = status and not 200 <= status < 300
     return [
@@ -63,7 +55,7 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
             input_tokens=whole(row, "prompt_tokens"),
             output_tokens=whole(row, "completion_tokens"),
             cost_usd=cost_usd,
-            ttft_ms=_milliseconds(row, "time_to_first_token"),
+            ttft_ms=number(row.get("time_to_first_token"), "time_to_first_token"),
             status="error" if failed else "ok",
             error_type=f"http_{status}" if failed else "",
             context=context,
@@ -72,29 +64,9 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
     ]
 
 
-def _milliseconds(row: dict[str, Any], name: str) -> float | None:
-    value = row.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RowError(f"{name}: {value!r} is not a number of milliseconds") from None
-    if not number >= 0:
-        raise RowError(f"{name}: {value!r} is negative")
-    return number
-
-
 def read_calls(path: Path, mapping: Mapping, opener: Any) -> Iterator[list[Call] | Rejected]:
     """The call of every row of ``path``, or Rejected with its row and field."""
-    for position, row, error, raw in rows(path, opener):
-        if row is None:
-            yield Rejected(position, f"row {position}: {error}", raw)
-            continue
-        try:
-            yield row_calls(row, mapping, position, f"row {position}")
-        except (RowError, TypeError, ValueError, OverflowError) as exc:
-            yield Rejected(position, f"row {position}: {exc}", raw or orjson.dumps(row, default=str).decode())
+    return read_row_calls(path, mapping, opener, row_calls)
 
 
 def looks_like(head: bytes) -> bool:

@@ -26,7 +26,7 @@ import orjson
 
 from ingest.calls import Call, Item, Rejected
 from ingest.mapping import Mapping
-from ingest.rows import RowError, json_field, lookup, mapped, rows, time_ns, whole
+from ingest.rows import RowError, json_field, lookup, mapped, number, rows, time_ns, whole
 
 FEEDBACK_KINDS = ("thumb", "csat", "resolved")
 
@@ -43,15 +43,7 @@ def _cost(item: dict[str, Any]) -> float | None:
     details = json_field(item, "costDetails")
     value = details.get("total") if isinstance(details, dict) else None
     value = item.get("calculatedTotalCost") if value in (None, "") else value
-    if value in (None, ""):
-        return None
-    try:
-        cost = float(value)
-    except (TypeError, ValueError):
-        raise RowError(f"calculatedTotalCost: {value!r} is not a number") from None
-    if not cost >= 0:
-        raise RowError(f"calculatedTotalCost: {value!r} is negative")
-    return cost
+    return number(value, "calculatedTotalCost")
 
 
 def _context(item: dict[str, Any], mapping: Mapping) -> tuple[dict[str, str], dict[str, str]]:

@@ -23,11 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ingest.calls import Call, Rejected, reason_for
 from ingest.mapping import Mapping
-from ingest.rows import RowError, json_field, lookup, mapped, rows, time_ns, whole
+from ingest.rows import RowError, json_field, lookup, mapped, number, read_row_calls, time_ns, whole
 
 _ROW_KEYS = (b'"startTime"', b'"call_type"')
 _COST_KEYS = ("spend", "response_cost")
@@ -47,13 +45,7 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
     if end < start:
         raise RowError("endTime: before startTime")
     first_token = time_ns(row, "completionStartTime", required=False)
-    cost_value = next((row[k] for k in _COST_KEYS if row.get(k) not in (None, "")), None)
-    try:
-        cost = None if cost_value is None else float(cost_value)
-    except (TypeError, ValueError):
-        raise RowError(f"spend: {cost_value!r} is not a number") from None
-    if cost is not None and not cost >= 0:
-        raise RowError(f"spend: {cost_value!r} is negative")
+    cost = number(next((row[k] for k in _COST_KEYS if row.get(k) not in (None, "")), None), "spend")
     context, segments = mapped(mapping, lambda path: lookup(row, path, metadata=metadata))
     error = metadata.get("error_information") or {}
     failed = str(row.get("status") or "success").lower() not in ("success", "ok")
@@ -86,14 +78,7 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
 
 def read_calls(path: Path, mapping: Mapping, opener: Any) -> Iterator[list[Call] | Rejected]:
     """The calls of every row of ``path`` (one list per request), or Rejected with its row and field."""
-    for position, row, error, raw in rows(path, opener):
-        if row is None:
-            yield Rejected(position, f"row {position}: {error}", raw)
-            continue
-        try:
-            yield row_calls(row, mapping, position, f"row {position}")
-        except (RowError, TypeError, ValueError, OverflowError) as exc:
-            yield Rejected(position, f"row {position}: {exc}", raw or orjson.dumps(row, default=str).decode())
+    return read_row_calls(path, mapping, opener, row_calls)
 
 
 def looks_like(head: bytes) -> bool:

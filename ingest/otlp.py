@@ -30,7 +30,7 @@ import orjson
 
 from ingest.calls import Call, Item, Rejected
 from ingest.mapping import Mapping
-from ingest.rows import mapped
+from ingest.rows import RowError, mapped, number, whole
 
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
@@ -40,10 +40,6 @@ COST_PARTS = (("gen_ai.cost.input_cost", "gen_ai.cost.output_cost"), ("llm.cost.
 TTFT_KEYS = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")  # seconds
 _STATUS_ERROR = (2, "2", "STATUS_CODE_ERROR", "Error")  # "Error": the collector's otel_traces.StatusCode
 _RAW_CHARS = 1 << 20  # what the quarantine keeps of a line that is not JSON
-
-
-class SpanError(ValueError):
-    """A span field that cannot be read; the message names the field."""
 
 
 def any_value(value: dict[str, Any]) -> Any:
@@ -73,7 +69,7 @@ def attributes(pairs: list[dict[str, Any]]) -> dict[str, Any]:
 def hex_id(value: Any, name: str) -> str:
     """A trace or span id as lowercase hex; OTLP/JSON writes hex, some exporters base64 (the protobuf mapping)."""
     if not isinstance(value, str) or not value:
-        raise SpanError(f"{name}: required")
+        raise RowError(f"{name}: required")
     try:
         bytes.fromhex(value)
         return value.lower()
@@ -82,7 +78,7 @@ def hex_id(value: Any, name: str) -> str:
     try:
         return base64.b64decode(value, validate=True).hex()
     except (binascii.Error, ValueError):
-        raise SpanError(f"{name}: {value!r} is neither hex nor base64") from None
+        raise RowError(f"{name}: {value!r} is neither hex nor base64") from None
 
 
 def _nanos(span: dict[str, Any], name: str) -> int:
@@ -90,7 +86,7 @@ def _nanos(span: dict[str, Any], name: str) -> int:
     try:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise SpanError(f"{name}: {value!r} is not an integer of nanoseconds") from None
+        raise RowError(f"{name}: {value!r} is not an integer of nanoseconds") from None
 
 
 def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | None:
@@ -102,26 +98,11 @@ def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any] | No
 
 def _whole(attrs: dict[str, Any], keys: tuple[str, ...]) -> int:
     found = _first(attrs, keys)
-    if found is None:
-        return 0
-    key, value = found
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SpanError(f"{key}: {value!r} is not a number") from None
-    if number < 0 or number != int(number):
-        raise SpanError(f"{key}: {value!r} is not a whole number >= 0")
-    return int(number)
+    return 0 if found is None else whole(attrs, found[0])
 
 
 def _number(key: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SpanError(f"{key}: {value!r} is not a number") from None
-    if not number >= 0:
-        raise SpanError(f"{key}: {value!r} is negative")
-    return number
+    return number(value, key) or 0.0
 
 
 def _cost(attrs: dict[str, Any]) -> float | None:
@@ -150,12 +131,12 @@ def span_call(
     span: dict[str, Any], resource: dict[str, Any], mapping: Mapping, position: int, where: str
 ) -> Call | None:
     """One span as a call (``is_call`` False when it names no model, None when such a span has no readable trace
-    id: not routewatch's to judge); raises SpanError naming the bad field of a GenAI span."""
+    id: not routewatch's to judge); raises RowError naming the bad field of a GenAI span."""
     attrs = {**resource, **attributes(span.get("attributes") or [])}
     found = _first(attrs, MODEL_KEYS)
     try:
         key = hex_id(span.get("traceId"), "traceId")
-    except SpanError:
+    except RowError:
         if found is None:
             return None
         raise
@@ -167,7 +148,7 @@ def span_call(
     call.model = str(found[1])
     call.start_ns, call.end_ns = _nanos(span, "startTimeUnixNano"), _nanos(span, "endTimeUnixNano")
     if call.end_ns < call.start_ns:
-        raise SpanError("endTimeUnixNano: before startTimeUnixNano")
+        raise RowError("endTimeUnixNano: before startTimeUnixNano")
     call.input_tokens = _whole(attrs, INPUT_TOKEN_KEYS)
     call.output_tokens = _whole(attrs, OUTPUT_TOKEN_KEYS)
     call.cost_usd = _cost(attrs)
@@ -224,12 +205,12 @@ def read_calls(path: Path, mapping: Mapping, opener: Any) -> Iterator[Item]:
             position += 1
             yield Rejected(position, f"line {line}: {error or 'not a TracesData object'}", text)
             continue
-        for number, (span, resource) in enumerate(_spans(document), start=1):
+        for place, (span, resource) in enumerate(_spans(document), start=1):
             position += 1
-            where = f"line {line}, span {number}"
+            where = f"line {line}, span {place}"
             try:
                 call = span_call(span, resource, mapping, position, where)
-            except (SpanError, TypeError, ValueError, AttributeError) as exc:
+            except (RowError, TypeError, ValueError, AttributeError) as exc:
                 raw = orjson.dumps(span).decode(errors="replace")
                 yield Rejected(position, f"{where}: {exc}", raw)
                 continue

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from ingest.calls import Call, Rejected
 from ingest.mapping import Mapping
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,6 +53,19 @@ def time_ns(row: dict[str, Any], name: str, required: bool = True) -> int | None
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
+def number(value: Any, name: str) -> float | None:
+    """An amount (USD, ms, s) >= 0; None when missing or empty. RowError names ``name`` otherwise."""
+    if value in (None, ""):
+        return None
+    try:
+        found = float(value)
+    except (TypeError, ValueError):
+        raise RowError(f"{name}: {value!r} is not a number") from None
+    if not found >= 0:
+        raise RowError(f"{name}: {value!r} is negative")
+    return found
+
+
 def whole(row: dict[str, Any], name: str) -> int:
     """A count field (tokens, retries): a whole number >= 0; missing or empty is 0."""
     value = row.get(name)
@@ -64,6 +78,21 @@ def whole(row: dict[str, Any], name: str) -> int:
     if number < 0 or number != int(number):
         raise RowError(f"{name}: {value!r} is not a whole number >= 0")
     return int(number)
+
+
+def read_row_calls(
+    path: Path, mapping: Mapping, opener: Any, convert: Callable[[dict[str, Any], Mapping, int, str], list[Call]]
+) -> Iterator[list[Call] | Rejected]:
+    """The calls ``convert`` makes of every row of ``path`` (one list per request), or Rejected with its row and
+    field: the reader of every row-per-request source."""
+    for position, row, error, raw in rows(path, opener):
+        if row is None:
+            yield Rejected(position, f"row {position}: {error}", raw)
+            continue
+        try:
+            yield convert(row, mapping, position, f"row {position}")
+        except (RowError, TypeError, ValueError, OverflowError) as exc:
+            yield Rejected(position, f"row {position}: {exc}", raw or orjson.dumps(row, default=str).decode())
 
 
 def lookup(row: dict[str, Any], path: str, **objects: Any) -> Any:
