@@ -5,11 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -27,8 +24,9 @@ from ingest.readers import resolve
 from ingest.routes import RoutesError, load_routes, parse_routes
 from routewatch.settings import SettingsError
 from routewatch.store import Store
-from tests.conftest import REAL_DATA, ROOT, run_cli
+from tests.conftest import REAL_DATA, run_cli
 from tests.otlp_build import T0, span, traces
+from tests.test_reliability import _ingest_process, _truth
 
 SAMPLES = REAL_DATA / "format_samples"
 LIVE = (
@@ -368,21 +366,17 @@ def test_kill_9_during_a_litellm_ingest_then_rerun_is_exact(tmp_path: Path) -> N
     path = tmp_path / "spend.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     store = Store(f"chdb://{tmp_path / 'store'}")
-    env = {**os.environ, "ROUTEWATCH_STORE": store.dsn}
-    command = [sys.executable, "-m", "routewatch.cli", "ingest", str(path), "--chunk-rows", "500"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(5.5)
+    process = _ingest_process(store, path, chunk_rows=500)
+    time.sleep(5.5)  # somewhere in the middle of the job
     process.send_signal(signal.SIGKILL)
     process.communicate()
     rerun = run_cli("ingest", str(path), "--json", "--chunk-rows", "500", store=store)
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
     assert summary["read"] == 6_000 == summary["loaded"] + summary["duplicates"]
-    live = store.query_rows("SELECT count(), sum(cost_usd) FROM requests FINAL")[0]
-    rolled = store.query_rows("SELECT sum(requests), sum(cost_total) FROM rollup_daily")[0]
-    expected = Decimal(str(round(sum(r["spend"] for r in rows), 9)))
-    assert int(live[0]) == int(rolled[0]) == 6_000
-    assert abs(Decimal(live[1]) - expected) < Decimal("0.000001") and Decimal(live[1]) == Decimal(rolled[1])
+    live, live_cost, rolled, rolled_cost = _truth(store)
+    assert (live, rolled) == (6_000, 6_000) and live_cost == rolled_cost
+    assert abs(live_cost - Decimal(str(round(sum(r["spend"] for r in rows), 9)))) < Decimal("0.000001")
 
 
 def test_the_cli_recognises_each_format_by_content(store: Store, tmp_path: Path) -> None:
