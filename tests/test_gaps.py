@@ -122,7 +122,7 @@ def test_a_heavy_single_account_does_not_alert() -> None:
     assert row["deff"] > 20  # ... but three accounts do the talking
     # 43 users, but about three effective ones: too few independent units to test at all (a gate on n only).
     assert row["status"] == Status.INSUFFICIENT_DATA
-    assert "effective users" in row["note"] and row["users"] == 43
+    assert "effective ones" in row["note"] and row["users"] == 43
 
 
 def test_gates_depend_on_counts_only() -> None:
