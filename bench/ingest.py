@@ -81,6 +81,17 @@ def bench(rows: int, workdir: Path) -> dict[str, object]:
     }
 
 
+def print_table(results: list[dict[str, object]], command: str) -> None:
+    """Print the machine, the date, the command and the results as a Markdown table for BENCHMARKS.md."""
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"date: {datetime.now(UTC):%Y-%m-%d}; command: {command}\n")
+    columns = list(results[0])
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for result in results:
+        print("| " + " | ".join(str(result[c]) for c in columns) + " |")
+
+
 def main() -> None:
     """Run the benchmark and print a Markdown table for BENCHMARKS.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -91,15 +102,7 @@ def main() -> None:
         workdir = args.out or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         results = [bench(rows, workdir) for rows in args.rows]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(
-        f"date: {datetime.now(UTC):%Y-%m-%d}; command: python bench/ingest.py --rows {' '.join(map(str, args.rows))}\n"
-    )
-    columns = list(results[0])
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for result in results:
-        print("| " + " | ".join(str(result[c]) for c in columns) + " |")
+    print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ from typing import Any
 
 import pandas as pd
 
+from ingest import remote
 from ingest.contract import FEEDBACK_VALUES
-from ingest.readers import Chunk, InputError, Source, chunks, file_sha256, resolve
+from ingest.readers import FEEDBACK_FORMATS, Chunk, InputError, Source, chunks, file_sha256, resolve
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
 from routewatch.locks import file_lock
 from routewatch.migrations import migrate, next_version
@@ -225,7 +226,7 @@ def load_chunk(
     Chunks may parse and validate side by side; ``turns`` makes them decide one at a time in file order, and
     write one at a time in file order (a chunk's write may overlap the next chunk's decision).
     """
-    feedback = source.format == "feedback"
+    feedback = source.format in FEEDBACK_FORMATS
     with store.session():
         _script(store, "ingest_session")
         _send_lines(store, chunk)
@@ -488,13 +489,14 @@ def ingest(
     report = IngestReport()
     with _ingest_lock(directory, store.lock_timeout_s):
         report.recovered_chunks = replay_pending(store)
-        sources = resolve(paths, fmt, spool_dir=directory)
-        for kind in {source.format == "feedback" for source in sources}:
+        sources = resolve(paths, fmt, spool_dir=directory, store=store)
+        for kind in {source.format in FEEDBACK_FORMATS for source in sources}:
             warm_up(feedback=kind)
         for source in sources:
             report.files.append(ingest_file(store, source, chunk_rows=chunk_rows, progress=progress))
             if source.display == "<stdin>":
                 source.path.unlink()  # kept until here so that an interrupted run can be finished
+            remote.commit(source.path, directory)  # a table's watermark moves once its new rows are in
     return report
 
 

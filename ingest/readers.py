@@ -22,8 +22,11 @@ from typing import IO, Any, Literal
 import numpy as np
 import orjson
 
-Format = Literal["jsonl", "csv", "parquet", "feedback"]
-FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback")
+from ingest import remote
+
+Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone", "langfuse", "langfuse-scores"]
+FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone", "langfuse", "langfuse-scores")
+FEEDBACK_FORMATS = ("feedback", "langfuse-scores")  # the formats that load feedback events, not requests
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
@@ -93,6 +96,10 @@ def _sniff(path: Path) -> Format:
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
     head = content_start(head)
+    from ingest.sources import sniff  # the formats other tools write (OTLP, LiteLLM)
+
+    if found := sniff(head):
+        return found  # type: ignore[return-value]
     if guess is None:
         guess = "jsonl" if head.startswith((b"{", b"[")) else "csv"
     if guess == "jsonl":
@@ -115,13 +122,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None) -> list[Source]:
-    """Expand files, directories, globs and ``-`` (stdin, spooled to a file) into sources."""
+def resolve(paths: list[str], fmt: str = "auto", spool_dir: Path | None = None, store: Any = None) -> list[Source]:
+    """Expand files, directories, globs, ``-`` (stdin) and tables (ingest/remote.py; ``store`` holds the
+    ``clickhouse-table:`` ones) into sources; stdin and tables are spooled to files in ``spool_dir``."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     files: list[tuple[Path, str]] = []
     for given in paths:
-        if given == "-":
+        if remote.is_remote(given):  # a database table: its new rows, spooled to a file
+            try:
+                path, display = remote.spool(given, spool_dir or Path(tempfile.gettempdir()), store)
+            except remote.RemoteError as exc:
+                raise InputError(str(exc)) from None
+            files.append((path, display))
+        elif given == "-":
             spool = Path(tempfile.mkstemp(prefix="stdin-", dir=spool_dir)[1])
             with spool.open("wb") as out:
                 shutil.copyfileobj(sys.stdin.buffer, out)
@@ -281,7 +295,11 @@ def _parquet_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
 
 def chunks(source: Source, chunk_rows: int = 100_000) -> Iterator[Chunk]:
     """Stream ``source`` in chunks of at most ``chunk_rows`` rows."""
-    if source.format in ("jsonl", "feedback"):
+    if source.format in ("otlp", "litellm", "helicone", "langfuse", "langfuse-scores"):
+        from ingest import sources
+
+        yield from sources.chunks(source, chunk_rows)
+    elif source.format in ("jsonl", "feedback"):
         yield from _jsonl_chunks(source, chunk_rows)
     elif source.format == "csv":
         yield from _csv_chunks(source, chunk_rows)

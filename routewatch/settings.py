@@ -80,7 +80,8 @@ def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | N
             from_file = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{path}: {exc}") from exc
-        unknown = set(from_file) - {f.name for f in fields(Settings)}
+        # [sources.*] tables map each source's fields (ingest/mapping.py)
+        unknown = set(from_file) - {f.name for f in fields(Settings)} - {"sources"}
         if unknown:
             raise SettingsError(f"{path}: unknown settings {sorted(unknown)}")
     values: dict[str, Any] = {}
