@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from routewatch import output
 from routewatch.settings import Settings, SettingsError, load_settings
@@ -188,6 +189,56 @@ def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
     dimensions = _names(args.by)
     table = second_class_users(gap_table(store, dimensions, since=since, until=until))
     output.write(table, args.format)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    """``alerts check``, ``alerts run`` and ``alerts preview``."""
+    import logging
+
+    from alerts import job
+    from alerts.rules import RuleError, load_rules
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        rules = job.with_recipient(load_rules(settings), getattr(args, "to", None))
+    except RuleError as exc:
+        raise CommandError(str(exc)) from None
+    if args.action == "check":
+        recipients = ", ".join(f"{r.address} ({r.schedule})" for r in rules.recipients) or "nobody"
+        _say(
+            f"rules are valid: {', '.join(rules.metrics)} on {', '.join(rules.dimensions)}, statuses "
+            f"{', '.join(rules.statuses)}, at least {rules.min_users} users; mail to {recipients}; "
+            f"{len(rules.webhooks)} webhook(s)"
+        )
+        return EXIT_OK
+    store = _store(settings)
+    if args.action == "preview":
+        written = job.preview(store, settings, rules, Path(args.out))
+        _say(f"wrote {len(written)} file(s) to {args.out}" if written else "nothing to send")
+        for path in written:
+            print(path)
+        return EXIT_OK
+    if args.dry_run:
+        from alerts.state import open_state, state_url
+
+        windows, changes, planned = job.evaluate_and_record(
+            open_state(state_url(settings)), store, settings, rules, commit=False
+        )
+        _say(f"dry run: {len(windows)} window(s) to evaluate, {changes} change(s), nothing recorded or sent")
+        for message in planned:
+            print(f"{message.channel}\t{message.target}\t{message.subject}")
+        return EXIT_OK
+    report = job.run(store, settings, rules)
+    delivery = report.delivery
+    _say(
+        f"judged {len(report.judged)} day(s), evaluated {len(report.evaluated)} window(s): {report.changes} change(s), "
+        f"{report.recorded} message(s) recorded; sent {len(delivery.sent)}, failed {len(delivery.failed)}"
+        + (f", {len(delivery.busy)} being sent by another run" if delivery.busy else "")
+    )
+    if delivery.failed:
+        _say(f"{len(delivery.failed)} message(s) stay in the outbox; the next run tries them again")
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -411,6 +462,20 @@ def _parser() -> argparse.ArgumentParser:
     second.add_argument("--until", help="end of the period, exclusive (default: today 00:00 UTC)")
     second.set_defaults(run=cmd_second_class)
 
+    alerts = sub.add_parser("alerts", help="alert rules, the alert job and its emails")
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", parents=[common], help="validate the [alerts] rules of routewatch.toml")
+    check.set_defaults(run=cmd_alerts)
+    run = actions.add_parser(
+        "run", parents=[common], help="judge closed days, evaluate the rules, deliver (safe every hour)"
+    )
+    run.add_argument("--dry-run", action="store_true", help="list what would be sent; record and send nothing")
+    run.add_argument("--to", metavar="ADDR", help="send every email to this address instead of the rules' recipients")
+    run.set_defaults(run=cmd_alerts)
+    preview = actions.add_parser("preview", parents=[common], help="write the next emails as .eml and .html")
+    preview.add_argument("--out", required=True, metavar="DIR")
+    preview.set_defaults(run=cmd_alerts)
+
     sql = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
     sql.add_argument("statement")
     sql.set_defaults(run=cmd_sql)
@@ -441,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, settings))
     except (CommandError, SettingsError, StoreError, TimeoutError) as exc:
         _say(f"routewatch {args.command}: error: {exc}")
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:  # the alert state database; its URL's password is hidden by SQLAlchemy
+        _say(f"routewatch {args.command}: state database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _say("interrupted")

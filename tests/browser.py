@@ -35,6 +35,7 @@ PAGES = {
     "routes": "Routes and latency",
     "segments": "Segments",
     "second_class": "Second-class users",
+    "alerts": "Alerts",
     "costs": "Costs",
     "shadow": "Shadow router",
     "health": "Data health",
