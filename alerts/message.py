@@ -7,11 +7,13 @@ line break cannot add a header).
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -178,13 +180,14 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
             },
         )
     )
-    for item in rows[:1]:
-        margin = metric_facts(str(item.incident["metric"])).margin * 100
-        for x in (-margin, margin):
-            figure.add_vline(x=x, line_dash="dot", line_color="#6b7280")
+    # Each row's margin on its harmful side (a metric's own: 2 points for escalation, 3 for resolution, ...).
+    margins = [_harm_margin(i.incident) for i in rows]
+    figure.add_trace(
+        go.Scatter(x=margins, y=labels, mode="markers", marker={"symbol": "line-ns-open", "size": 22, "color": "#6b7280"})
+    )
     figure.add_vline(x=0, line_color="#111827")
     figure.update_layout(
-        title="Gap against the reference (points or %), with its 95% interval; dotted: the margin",
+        title="Gap against the reference (points or %), with its 95% interval; grey tick: the margin",
         width=720,
         height=160 + 40 * len(rows),
         margin={"l": 220, "r": 30, "t": 60, "b": 40},
@@ -193,10 +196,35 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
     )
     os.environ.setdefault("BROWSER_PATH", browser)  # kaleido drives this Chromium, never a download
     try:
-        return figure.to_image(format="png", engine="kaleido"), ""
+        _start_renderer()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # plotly notes that a running server ignores its options
+            return figure.to_image(format="png"), ""
     except Exception as exc:  # kaleido raises its own and the browser's errors; the email goes out without it
         LOG.warning("chart not drawn: %s", type(exc).__name__)
         return None, f"the chart renderer failed: {type(exc).__name__}"
+
+
+def _start_renderer() -> None:
+    """Keep one Chromium for every chart of this process (a cold start costs seconds); closed at exit."""
+    import kaleido
+
+    global _RENDERER_STARTED
+    if not _RENDERER_STARTED:
+        kaleido.start_sync_server(silence_warnings=True)
+        atexit.register(kaleido.stop_sync_server, silence_warnings=True)
+        _RENDERER_STARTED = True
+
+
+_RENDERER_STARTED = False
+
+
+def _harm_margin(incident: Mapping[str, Any]) -> float:
+    """The margin in points (or percent), on the side where the gap hurts the segment."""
+    metric = str(incident["metric"])
+    facts = metric_facts(metric)
+    side = {"higher": -1.0, "lower": 1.0}.get(facts.better, math.copysign(1.0, float(incident.get("adjusted_gap") or 0)))
+    return side * facts.margin * 100
 
 
 def _points(incident: Mapping[str, Any], column: str) -> float | None:
