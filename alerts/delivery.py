@@ -34,6 +34,20 @@ LEASE = timedelta(minutes=10)  # a claimed message another run may take over aft
 TIMEOUT_S = 30.0
 
 
+class _HideUrls(logging.Filter):
+    """httpx logs each request's URL, and a webhook's URL is a secret: keep its scheme and host only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                f"{arg.scheme}://{arg.host}/***" if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_HideUrls())
+
+
 class DeliveryError(RuntimeError):
     """A message could not be delivered; the text names the target and the kind of failure, never a secret."""
 
@@ -106,7 +120,9 @@ def send_email(settings: Settings, recipient: str, body: str) -> None:
                 client.login(settings.smtp_user, settings.smtp_password)
             client.sendmail(settings.mail_from, [recipient], body.encode("ascii"))
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port} refused the login ({exc.smtp_code})") from None
+        raise DeliveryError(
+            f"SMTP {settings.smtp_host}:{settings.smtp_port} refused the login ({exc.smtp_code})"
+        ) from None
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port} answered {exc.smtp_code}") from None
     except (OSError, smtplib.SMTPException) as exc:

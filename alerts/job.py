@@ -4,6 +4,7 @@ tell in the outbox, then deliver it. Safe to run every hour and twice at once.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections import defaultdict
@@ -68,7 +69,7 @@ def _notices(changes: Sequence[Change]) -> dict[int, tuple[str, date]]:
     kinds: dict[int, list[Change]] = defaultdict(list)
     for change in changes:
         kinds[change.incident_id].append(change)
-    notices = {}
+    notices: dict[int, tuple[str, date]] = {}
     for incident_id, seen in kinds.items():
         opened = any(c.kind == "new" for c in seen)
         if opened and seen[-1].kind == "resolved":
@@ -82,9 +83,7 @@ def _incidents(connection: sa.Connection, ids: Sequence[int]) -> dict[int, dict[
     return {row["id"]: dict(row) for row in rows}
 
 
-def _items(
-    store: Store, settings: Settings, found: Sequence[tuple[str, dict[str, Any]]]
-) -> list[AlertItem]:
+def _items(store: Store, settings: Settings, found: Sequence[tuple[str, dict[str, Any]]]) -> list[AlertItem]:
     """Alert items with who each segment is over the week up to its last window (one store read per window)."""
     by_window: dict[date, list[tuple[str, str, str]]] = defaultdict(list)
     for _, incident in found:
@@ -131,7 +130,7 @@ def _webhook_body(fmt: str, items: Sequence[AlertItem], settings: Settings, titl
             "url": dashboard_link(settings.dashboard_url, item.incident),
             "summary": sentence(item),
             **{
-                k: (v.isoformat() if isinstance(v, date | datetime) else v)
+                str(k): (v.isoformat() if isinstance(v, date | datetime) else v)
                 for k, v in item.incident.items()
                 if k not in ("notified_gap", "notified_severity")
             },
@@ -145,8 +144,10 @@ def _underpowered(decisions: pd.DataFrame, window: date, rules: Rules, recipient
     rows = decisions[(decisions["window_start"] == window) & (decisions["status"] == Status.UNDERPOWERED.value)]
     found = []
     for row in rows.itertuples(index=False):
-        if row.dimension in rules.dimensions and row.metric in rules.metrics and recipient.wants(
-            row.dimension, row.segment, row.metric
+        if (
+            row.dimension in rules.dimensions
+            and row.metric in rules.metrics
+            and recipient.wants(row.dimension, row.segment, row.metric)
         ):
             low = None if pd.isna(row.ci_low) else float(row.ci_low)
             high = None if pd.isna(row.ci_high) else float(row.ci_high)
@@ -176,7 +177,9 @@ def plan_messages(
     last = max(windows) if windows else None
     messages: list[Outgoing] = []
     for recipient in rules.recipients:
-        mine = [i for i in changed if recipient.wants(i.incident["dimension"], i.incident["segment"], i.incident["metric"])]
+        mine = [
+            i for i in changed if recipient.wants(i.incident["dimension"], i.incident["segment"], i.incident["metric"])
+        ]
         if recipient.schedule == "immediate" and mine:
             messages.append(_email(f"immediate:{recipient.address}:{last}", recipient.address, settings, mine,
                                    chart=chart))  # fmt: skip
@@ -300,13 +303,23 @@ def preview(store: Store, settings: Settings, rules: Rules, out: Path, engine: E
         eml = stem.with_suffix(".eml")
         eml.write_text(message.body, encoding="utf-8", newline="")
         parsed = email.message_from_string(message.body, policy=policy.default)
-        body = parsed.get_body(("html",))  # type: ignore[attr-defined]
+        body = parsed.get_body(("html",))
         if body is not None:
             page = stem.with_suffix(".html")
-            page.write_text(body.get_content(), encoding="utf-8")
+            page.write_text(_inline_images(parsed, body.get_content()), encoding="utf-8")
             written.append(page)
         written.append(eml)
     return written
+
+
+def _inline_images(message: Any, page: str) -> str:
+    """The HTML with each ``cid:`` image as a data URL, so that a browser shows it from the file alone."""
+    for part in message.walk():
+        cid = str(part.get("Content-ID", "")).strip("<>")
+        if cid and part.get_content_maintype() == "image":
+            data = base64.b64encode(part.get_payload(decode=True)).decode()
+            page = page.replace(f"cid:{cid}", f"data:{part.get_content_type()};base64,{data}")
+    return page
 
 
 def with_recipient(rules: Rules, address: str | None) -> Rules:

@@ -50,6 +50,13 @@ def severity(metric: str, status: str, ci_low: float | None, ci_high: float | No
     return "critical" if beyond else "high"
 
 
+def resolution_reason(status: str) -> str:
+    """Why an incident whose last verdict has ``status`` was closed."""
+    if status == Status.EQUIVALENT:
+        return "the equivalence test holds"
+    return f"{CLEAN_AUDITS_TO_CLOSE} clean weekly audits in a row"
+
+
 def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
@@ -147,13 +154,14 @@ def _apply(connection: sa.Connection, row: Any, rules: Rules) -> Change | None:
                     clean_audits=0,
                     **_numbers(row),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             _event(connection, incident_id, "new", window_start=window, status=row.status, severity=level,
                    adjusted_gap=gap)  # fmt: skip
             return Change("new", incident_id, window)
-        worse = SEVERITY_RANK[level] > SEVERITY_RANK[open_.notified_severity or "warning"] or abs(gap) >= abs(
-            open_.notified_gap or 0.0
-        ) + metric_facts(row.metric).margin
+        worse = (
+            SEVERITY_RANK[level] > SEVERITY_RANK[open_.notified_severity or "warning"]
+            or abs(gap) >= abs(open_.notified_gap or 0.0) + metric_facts(row.metric).margin
+        )
         values: dict[str, Any] = {"severity": level, "clean_audits": 0, **_numbers(row)}
         snoozed = open_.snoozed_until is not None and window <= open_.snoozed_until
         if worse and not snoozed:
@@ -168,11 +176,11 @@ def _apply(connection: sa.Connection, row: Any, rules: Rules) -> Change | None:
     values = _numbers(row)
     reason = None
     if row.status == Status.EQUIVALENT:
-        reason = "the equivalence test holds"
+        reason = resolution_reason(row.status)
     elif is_weekly_audit(row.note) and row.status not in ALERTING_STATUSES:
         values["clean_audits"] = open_.clean_audits + 1
         if values["clean_audits"] >= CLEAN_AUDITS_TO_CLOSE:
-            reason = f"{CLEAN_AUDITS_TO_CLOSE} clean weekly audits in a row"
+            reason = resolution_reason(row.status)
     if reason is not None:
         values.update(state="resolved", resolved_window=window)
     connection.execute(incidents.update().where(incidents.c.id == open_.id).values(**values))
@@ -220,4 +228,3 @@ def resolved_since(connection: sa.Connection, since: date) -> pd.DataFrame:
     """Incidents resolved by a window on or after ``since``."""
     frame = incident_table(connection, "resolved")
     return frame[frame["resolved_window"] >= since] if not frame.empty else frame
-

@@ -23,6 +23,7 @@ from statistics import NormalDist
 from typing import Any
 from urllib.parse import urlencode
 
+from alerts.lifecycle import resolution_reason
 from alerts.verdicts import SegmentReach, metric_facts
 
 LOG = logging.getLogger("routewatch.alerts")
@@ -109,10 +110,10 @@ def sentence(item: AlertItem) -> str:
         f"{int(incident['requests']):,} requests)"
     )
     if item.kind == "resolved":
-        return f"{head}; closed: {incident.get('note') or 'the gap is within the margin'}."
+        return f"{head}; closed: {resolution_reason(str(incident['status']))}."
     text = f"{head}; {incident['severity']}, {incident['status']} on {incident['last_window']}."
-    if item.reach is not None:
-        reach = item.reach
+    reach = item.reach
+    if reach is not None and not math.isnan(reach.escalation_rate - reach.reference_escalation_rate):
         points = (reach.escalation_rate - reach.reference_escalation_rate) * 100
         text += (
             f" The router escalates them {_share(reach.escalation_rate)} of the time against "
@@ -176,14 +177,18 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
                 "type": "data",
                 "symmetric": False,
                 "array": [h - g if h is not None and g is not None else 0 for g, h in zip(gaps, highs, strict=True)],
-                "arrayminus": [g - lo if lo is not None and g is not None else 0 for g, lo in zip(gaps, lows, strict=True)],
+                "arrayminus": [
+                    g - lo if lo is not None and g is not None else 0 for g, lo in zip(gaps, lows, strict=True)
+                ],
             },
         )
     )
     # Each row's margin on its harmful side (a metric's own: 2 points for escalation, 3 for resolution, ...).
     margins = [_harm_margin(i.incident) for i in rows]
     figure.add_trace(
-        go.Scatter(x=margins, y=labels, mode="markers", marker={"symbol": "line-ns-open", "size": 22, "color": "#6b7280"})
+        go.Scatter(
+            x=margins, y=labels, mode="markers", marker={"symbol": "line-ns-open", "size": 22, "color": "#6b7280"}
+        )
     )
     figure.add_vline(x=0, line_color="#111827")
     figure.update_layout(
@@ -223,7 +228,9 @@ def _harm_margin(incident: Mapping[str, Any]) -> float:
     """The margin in points (or percent), on the side where the gap hurts the segment."""
     metric = str(incident["metric"])
     facts = metric_facts(metric)
-    side = {"higher": -1.0, "lower": 1.0}.get(facts.better, math.copysign(1.0, float(incident.get("adjusted_gap") or 0)))
+    side = {"higher": -1.0, "lower": 1.0}.get(
+        facts.better, math.copysign(1.0, float(incident.get("adjusted_gap") or 0))
+    )
     return side * facts.margin * 100
 
 
@@ -255,7 +262,7 @@ def _alert_rows(items: Sequence[AlertItem], dashboard_url: str) -> list[list[str
                 html.escape(metric_facts(metric).label),
                 html.escape(f"{format_gap(metric, incident.get('adjusted_gap'))} ({_interval(incident)})"),
                 html.escape(str(incident["reference"])),
-                f"{int(reach.users if reach else incident['users']):,}",
+                f"{int(incident['users']):,}",
                 f"${reach.cost_usd:,.2f}" if reach else "n/a",
                 html.escape(
                     f"{_share(reach.escalation_rate)} vs {_share(reach.reference_escalation_rate)}; "
@@ -337,8 +344,8 @@ def compose(
         text.append(note)
         parts.append(f'<p style="color:#6b7280;">{html.escape(note)}</p>')
     text.append(f"Dashboard: {dashboard_url}")
-    parts.append(f'<p style="color:#6b7280;font-size:12px;">Sent by routewatch. Dashboard: '
-                 f'<a href="{html.escape(dashboard_url, quote=True)}">{html.escape(dashboard_url)}</a></p></div>')  # fmt: skip
+    home = f'<a href="{html.escape(dashboard_url, quote=True)}">{html.escape(dashboard_url)}</a>'
+    parts.append(f'<p style="color:#6b7280;font-size:12px;">Sent by routewatch. Dashboard: {home}</p></div>')
     message = EmailMessage()
     message["Subject"] = title
     message["From"] = sender
@@ -347,7 +354,7 @@ def compose(
     message.set_content("\n".join(text))
     message.add_alternative("<!doctype html><html><body>" + "".join(parts) + "</body></html>", subtype="html")
     if png is not None:
-        html_part = message.get_payload()[1]  # type: ignore[index]
+        html_part = list(message.iter_parts())[1]
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{CHART_CID}>", filename="gaps.png")
     return message
 
@@ -360,4 +367,4 @@ def requests_to_decide(requests: int, ci_low: float | None, ci_high: float | Non
     normal = NormalDist()
     se = (ci_high - ci_low) / (2 * normal.inv_cdf(0.975))
     wanted = metric_facts(metric).margin / (normal.inv_cdf(0.975) + normal.inv_cdf(0.8))
-    return int(math.ceil(requests * (se / wanted) ** 2))
+    return math.ceil(requests * (se / wanted) ** 2)

@@ -59,8 +59,8 @@ with st.container(border=True):
     st.markdown(sentence(AlertItem("resolved" if incident["state"] == "resolved" else "open", incident)))
     if incident["acknowledged_by"]:
         note = f": {incident['note']}" if incident["note"] else ""
-        until = f", snoozed until {incident['snoozed_until']}" if incident["snoozed_until"] else ""
-        st.caption(f"Acknowledged by {incident['acknowledged_by']}{until}{note}")
+        snoozed = f", snoozed until {incident['snoozed_until']}" if incident["snoozed_until"] else ""
+        st.caption(f"Acknowledged by {incident['acknowledged_by']}{snoozed}{note}")
     with engine.connect() as connection:
         history = incident_history(connection, chosen)
     st.markdown("**History**")
@@ -72,14 +72,15 @@ with st.container(border=True):
     if incident["state"] == "open":
         with st.form(f"acknowledge-{chosen}", clear_on_submit=True):
             who = st.text_input("Your name", key="alerts_who")
-            note = st.text_input("Note", key="alerts_note")
+            remark = st.text_input("Note", key="alerts_note")
             snooze = st.checkbox("Snooze re-notifications", key="alerts_snooze")
             until = st.date_input("until", value=date.today() + timedelta(days=7), key="alerts_until")
+            until = until if isinstance(until, date) else None
             if st.form_submit_button("Acknowledge"):
                 if not who.strip():
                     st.error("Say who acknowledges the alert.")
                 else:
                     with engine.begin() as connection:
-                        acknowledge(connection, chosen, who, note, until if snooze else None)
+                        acknowledge(connection, chosen, who, remark, until if snooze else None)
                     st.success(f"Alert #{chosen} acknowledged by {who.strip()}.")
                     st.rerun()
