@@ -35,7 +35,6 @@ PAGES = {
     "routes": "Routes and latency",
     "segments": "Segments",
     "second_class": "Second-class users",
-    "alerts": "Alerts",
     "costs": "Costs",
     "shadow": "Shadow router",
     "health": "Data health",
