@@ -296,3 +296,14 @@ def test_preview_writes_the_next_emails_and_sends_nothing(world: World, first_ru
         assert "language=bn: resolution rate -6.0 points against en" in body
         assert page.locator("table").count() >= 1
         assert page.evaluate("document.querySelector('img').naturalWidth") > 600  # the chart, inlined
+
+
+def test_a_dry_run_lists_what_would_be_sent_and_records_nothing(world: World, first_run: Any) -> None:
+    world.plant(date(2026, 11, 7), "confirmed", -0.06, segment="mr")
+    env = {"ROUTEWATCH_STORE": world.store.dsn, "ROUTEWATCH_STATE_DB": world.state_db, "ROUTEWATCH_ALERT_TO": PM}
+    first = run_cli("alerts", "run", "--dry-run", env_extra=env)
+    second = run_cli("alerts", "run", "--dry-run", env_extra=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout  # nothing was recorded in between
+    assert first.stdout.startswith(f"email\t{PM}\troutewatch: ") and "language=mr" in first.stdout
+    assert "nothing recorded or sent" in first.stderr
