@@ -41,6 +41,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "gap_table": gaps.gap_table,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,
+    "latest_audit": decisions.latest_audit,
     "touched_users": decisions.touched_users,
     "batches": health.ingest_batches,
     "quarantine": health.quarantine_reasons,
@@ -113,28 +114,30 @@ def gap_table(
     )
 
 
-def show_decided_alerts() -> pd.DataFrame:
+def show_decided_alerts() -> decisions.Verdict | None:
     """The second-class users of the latest weekly audit and the latest early warnings, as stored by
-    `routewatch decide`; returns the audit's second-class users."""
-    audit = answer("latest_decisions", audit=True)
+    `routewatch decide` (the same verdict `routewatch second-class` gives for that week); returns that audit's
+    verdict, or None before the first."""
     latest = answer("latest_decisions")
     if latest.empty:
         st.info("No decisions yet: `routewatch decide` judges each closed day (run it daily; the demo does).")
-        return decisions.second_class_users(latest)
-    second = decisions.second_class_users(audit)
-    week = f"the week to {pd.Timestamp(audit['window_start'].iloc[0]):%Y-%m-%d}" if len(audit) else "no full week"
-    day = f"{pd.Timestamp(latest['window_start'].iloc[0]):%Y-%m-%d}"
-    for row in second.itertuples():
+        return None
+    found: decisions.Verdict | None = answer("latest_audit", dimensions=list(SECOND_CLASS_DIMENSIONS))
+    for row in (found.users if found else latest.iloc[:0]).itertuples():
         st.error(f"**Second-class users, {row.severity}:** {row.evidence}", icon=":material/warning:")
     for row in decisions.early_warnings(latest).itertuples():
         st.warning(f"**Early warning:** {row.evidence}", icon=":material/trending_down:")
-    if second.empty:
-        st.success(f"No second-class users confirmed by the weekly audit of {week}.")
+    day = f"{pd.Timestamp(latest['window_start'].iloc[0]):%Y-%m-%d}"
+    if found is None:
+        st.info("No ISO week audited yet: the weekly audit runs on the Sunday that closes a week.")
+        return None
+    if found.users.empty:
+        st.success(f"No second-class users confirmed over {found.first_day} to {found.last_day}.")
     st.caption(
-        f"Decided by `routewatch decide`: the weekly audit of {week} and the early warnings of {day}, over all "
-        "traffic (the sidebar filters do not apply to decisions)."
+        f"Second-class users over {found.describe()}; early warnings of {day}. Over all traffic: the sidebar "
+        "filters do not apply to decisions. `routewatch second-class` prints the same verdict."
     )
-    return second
+    return found
 
 
 def current_filters() -> Filters:

@@ -39,10 +39,6 @@ class Adjusted:
         return (1 + self.gap) * self.se if log_scale else self.se
 
 
-# No task type in both groups: nothing to standardize on.
-NOT_ADJUSTED = Adjusted(math.nan, math.nan, math.nan, 0.0)
-
-
 def normal_p_value(estimate: float, se: float) -> float:
     """Two-sided p-value of a normal test of ``estimate`` = 0."""
     return math.erfc(abs(estimate) / (se * math.sqrt(2))) if se > 0 else math.nan

@@ -3,8 +3,9 @@
 Hourly refreshes must not become hourly tests. The dashboard shows estimates; only this
 job decides, once per closed UTC day, and stores the verdict in ``gap_decisions``. Running it again skips
 decided days, so it changes nothing. A two-sided CUSUM on each day's task-adjusted gap (standardized by its
-standard error, with the indifference zone delta/2) raises a ``warning`` early; on the Sunday that closes an
-ISO week the verdict is the weekly confirmatory audit, pooling Monday to Sunday (disjoint weeks), since a
+standard error, with the indifference zone delta/2) raises a ``warning`` early, as does a day whose own gap is
+beyond the margin (only the weekly audit confirms); on the Sunday that closes an ISO week the verdict is the
+weekly confirmatory audit, pooling Monday to Sunday (disjoint weeks), since a
 single day is often too small to confirm a gap of the margin. A small segment whose days all fail the gates
 steps its CUSUM once a week instead, on the pooled week.
 """
@@ -173,12 +174,24 @@ def decide(
         table = table.assign(note=note.str.strip())
         tested = int(daily["p_value"].notna().sum()) if "p_value" in daily else 0
         judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms), increments)
+        if start.isoweekday() != 7:
+            judged = _early_only(judged)
         _store_window(store, start.date(), judged)
         decided.append(start.date())
         rows += len(judged)
         warned += int((judged["status"] == Status.WARNING.value).sum())
         confirmed += int((judged["status"] == Status.CONFIRMED.value).sum())
     return DecisionRun(decided, rows, warned, confirmed)
+
+
+def _early_only(judged: pd.DataFrame) -> pd.DataFrame:
+    """A day's verdicts: only the weekly audit confirms (testing every day would multiply false alarms, R7), so
+    a day whose own gap is confirmed beyond the margin is an early warning for the audit to confirm or close."""
+    early = judged["status"] == Status.CONFIRMED.value
+    note = judged["note"].where(
+        ~early, (judged["note"] + " the day's gap is beyond the margin: an early warning").str.strip()
+    )
+    return judged.assign(status=judged["status"].where(~early, Status.WARNING.value), note=note)
 
 
 def _stepping(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
@@ -240,6 +253,73 @@ def decision_history(store: Store, statuses: tuple[str, ...] = (Status.CONFIRMED
     if not table_exists(store, "gap_decisions"):
         return pd.DataFrame(columns=list(DECISION_COLUMNS))
     return store.query_df(query("decisions_history").text, {"statuses": [str(s) for s in statuses]})
+
+
+def last_closed_week(today: date) -> tuple[date, date]:
+    """The Monday and the Sunday of the most recent ISO week that closed before ``today`` (a UTC date)."""
+    sunday = today - timedelta(days=today.isoweekday() % 7 or 7)
+    return sunday - timedelta(days=6), sunday
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Who is second-class over one window of whole UTC days, and how that was decided: the one answer that
+    ``routewatch second-class``, the demo's summary and the dashboard give for that window."""
+
+    first_day: date
+    last_day: date  # inclusive
+    stored: bool  # True: the weekly audit stored by `routewatch decide`; False: computed now, not a decision
+    users: pd.DataFrame  # second_class_users' rows
+
+    def describe(self) -> str:
+        """Which window and which test, in one sentence."""
+        if self.stored:
+            kind = "the weekly audit stored by `routewatch decide`"
+        else:
+            kind = "the gap statistics computed now (exploratory, not a stored decision)"
+        return (
+            f"{self.first_day} to {self.last_day} (UTC days), by {kind}: task-mix-adjusted gaps against each "
+            "dimension's reference, Benjamini-Hochberg across every comparison, confirmed only beyond the margin"
+        )
+
+
+def _decided(store: Store, day: date) -> pd.DataFrame:
+    from routewatch.migrations import table_exists
+
+    if not table_exists(store, "gap_decisions"):
+        return pd.DataFrame(columns=list(DECISION_COLUMNS))
+    return store.query_df(query("decisions_window").text, {"day": day})
+
+
+def verdict(
+    store: Store,
+    dimensions: list[str],
+    first_day: date,
+    last_day: date,
+    settings: GapSettings | None = None,
+) -> Verdict:
+    """The second-class users of ``dimensions`` over the days ``first_day`` to ``last_day`` (inclusive). An ISO
+    week that `routewatch decide` has audited is read from its stored decisions, so every view shows the verdict
+    that was decided; any other window is computed now with the same statistics."""
+    if first_day.isoweekday() == 1 and last_day == first_day + timedelta(days=6):
+        stored = _decided(store, last_day)
+        if not stored.empty and stored["note"].str.contains(WEEKLY_AUDIT).any():
+            chosen = stored[stored["dimension"].isin(dimensions)]
+            return Verdict(first_day, last_day, True, second_class_users(chosen, settings))
+    since = datetime.combine(first_day, time(), tzinfo=UTC)
+    until = datetime.combine(last_day + timedelta(days=1), time(), tzinfo=UTC)
+    table = gap_table(store, dimensions, settings, since=since, until=until)
+    return Verdict(first_day, last_day, False, second_class_users(table, settings))
+
+
+def latest_audit(store: Store, dimensions: list[str]) -> Verdict | None:
+    """The verdict of the most recent weekly audit stored by `routewatch decide`, or None before the first."""
+    audit = latest_decisions(store, audit=True)
+    if audit.empty:
+        return None
+    sunday = pd.Timestamp(audit["window_start"].iloc[0]).date()
+    chosen = audit[audit["dimension"].isin(dimensions)]
+    return Verdict(sunday - timedelta(days=6), sunday, True, second_class_users(chosen))
 
 
 def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.DataFrame:
@@ -321,7 +401,8 @@ def early_warnings(decisions: pd.DataFrame) -> pd.DataFrame:
             "metric": row.metric,
             "adjusted_gap": row.adjusted_gap,
             "evidence": f"{row.dimension}={row.segment}: {_label(row.metric)} {row.adjusted_gap * 100:+.1f} points "
-            f"against {row.reference} at the same task mix, building up day after day (CUSUM); not confirmed yet.",
+            f"against {row.reference} at the same task mix on {row.window_start:%Y-%m-%d}, an early warning; the "
+            "weekly audit confirms or closes it.",
         }
         for row in warned.itertuples(index=False)
     ]

@@ -10,9 +10,12 @@ reference segment (the largest by volume unless configured), with
 * a task-mix-adjusted gap (metrics.adjust), the alert test: direct standardization to the reference's task mix
   in every window, or with ``audit`` (the weekly audit) a model with errors clustered by user; the raw gap can
   mislead when segments ask different things (Simpson);
-* the smallest detectable gap at the planning level q/m: a segment too small to judge is ``underpowered``,
-  never "no gap";
-* Benjamini-Hochberg across every comparison of the run, separately for the adjusted and the raw p-values;
+* gates that look only at the number of requests, users and ratings (never at a count of events: a segment that
+  is never escalated is the worst case, not a small one); a group with no events (or only events) borrows the
+  design effect of the pooled groups, which it cannot estimate itself;
+* Benjamini-Hochberg across every comparison that passed the gates, separately for the adjusted and the raw
+  p-values; power is not a gate: the smallest detectable gap at the planning level q/m labels a comparison whose
+  test does not reject ``underpowered`` (never "no gap"), and a rejected one is judged on its evidence;
 * a status per comparison; ``warning`` (CUSUM) belongs to the decisions over time (metrics/decisions.py).
 
 Binary metrics use the score test; CSAT is compared as ordinal (Brunner-Munzel), p95 latency and cost per
@@ -27,7 +30,7 @@ import re
 import warnings
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from statistics import NormalDist
 from typing import Any
@@ -36,11 +39,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint, test_proportions_2indep
+from statsmodels.stats.proportion import proportion_confint
 
 from metrics.adjust import (
     CSAT_LEVELS,
-    NOT_ADJUSTED,
     Adjusted,
     gamma_cost_gap,
     logit_gap,
@@ -79,8 +81,9 @@ STATUS_WORDS: dict[str, str] = {
     Status.WARNING: "Early warning: the gap has been building up over several days; not yet confirmed.",
     Status.EXPLAINED_BY_TASK_MIX: "The raw gap comes from what this segment asks (its task mix), not from how "
     "it is served.",
-    Status.UNDERPOWERED: "Too little traffic to tell a gap of the margin from noise yet.",
-    Status.INSUFFICIENT_DATA: "Too few requests, users or events to judge at all.",
+    Status.UNDERPOWERED: "No gap shown yet, and too little traffic to rule out one of the margin: more traffic "
+    "would decide it.",
+    Status.INSUFFICIENT_DATA: "Too few requests, users or ratings to test at all.",
     Status.NONRESPONSE_BIASED: "Too few of these users rate answers (or far fewer than the reference) to trust "
     "a satisfaction gap.",
     Status.EQUIVALENT: "Served the same: any gap is within the margin.",
@@ -156,7 +159,6 @@ class GapSettings:
     audit_cap: int = 100_000  # requests per group in the logit and ordinal logit (whole users, sampled by hash)
     quantreg_per_user: int = 5  # requests per user in the audit's quantile regression of p95 latency
     min_task_rows: int = 50  # task types with fewer rows per group are pooled into "other"
-    min_events: int = 10
     min_users: int = 30
     min_coverage: float = 0.05  # feedback: share of requests rated
     coverage_ratio: tuple[float, float] = (0.5, 2.0)
@@ -173,6 +175,7 @@ class ClusterCounts:
     users: int
     rate: float
     deff: float
+    effective_users: float = math.inf
 
     @property
     def n_eff(self) -> float:
@@ -265,23 +268,62 @@ def _mean_counts(moments: pd.Series, events: str, trials: str) -> tuple[float, f
     return k / n, users / (users - 1) * max(float(residuals), 0.0) / float(n) ** 2, users
 
 
+def effective_users(moments: pd.Series, trials: str) -> float:
+    """Kish's effective number of users of a group, (sum_i n_i)^2 / sum_i n_i^2 over its users' trials: as many
+    as it has when they send alike, about 3 when three accounts send nearly everything. It depends on the counts
+    only, never on the outcome, so it can gate a test (STATISTICS.md R2, independent units)."""
+    total, squares = float(moments[trials]), float(moments[f"sq_{trials}"])
+    return total * total / squares if squares > 0 else 0.0
+
+
 def cluster_counts(moments: pd.Series, events: str, trials: str) -> ClusterCounts:
     """Ratio estimator over users, linearization variance, design effect (at least 1)."""
     rate, v_cluster, users = _mean_counts(moments, events, trials)
     k, total = float(moments[events]), float(moments[trials])
+    units = effective_users(moments, trials)
     if math.isnan(rate):
-        return ClusterCounts(k, total, users, math.nan, 1.0)
+        return ClusterCounts(k, total, users, math.nan, 1.0, units)
     v_simple = rate * (1 - rate) / total
     deff = max(1.0, v_cluster / v_simple) if v_simple > 0 else 1.0
-    return ClusterCounts(k, total, users, rate, deff)
+    return ClusterCounts(k, total, users, rate, deff, units)
 
 
-def _gate(seg: ClusterCounts, ref: ClusterCounts, settings: GapSettings) -> Status | None:
-    for group in (seg, ref):
-        if group.trials < settings.min_requests or group.users < settings.min_users:
-            return Status.INSUFFICIENT_DATA
-        if group.events < settings.min_events or group.trials - group.events < settings.min_events:
-            return Status.INSUFFICIENT_DATA
+def pooled_design_effect(groups: tuple[pd.Series, ...], events: str, trials: str) -> float:
+    """The design effect of groups pooled: the sum of their cluster-robust residual sums of squares (each around
+    its own rate) over the sum of their binomial variances, at least 1. A group with no events or only events adds
+    nothing to either, so a contrast with such a group borrows the other's clustering (STATISTICS.md R2: its own
+    design effect cannot be estimated from it)."""
+    residual, binomial = 0.0, 0.0
+    for moments in groups:
+        rate, v_cluster, _ = _mean_counts(moments, events, trials)
+        if math.isnan(rate):
+            continue
+        total = float(moments[trials])
+        residual += v_cluster * total * total
+        binomial += rate * (1 - rate) * total
+    return max(1.0, residual / binomial) if binomial > 0 else 1.0
+
+
+def volume_gate(
+    groups: dict[str, tuple[float, float, float]],
+    settings: GapSettings,
+    least: int | None = None,
+    unit: str = "requests",
+) -> str | None:
+    """R2: why a contrast is too small to test, or None. ``groups`` maps each group's name to its (trials, users,
+    effective users); a group needs ``least`` trials (by default ``min_requests``) and ``min_users`` users, counted
+    both as distinct and as effective users. Never a count of events, which depends on the outcome."""
+    least = settings.min_requests if least is None else least
+    for name, (trials, users, effective) in groups.items():
+        if trials < least:
+            return f"{name}: {trials:,.0f} {unit}, under the {least:,} a test needs"
+        if users < settings.min_users:
+            return f"{name}: {users:,.0f} users, under the {settings.min_users} a test needs"
+        if effective < settings.min_users:
+            return (
+                f"{name}: {users:,.0f} users but {effective:.1f} effective ones (a few send most of the traffic), "
+                f"under the {settings.min_users} a test needs"
+            )
     return None
 
 
@@ -326,6 +368,17 @@ def _score_variance(count1: float, nobs1: float, count0: float, nobs0: float, di
     return (prop1 * (1 - prop1) / nobs1 + prop0 * (1 - prop0) / nobs0) * nobs / (nobs - 1)
 
 
+def score_test(count1: float, nobs1: float, count0: float, nobs0: float) -> float:
+    """Two-sided p-value of p1 = p0 by the Miettinen-Nurminen score test (with the correction), as statsmodels'
+    ``test_proportions_2indep(method="score", correction=True)`` gives it, and also where that one divides by zero
+    (a group with no events or only events). Groups that both have none (or both only events) give 1."""
+    variance = _score_variance(count1, nobs1, count0, nobs0, 0.0)
+    estimate = count1 / nobs1 - count0 / nobs0
+    if variance <= 0:
+        return 1.0
+    return math.erfc(abs(estimate) / math.sqrt(2 * variance))
+
+
 def score_interval(count1: float, nobs1: float, count0: float, nobs0: float, alpha: float) -> tuple[float, float]:
     """The score interval of p1 - p0 (Miettinen-Nurminen, with the correction): the differences whose score test
     does not reject at ``alpha``, found on each side of the estimate by Brent's method. The score statistic grows
@@ -334,6 +387,8 @@ def score_interval(count1: float, nobs1: float, count0: float, nobs0: float, alp
     crit = _z(1 - alpha / 2)
 
     def excess(diff: float) -> float:  # |z| - crit: zero at each bound
+        if diff == estimate:  # no variance left when both groups have no events (or only events)
+            return -crit
         return abs(estimate - diff) / math.sqrt(_score_variance(count1, nobs1, count0, nobs0, diff)) - crit
 
     edge = 1 - 1e-9
@@ -379,48 +434,63 @@ def _contrast(
         "n_eff": seg.n_eff,
         "note": "",
     }
-    gated = _gate(seg, ref, settings)
+    gated = volume_gate(
+        {
+            name: (group.trials, group.users, group.effective_users)
+            for name, group in ((segment, seg), (reference, ref))
+        },
+        settings,
+        unit=trials,
+    )
     if gated is not None:
-        return {**row, "status": gated}
-    delta = settings.delta[metric]
-    mde = minimum_detectable_gap(seg, ref, settings.q / max(family_size, 1), settings.power)
-    row["mde"] = mde
+        return {**row, "status": Status.INSUFFICIENT_DATA, "note": gated}
+    flat = [name for group, name in ((seg, segment), (ref, reference)) if group.rate in (0.0, 1.0)]
+    if flat:  # R2: no variation to estimate a design effect from, so borrow the pooled groups'
+        deff = pooled_design_effect((seg_moments, ref_moments), events, trials)
+        seg, ref = (replace(group, deff=deff) if group.rate in (0.0, 1.0) else group for group in (seg, ref))
+        row.update(deff=max(seg.deff, ref.deff), n_eff=seg.n_eff)
+        row["note"] = f"no variation in {events} in {' and '.join(flat)}: the design effect is the pooled groups'"
+    row["mde"] = minimum_detectable_gap(seg, ref, settings.q / max(family_size, 1), settings.power)
     if trials == "rated":  # thumbs: is the feedback itself representative?
         seg_coverage = seg.trials / max(row["requests"], 1)
         ref_coverage = ref.trials / max(row["reference_requests"], 1)
         ratio = seg_coverage / ref_coverage if ref_coverage else math.inf
         low, high = settings.coverage_ratio
         if min(seg_coverage, ref_coverage) < settings.min_coverage or not low <= ratio <= high:
-            row["note"] = f"feedback coverage {seg_coverage:.1%} against {ref_coverage:.1%}"
+            row["note"] = _join(row["note"], f"feedback coverage {seg_coverage:.1%} against {ref_coverage:.1%}")
             row["nonresponse"] = True
-    if mde > delta:
-        # Out of the family, but its estimates still feed the CUSUM and the display.
-        row["status"] = Status.UNDERPOWERED
+    counts = (seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            test = test_proportions_2indep(
-                seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, method="score", compare="diff", correction=True
-            )
-            low, high = score_interval(seg.k_eff, seg.n_eff, ref.k_eff, ref.n_eff, settings.alpha)
+            p_value = score_test(*counts)
+            low, high = score_interval(*counts, settings.alpha)
             seg_low, seg_high = proportion_confint(seg.k_eff, seg.n_eff, alpha=settings.alpha, method="wilson")
             seg_tasks, ref_tasks = (sums.by_task(s, events, trials) for s in (segment, reference))
-            adjusted = standardized_rate_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff)) or NOT_ADJUSTED
+            adjusted = standardized_rate_gap(seg_tasks, ref_tasks, (seg.deff, ref.deff))
+            if adjusted is None:  # no task type in both groups: the raw test is the alert test
+                se = math.sqrt(_score_variance(*counts, row["gap"]))
+                adjusted = Adjusted(row["gap"], se, p_value, 0.0)
+                row["note"] = _join(row["note"], "not adjusted for task mix (no task type in both groups)")
         except (Warning, ValueError, ZeroDivisionError) as exc:
-            # An underpowered contrast stays underpowered; the failure is only a note then.
-            return {**row, "status": row.get("status", Status.MODEL_FAILED), "note": f"{type(exc).__name__}: {exc}"}
+            return {**row, "status": Status.MODEL_FAILED, "note": _join(row["note"], f"{type(exc).__name__}: {exc}")}
     return {
         **row,
         "ci_low": float(low),
         "ci_high": float(high),
         "value_ci_low": float(seg_low),
         "value_ci_high": float(seg_high),
-        "p_value": float(test.pvalue),
+        "p_value": p_value,
         "adjusted_gap": adjusted.gap,
         "adjusted_se": adjusted.se,
         "p_adjusted_test": adjusted.p_value,
         "coverage": adjusted.coverage,
     }
+
+
+def _join(note: str, more: str) -> str:
+    """A note with one more clause."""
+    return f"{note}; {more}" if note else more
 
 
 def _z(level: float) -> float:
@@ -445,7 +515,7 @@ def _finish(
     mde = math.expm1(plan * raw.se) if log_scale else plan * raw.se
     if adjusted is None:
         adjusted = raw
-        row["note"] = f"{row['note']}; not adjusted for task mix (no task type in both groups)"
+        row["note"] = _join(row["note"], "not adjusted for task mix (no task type in both groups)")
     row.update(
         gap=raw.gap,
         ci_low=ci[0],
@@ -457,8 +527,6 @@ def _finish(
         coverage=adjusted.coverage,
         mde=mde,
     )
-    if mde > settings.delta[row["metric"]]:
-        row["status"] = Status.UNDERPOWERED
     return row
 
 
@@ -478,12 +546,28 @@ def _csat_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSet
         groups.append((total, n, raters, mean, deff))
     (seg_total, seg_n, seg_raters, seg_mean, seg_deff), (ref_total, ref_n, ref_raters, ref_mean, ref_deff) = groups
     row.update(value=seg_mean, reference_value=ref_mean, trials=seg_n, deff=max(seg_deff, ref_deff))
-    if min(seg_n, ref_n) < settings.min_ratings or min(seg_raters, ref_raters) < settings.min_users:
-        return {**row, "status": Status.INSUFFICIENT_DATA}
-    result = rank_compare_2ordinal(seg_total / seg_deff, ref_total / ref_deff)
-    low, high = result.conf_int(alpha=settings.alpha)
+    gated = volume_gate(
+        {
+            name: (n, raters, effective_users(group.moments, "csat_n"))
+            for name, n, raters, group in (
+                (row["segment"], seg_n, seg_raters, seg),
+                (row["reference"], ref_n, ref_raters, ref),
+            )
+        },
+        settings,
+        settings.min_ratings,
+        "ratings",
+    )
+    if gated is not None:
+        return {**row, "status": Status.INSUFFICIENT_DATA, "note": gated}
+    with np.errstate(divide="ignore", invalid="ignore"):  # one rating level in both groups: no variance at all
+        result = rank_compare_2ordinal(seg_total / seg_deff, ref_total / ref_deff)
+        low, high = result.conf_int(alpha=settings.alpha)
+        p_value = float(result.test_prob_superior(value=0.5).pvalue)
+    if not np.isfinite(p_value):
+        return {**row, "status": Status.MODEL_FAILED, "note": "every rating is the same level in both groups"}
     se = (high - low) / (2 * _z(1 - settings.alpha / 2))
-    raw = Adjusted(result.prob1 - 0.5, se, float(result.test_prob_superior(value=0.5).pvalue))
+    raw = Adjusted(result.prob1 - 0.5, se, p_value)
     adjusted = standardized_csat_gap(seg.tasks, ref.tasks, (seg_deff, ref_deff))
     row["note"] = "gap = P(segment rates higher) - 0.5"
     return _finish(row, settings, m, raw=raw, ci=(low - 0.5, high - 0.5), adjusted=adjusted)
@@ -507,12 +591,22 @@ def _cost_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSet
     seg_mean, seg_var, seg_users = _mean_counts(seg.moments, "cost", "requests")
     ref_mean, ref_var, ref_users = _mean_counts(ref.moments, "cost", "requests")
     row.update(value=seg_mean, reference_value=ref_mean)
-    if (
-        min(row["requests"], row["reference_requests"]) < settings.min_requests
-        or min(seg_users, ref_users) < settings.min_users
-        or not (seg_mean > 0 and ref_mean > 0)
-    ):
-        return {**row, "status": Status.INSUFFICIENT_DATA}
+    gated = volume_gate(
+        {
+            row["segment"]: (row["requests"], seg_users, effective_users(seg.moments, "requests")),
+            row["reference"]: (row["reference_requests"], ref_users, effective_users(ref.moments, "requests")),
+        },
+        settings,
+    )
+    if gated is not None:
+        return {**row, "status": Status.INSUFFICIENT_DATA, "note": gated}
+    if not (seg_mean > 0 and ref_mean > 0):
+        unpriced = row["segment"] if not seg_mean > 0 else row["reference"]
+        return {
+            **row,
+            "status": Status.MODEL_FAILED,
+            "note": f"no spend recorded for {unpriced}: a cost ratio needs some",
+        }
     log_ratio = math.log(seg_mean / ref_mean)
     se_log = math.sqrt(seg_var / seg_mean**2 + ref_var / ref_mean**2)
     z = _z(1 - settings.alpha / 2)
@@ -580,18 +674,31 @@ def _bootstrap_ratio(
     return Adjusted(point - 1, float(np.std(log_ratios, ddof=1)), p_value, coverage), log_ratios
 
 
+def _sample_users(sample: pd.DataFrame) -> tuple[int, float]:
+    """The distinct and Kish's effective users of a latency sample."""
+    per_user = sample["user_id"].value_counts().to_numpy(float)
+    return len(per_user), float(per_user.sum() ** 2 / (per_user**2).sum())
+
+
 def _latency_contrast(
     row: dict[str, Any], seg: pd.DataFrame, ref: pd.DataFrame, settings: GapSettings, m: int
 ) -> dict[str, Any]:
     """R5: p95 latency as a ratio, with a user-level cluster bootstrap of both groups' p95; the alert test
     reweights both samples to the reference's task mix inside the same bootstrap."""
-    sizes = [
-        (row["requests"], int(seg["user_id"].nunique())),
-        (row["reference_requests"], int(ref["user_id"].nunique())),
-    ]
-    tail = [n >= settings.min_tail_requests and n * 0.05 >= 50 and users >= settings.min_users for n, users in sizes]
-    if not all(tail) or seg.empty or ref.empty:
-        return {**row, "status": Status.INSUFFICIENT_DATA}
+    if seg.empty or ref.empty:
+        return {**row, "status": Status.INSUFFICIENT_DATA, "note": "no latency sample"}
+    # The tail gate: n >= min_tail_requests and n * 0.05 >= 50, users counted in the sample.
+    least = max(settings.min_tail_requests, 1000)
+    gated = volume_gate(
+        {
+            row["segment"]: (row["requests"], *_sample_users(seg)),
+            row["reference"]: (row["reference_requests"], *_sample_users(ref)),
+        },
+        settings,
+        least,
+    )
+    if gated is not None:
+        return {**row, "status": Status.INSUFFICIENT_DATA, "note": gated}
     key = f"{row['dimension']}/{row['segment']}/{row['metric']}".encode()
     rng = np.random.default_rng([settings.seed, zlib.crc32(key)])
     seg_weight, ref_weight, coverage = p95_task_weights(seg["task_type"].to_numpy(), ref["task_type"].to_numpy())
@@ -636,8 +743,10 @@ def _audit(row: dict[str, Any], cells: pd.DataFrame, latency: pd.DataFrame | Non
                 sample = sample.assign(is_seg=(sample["segment"] == row["segment"]).astype(int))
                 adjusted, model = quantile_latency_gap(sample, settings.quantreg_per_user), "quantile regression"
         except (Warning, ValueError, np.linalg.LinAlgError) as exc:
-            row["status"] = row.get("status", Status.MODEL_FAILED)
-            row["note"] = f"{row['note']}; {metric} audit: {type(exc).__name__}: {exc}".lstrip("; ")
+            # The standardized test stands: a model that cannot fit (a segment never escalated separates the
+            # logit perfectly) must not take the worst gaps out of the verdict.
+            row["adjusted_by"] = "standardization"
+            row["note"] = _join(row["note"], f"the {metric} audit model failed ({type(exc).__name__}: {exc})")
             return
     row.update(
         standardized_gap=row["adjusted_gap"],
@@ -656,18 +765,26 @@ def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settin
         return Status.NONRESPONSE_BIASED
     if reject_adjusted and abs(adjusted) >= delta:
         if not reject_raw:
-            row["note"] = "masked gap: the raw rates hide it (task mix)"
+            row["note"] = _join("masked gap: the raw rates hide it (task mix)", row["note"])
         elif math.copysign(1, raw) != math.copysign(1, adjusted):
-            row["note"] = "reversal: the raw gap points the other way (task mix); for human review"
+            row["note"] = _join("reversal: the raw gap points the other way (task mix); for human review", row["note"])
         return Status.CONFIRMED
     if reject_raw and abs(raw) >= delta:
         if reject_adjusted and math.copysign(1, raw) != math.copysign(1, adjusted):
-            row["note"] = f"within each task type the gap is {adjusted:+.1%}, the other way"
+            row["note"] = _join(f"within each task type the gap is {adjusted:+.1%}, the other way", row["note"])
         return Status.EXPLAINED_BY_TASK_MIX
     # Equivalent when the (1 - 2 alpha) interval of the adjusted gap lies inside the margin (TOST).
     half_width = NormalDist().inv_cdf(1 - settings.alpha) * row["adjusted_se"]
     if -delta < adjusted - half_width and adjusted + half_width < delta:
         return Status.EQUIVALENT
+    # Power labels a non-rejection only, and never a gap whose interval already lies beyond the margin.
+    beyond = row["ci_low"] >= delta or row["ci_high"] <= -delta
+    if not reject_adjusted and not beyond and row["mde"] > delta:
+        return Status.UNDERPOWERED
+    if beyond:
+        row["note"] = _join(
+            "the interval lies beyond the margin, but not after correcting for every comparison", row["note"]
+        )
     return Status.NO_EVIDENCE
 
 
@@ -778,6 +895,10 @@ def gap_table_from_cells(
             row["p_adjusted"], row["p_raw_adjusted"] = float(p_adj), float(p_raw)
             row["status"] = _decide(row, p_adj < settings.q, p_raw < settings.q, settings)
         _false_coverage_intervals(tested, int((bh_adjusted < settings.q).sum()), settings)
+    for row in rows:
+        if "status" not in row:  # passed the gates, but a test gave no p-value
+            row["status"] = Status.MODEL_FAILED
+            row["note"] = _join(row["note"], "no p-value could be computed")
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=list(COLUMNS))

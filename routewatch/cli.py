@@ -180,15 +180,20 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.decisions import second_class_users
-    from metrics.gaps import gap_table
+    from metrics.decisions import last_closed_week, verdict
 
-    store = _readable_store(settings)
+    if args.days is not None and args.days < 1:
+        raise CommandError(f"--days takes a number of closed days, 1 or more, not {args.days}")
     until = _time(args.until) or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = until - timedelta(days=args.days)
-    dimensions = _names(args.by)
-    table = second_class_users(gap_table(store, dimensions, since=since, until=until))
-    output.write(table, args.format)
+    if until.time() != datetime.min.time():
+        raise CommandError(f"--until takes a whole UTC day (e.g. 2026-11-30), not {args.until}")
+    if args.days is None:
+        first, last = last_closed_week(until.date())
+    else:
+        first, last = until.date() - timedelta(days=args.days), until.date() - timedelta(days=1)
+    found = verdict(_readable_store(settings), _names(args.by), first, last)
+    _say(f"second-class users over {found.describe()}")
+    output.write(found.users.assign(first_day=str(first), last_day=str(last), decided=found.stored), args.format)
     return EXIT_OK
 
 
@@ -339,11 +344,13 @@ def serve_dashboard(settings: Settings, port: int, address: str = "localhost") -
         return EXIT_OK
 
 
+DEMO_DIMENSIONS = ["language", "channel", "tier"]
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.load import ingest, state_dir, terminal_progress
     from ingest.synthetic import STORIES, generate, write_jsonl
-    from metrics.decisions import decide, second_class_users
-    from metrics.gaps import gap_table
+    from metrics.decisions import decide, last_closed_week, verdict
     from metrics.registry import compute
     from routewatch.maintenance import compact
 
@@ -371,14 +378,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     escalation = compute(store, "escalation_rate", by=["language"])
     resolution = compute(store, "resolution_rate", by=["language"])
     output.write(escalation.merge(resolution[["language", "resolution_rate"]], on="language"), "table")
-    print("\nSecond-class users (confirmed by the gap statistics):")
-    second = second_class_users(gap_table(store, ["language", "channel", "tier"]))
-    for row in second.itertuples():
-        print(f"  [{row.severity}] {row.evidence}")
-    if second.empty:
-        print("  none confirmed (load more traffic: make demo ROWS=1000000)")
-    run = decide(store, ["language", "channel", "tier"])
+    run = decide(store, DEMO_DIMENSIONS)
     _say(f"decided {len(run.windows)} closed day(s): {run.confirmed} confirmed gaps, {run.warnings} early warnings")
+    found = verdict(store, DEMO_DIMENSIONS, *last_closed_week(end.date()))
+    print(f"\nSecond-class users over {found.describe()}:")
+    for row in found.users.itertuples():
+        print(f"  [{row.severity}] {row.evidence}")
+    if found.users.empty:
+        print("  none confirmed")
     if args.no_serve:
         _say("next: routewatch dashboard | routewatch gaps --by language | routewatch metrics latency --by route")
         return EXIT_OK
@@ -458,8 +465,12 @@ def _parser() -> argparse.ArgumentParser:
 
     second = sub.add_parser("second-class", parents=[common, fmt], help="segments served worse, with evidence")
     second.add_argument("--by", default="language,channel,tier", help="DIM[,DIM] (default language,channel,tier)")
-    second.add_argument("--days", type=int, default=7, help="closed days to judge (default 7)")
-    second.add_argument("--until", help="end of the period, exclusive (default: today 00:00 UTC)")
+    second.add_argument(
+        "--days",
+        type=int,
+        help="judge the last N closed days now (default: the last closed ISO week, as its weekly audit decided it)",
+    )
+    second.add_argument("--until", help="the day the period ends before, exclusive (default: today, UTC)")
     second.set_defaults(run=cmd_second_class)
 
     alerts = sub.add_parser("alerts", help="alert rules, the alert job and its emails")

@@ -1,5 +1,8 @@
 """Second-class users: the segments served worse, with the evidence a PM can forward, and past decisions."""
 
+from datetime import UTC, datetime, time, timedelta
+
+import pandas as pd
 import streamlit as st
 
 from app import context as ctx
@@ -19,12 +22,20 @@ explore = st.toggle(
     key="second_class_explore",
     help="Runs the gap statistics on the chosen days and cut. Decisions come only from `routewatch decide`.",
 )
-current = second_class_users(ctx.gap_table(filters)) if explore else decided
-st.caption(f"Evidence below over {filters.describe()}.")
+if explore:
+    current = second_class_users(ctx.gap_table(filters))
+    (since, until), where = filters.window, filters.where
+    st.caption(f"Computed now over {filters.describe()} (exploratory, not a stored decision).")
+elif decided is not None:
+    current = decided.users
+    since = datetime.combine(decided.first_day, time(), tzinfo=UTC)
+    until = datetime.combine(decided.last_day + timedelta(days=1), time(), tzinfo=UTC)
+    where = {}
+else:
+    current = second_class_users(pd.DataFrame(columns=["dimension", "segment", "metric", "status"]))
 if not current.empty:
-    since, until = filters.window
     pairs = [(str(row.dimension), str(row.segment)) for row in current.itertuples()]
-    reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=filters.where)
+    reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=where)
     reach = reach.set_index(["dimension", "segment"])
 for row in current.itertuples():
     with st.container(border=True):

@@ -46,8 +46,8 @@ ctx.table(table[shown], "gaps")
 undecided = table[table["status"] == "underpowered"]
 for row in undecided.itertuples():
     st.caption(
-        f"{row.dimension} = {row.segment}, {row.metric}: too small to judge; about "
-        f"{row.more_requests_to_decide:,.0f} more requests of this segment would decide a gap of the margin."
+        f"{row.dimension} = {row.segment}, {row.metric}: no gap shown yet, and not enough traffic to rule one out; "
+        f"about {row.more_requests_to_decide:,.0f} more requests of this segment would decide a gap of the margin."
     )
 
 judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
