@@ -57,7 +57,7 @@ class JobReport:
 
 def judge(store: Store, rules: Rules, now: datetime | None = None) -> list[date]:
     """Judge every closed day not judged yet on the rules' dimensions (``routewatch decide``); the days judged."""
-    from metrics.decisions import decide
+    from alerts.judge import decide
     from routewatch.migrations import migrate
 
     migrate(store)

@@ -123,6 +123,14 @@ def state_url(settings: Settings) -> str:
     return f"sqlite:///{(folder / STATE_FILE).resolve()}"
 
 
+def display_url(url: str) -> str:
+    """A state database URL fit for a log or a screen: its password replaced by ``***``."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(not a SQLAlchemy URL)"
+
+
 def _sqlite_write_lock(engine: Engine) -> None:
     """pysqlite begins transactions lazily (a reader can then fail to upgrade to a writer): take the lock at BEGIN."""
 

@@ -162,7 +162,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.decisions import decide
+    from alerts.judge import decide
     from routewatch.migrations import migrate
 
     store = _store(settings)
@@ -310,7 +310,10 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     except StoreError as exc:
         rows.append(("store status", f"UNREACHABLE: {exc}"))
         healthy = False
-    for name in ("state_db", "smtp_host", "smtp_port", "smtp_tls", "mail_from", "alert_to", "dashboard_url"):
+    from alerts.state import display_url, state_url
+
+    rows.append(("setting state_db", display_url(state_url(settings))))
+    for name in ("smtp_host", "smtp_port", "smtp_tls", "mail_from", "alert_to", "dashboard_url"):
         rows.append((f"setting {name}", str(getattr(settings, name)) or "(not set)"))
     rows.append(("setting smtp_password", "(set)" if settings.smtp_password else "(not set)"))
     output.write(pd.DataFrame(rows, columns=["check", "value"]), args.format)
@@ -348,9 +351,10 @@ DEMO_DIMENSIONS = ["language", "channel", "tier"]
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from alerts.judge import decide
     from ingest.load import ingest, state_dir, terminal_progress
     from ingest.synthetic import STORIES, generate, write_jsonl
-    from metrics.decisions import decide, last_closed_week, verdict
+    from metrics.decisions import last_closed_week, verdict
     from metrics.registry import compute
     from routewatch.maintenance import compact
 

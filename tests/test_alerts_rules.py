@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,14 @@ def test_alerts_check_validates_the_file(tmp_path: Path) -> None:
                                        '"latency_p99"]\n\n[[alerts.webhooks]]'))  # fmt: skip
     bad = run_cli("alerts", "check", env_extra={"ROUTEWATCH_CONFIG": str(path)})
     assert bad.returncode == 1 and "unknown metric 'latency_p99'" in bad.stderr and "recipients[1]" in bad.stderr
+
+
+def test_doctor_shows_the_state_database_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://routewatch:pg-pass-0f-state@db.example.com/routewatch"
+    result = run_cli(
+        "doctor", "--format", "json",
+        env_extra={"ROUTEWATCH_STATE_DB": url, "ROUTEWATCH_STORE": f"chdb://{tmp_path / 'store'}"},
+    )  # fmt: skip
+    assert "pg-pass-0f-state" not in result.stdout + result.stderr
+    rows = {row["check"]: row["value"] for row in json.loads(result.stdout)}
+    assert rows["setting state_db"] == "postgresql+psycopg://routewatch:***@db.example.com/routewatch"
