@@ -119,9 +119,10 @@ def _email(key: str, recipient: str, settings: Settings, items: Sequence[AlertIt
 
 def _webhook_body(fmt: str, items: Sequence[AlertItem], settings: Settings, title: str) -> str:
     if fmt == "slack":
-        lines = [f"*{title}*"] + [
-            f"• {item.kind}: {sentence(item)} <{dashboard_link(settings.dashboard_url, item.incident)}|open>"
-            for item in items
+        links = [dashboard_link(settings.dashboard_url, item.incident) for item in items]
+        lines = [f"*{_slack_text(title)}*"] + [
+            f"• {item.kind}: {_slack_text(sentence(item))} <{link}|open>"
+            for item, link in zip(items, links, strict=True)
         ]
         return orjson.dumps({"text": "\n".join(lines)}).decode()
     alerts = [
@@ -138,6 +139,11 @@ def _webhook_body(fmt: str, items: Sequence[AlertItem], settings: Settings, titl
         for item in items
     ]
     return orjson.dumps({"source": "routewatch", "title": title, "alerts": alerts}).decode()
+
+
+def _slack_text(text: str) -> str:
+    """Text for Slack's mrkdwn, where &, < and > are control characters (a segment name is data)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _underpowered(decisions: pd.DataFrame, window: date, rules: Rules, recipient: Recipient) -> list[Underpowered]:
