@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from routewatch.store import Store
+from tests.conftest import cli_json
 
 APP = str(Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py")
 # Page file -> the least number of charts it draws on the demo store.
@@ -69,6 +70,13 @@ def test_overview_shows_the_planted_second_class_users(
     alerts += [w.value for w in at.warning if "Early warning" in w.value]
     assert any("language=hi" in alert for alert in alerts), alerts
     assert not any("language=es" in alert for alert in alerts), alerts  # no planted gap, no alert
+    # One window, one verdict: the banner is `routewatch second-class` for the week it names (the traffic ends on
+    # Saturday 31 October, so the last audited week is 19 to 25 October), word for word.
+    cli = cli_json("second-class", "--by", "language", "--until", "2026-10-26", "--format", "json", store=demo_store)
+    assert [row["segment"] for row in cli] == ["hi"]
+    banner = [e.value for e in at.error if "Second-class" in e.value]
+    assert banner == [f"**Second-class users, {row['severity']}:** {row['evidence']}" for row in cli]
+    assert any("2026-10-19 to 2026-10-25" in c.value and "weekly audit" in c.value for c in at.caption)
     labels = [m.label for m in at.metric]
     assert {"Requests", "All-in cost per resolved", "Naive cost per request", "p95 latency"} <= set(labels)
     assert all(m.help for m in at.metric)  # a help text on every number
