@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from metrics import costs, decisions, gaps, health, latency, overview, registry
+from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry
 from metrics.dimensions import DimensionError
 from routewatch.migrations import latest_version, schema_version
 from routewatch.settings import Settings, load_settings
@@ -39,6 +39,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "double_pay": costs.escalation_double_pay,
     "spend_concentration": costs.spend_concentration,
     "gap_table": gaps.gap_table,
+    "calibration": calibration.calibration,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,
     "latest_audit": decisions.latest_audit,

@@ -14,6 +14,8 @@ Seeded and vectorized (a million requests in seconds). The stories and their pla
    escalation rate is higher than English, while within each task type they are escalated *less* (x0.85).
 6. Non-Latin scripts (``hi``, ``ja``) use 1.6x the tokens for the same request: cost and latency rise
    through tokens, which is the harm, not a confounder.
+7. **A mis-scored language.** The router's difficulty score (``router_score``) under-rates Hindi prompts by
+   0.15, so at the same score a Hindi request is harder, and resolved less often.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ BULK_ACCOUNT = "acct-bulk-007"
 BULK_ERROR_RATE = 0.14
 BULK_RESOLUTION_RATE = 0.55
 SIMPSON_LANGUAGE = "de"
+SCORE_SHIFT: dict[str, float] = {"hi": -0.15}
 STORIES = (
     f"hi: escalated x{ESCALATION_MULTIPLIER['hi']} within every task, resolved {RESOLUTION_PENALTY['hi']:.0%} less",
     f"{BULK_ACCOUNT}: API scripts routed cheap, {BULK_ERROR_RATE:.0%} errors, {BULK_RESOLUTION_RATE:.0%} resolved",
     "escalations pay for two calls and add both latencies",
     "bert-router@v7 replaces @v6 halfway and sends more traffic to the cheap route",
     f"{SIMPSON_LANGUAGE}: escalated more in aggregate, less within each task (task mix, Simpson)",
+    f"hi: the router score under-rates its prompts by {-SCORE_SHIFT['hi']}",
 )
 PLANTED = {
     "escalation_multiplier": ESCALATION_MULTIPLIER,
@@ -49,6 +53,7 @@ PLANTED = {
     "bulk_resolution_rate": BULK_RESOLUTION_RATE,
     "router_switch": "bert-router@v6 -> bert-router@v7 at the middle of the window",
     "simpson_language": SIMPSON_LANGUAGE,
+    "score_shift": SCORE_SHIFT,
 }
 
 LANGUAGES = np.array(["en", "es", "hi", "de", "ja"])
@@ -156,6 +161,10 @@ def generate(
     csat_rated = rng.random(rows) < np.where(is_api, 0.0, 0.12)
     csat = np.clip(np.round(rng.normal(np.where(resolved, 4.2, 2.6) - np.where(lang == "hi", 0.5, 0.0), 0.8)), 1, 5)
 
+    score_shift = np.zeros(rows)
+    for language, shift in SCORE_SHIFT.items():
+        score_shift[lang == language] = shift
+
     shadow_on = rng.random(rows) < 0.5
     shadow = np.where(hard, np.minimum(route + 1, 2), route)
 
@@ -175,7 +184,7 @@ def generate(
             "region": user_region[user],
             "task_type": TASKS[task],
             "router": np.where(v7, "bert-router@v7", "bert-router@v6"),
-            "router_score": np.round(np.clip(rng.normal(np.where(hard, 0.7, 0.3), 0.15), 0, 1), 4),
+            "router_score": np.round(np.clip(rng.normal(np.where(hard, 0.7, 0.3), 0.15) + score_shift, 0, 1), 4),
             "route": ROUTES[route],
             "final_route": ROUTES[final],
             "model": MODELS[final],

@@ -114,6 +114,8 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     from metrics.registry import UnknownMetric, compute
 
     by = _names(args.by)
+    if args.name == "calibration":
+        return _calibration(args, settings, by)
     try:
         frame = compute(
             _readable_store(settings),
@@ -128,6 +130,25 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
     except (DimensionError, UnknownMetric) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
     output.write(frame, args.format)
+    return EXIT_OK
+
+
+def _calibration(args: argparse.Namespace, settings: Settings, by: list[str]) -> int:
+    """`metrics calibration --by DIM`: router-score calibration of each segment against its reference."""
+    from metrics.calibration import calibration
+    from metrics.dimensions import DimensionError
+
+    if len(by) != 1:
+        raise CommandError("metrics calibration takes one dimension: --by DIM (e.g. --by language)")
+    try:
+        result = calibration(
+            _readable_store(settings), by[0], since=_time(args.since), until=_time(args.until), where=_where(args.where)
+        )
+    except DimensionError as exc:
+        raise CommandError(str(exc).strip("'\"")) from None
+    if result.reference is None:
+        _say("no request in this window carries a router_score: send the router's difficulty score to calibrate it")
+    output.write(result.tests, args.format)
     return EXIT_OK
 
 
@@ -430,7 +451,10 @@ def _parser() -> argparse.ArgumentParser:
 
     metrics = sub.add_parser("metrics", parents=[common, fmt], help="one metric, by any dimensions")
     metrics.add_argument(
-        "name", choices=[m.name for m in METRICS], metavar="NAME", help=", ".join(m.name for m in METRICS)
+        "name",
+        choices=[*(m.name for m in METRICS), "calibration"],
+        metavar="NAME",
+        help=", ".join(m.name for m in METRICS) + "; or calibration (router score by segment, with --by DIM)",
     )
     metrics.add_argument("--by", help="DIM[,DIM]: language, channel, tier, route, segments.<key>, ...")
     metrics.add_argument("--since", help="start time, inclusive (ISO 8601; UTC if no offset)")

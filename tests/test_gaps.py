@@ -20,6 +20,7 @@ from ingest.load import ingest
 from ingest.synthetic import generate, write_jsonl
 from metrics.gaps import (
     COLUMNS,
+    GAP_ROW_FIELDS,
     STATUS_WORDS,
     GapSettings,
     Status,
@@ -122,7 +123,7 @@ def test_a_heavy_single_account_does_not_alert() -> None:
     assert row["deff"] > 20  # ... but three accounts do the talking
     # 43 users, but about three effective ones: too few independent units to test at all (a gate on n only).
     assert row["status"] == Status.INSUFFICIENT_DATA
-    assert "effective users" in row["note"] and row["users"] == 43
+    assert "3.1 effective ones" in row["note"] and row["users"] == 43
 
 
 def test_gates_depend_on_counts_only() -> None:
@@ -585,3 +586,15 @@ def test_a_group_without_variation_borrows_the_pooled_design_effect() -> None:
     row = _escalation(gap_table_from_cells({"d": pd.concat([reference, never])}, REF), "seg")
     assert row["deff"] == pytest.approx(own) and "pooled" in row["note"]
     assert row["status"] == Status.CONFIRMED and abs(row["value_ci_low"]) < 1e-12 < row["value_ci_high"]
+
+
+def test_every_gap_table_has_the_same_columns() -> None:
+    rng = np.random.default_rng(8)
+    small = gap_table_from_cells({"d": pd.concat([_cells(rng, "ref", 40, {"t": 1.0}, {"t": 0.2}),
+                                                  _cells(rng, "seg", 5, {"t": 1.0}, {"t": 0.2})])}, REF)  # fmt: skip
+    large = gap_table_from_cells({"d": pd.concat([_cells(rng, "ref", 400, {"t": 1.0}, {"t": 0.2}),
+                                                  _cells(rng, "seg", 400, {"t": 1.0}, {"t": 0.1})])}, REF)  # fmt: skip
+    empty = gap_table_from_cells({"d": pd.DataFrame()}, REF)
+    assert (small["status"] == "insufficient_data").all() and (large["status"] == "confirmed").any()
+    assert list(small.columns) == list(large.columns) == list(empty.columns) == list(GAP_ROW_FIELDS)
+    assert GAP_ROW_FIELDS[: len(COLUMNS)] == COLUMNS

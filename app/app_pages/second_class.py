@@ -41,6 +41,10 @@ for row in current.itertuples():
     with st.container(border=True):
         st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
         st.markdown(row.evidence)
+        scored = ctx.answer("calibration", dimension=row.dimension, since=since, until=until, where=where).tests
+        mis = scored[(scored["segment"] == row.segment) & (scored["status"] == "confirmed")]
+        for sentence in mis["evidence"]:
+            st.markdown(f"Why: {sentence}.")
         mine = reach.loc[(row.dimension, row.segment)]
         left, middle, right = st.columns(3)
         left.metric("Users touched", f"{int(mine['users']):,}", help="Distinct users of this segment in the period.")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import context as ctx
 from app.components import charts
+from metrics import calibration
 from metrics.gaps import ALL_METRICS, BINARY, STATUS_WORDS, traffic_to_decide
 
 RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate"]
@@ -61,6 +62,32 @@ for dimension in explained["dimension"].unique():
     mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
     ctx.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
     ctx.table(mix, f"task-mix-{dimension}")
+
+st.subheader("Router-score calibration", help="Does the router's difficulty score mean the same for every segment?")
+outcome = st.selectbox(
+    "Outcome at the same router score",
+    list(calibration.OUTCOMES),
+    index=1,
+    key="segments_calibration_outcome",
+    help=ctx.help_of("resolution_rate"),
+)
+since, until = filters.window
+scored = ctx.answer(
+    "calibration", dimension=dimensions[0], metrics=[outcome], since=since, until=until, where=filters.where
+)
+if scored.reference is None:
+    st.info("No request in this period carries a `router_score`: send the router's difficulty score to calibrate it.")
+else:
+    st.caption(
+        f"Each {dimensions[0]} binned on the quintiles of {scored.reference}'s router scores; the test compares the "
+        "outcome at the same score (a logit on the segment and the score bin, errors clustered by user)."
+    )
+    curve = scored.curves.assign(score=scored.curves["mean_score"].round(2))
+    title = f"{outcome} by router score, per {dimensions[0]}"
+    ctx.chart(charts.lines(curve, "score", "rate", "segment", title, outcome, percent=True))
+    for row in scored.tests[scored.tests["status"] == "confirmed"].itertuples():
+        st.warning(row.evidence)
+    ctx.table(scored.tests, f"calibration-{dimensions[0]}")
 
 st.subheader("Heatmap")
 rate = st.selectbox("Metric", RATES, key="segments_heatmap_metric", help=ctx.help_of("escalation_rate"))

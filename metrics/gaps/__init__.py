@@ -1,0 +1,97 @@
+"""Segment gaps: is a segment really served worse than its reference, or is it noise?
+
+The method (the parts that need no history): every segment is compared with a
+reference segment (the largest by volume unless configured), with
+
+* gates on sample size that look only at n, never at the gap;
+* cluster-aware counts: requests cluster in users, so the variance is the linearized (cluster-robust) one and
+  the statsmodels tests get Kish's effective counts;
+* Wilson intervals per segment, the Miettinen-Nurminen score test and its matching interval for the gap;
+* a task-mix-adjusted gap (metrics.adjust), the alert test: direct standardization to the reference's task mix
+  in every window, or with ``audit`` (the weekly audit) a model with errors clustered by user; the raw gap can
+  mislead when segments ask different things (Simpson);
+* gates that look only at the number of requests, users and ratings (never at a count of events: a segment that
+  is never escalated is the worst case, not a small one); a group with no events (or only events) borrows the
+  design effect of the pooled groups, which it cannot estimate itself;
+* Benjamini-Hochberg across every comparison that passed the gates, separately for the adjusted and the raw
+  p-values; power is not a gate: the smallest detectable gap at the planning level q/m labels a comparison whose
+  test does not reject ``underpowered`` (never "no gap"), and a rejected one is judged on its evidence;
+* a status per comparison; ``warning`` (CUSUM) belongs to the decisions over time (alerts/judge.py).
+
+Binary metrics use the score test; CSAT is compared as ordinal (Brunner-Munzel), p95 latency and cost per
+request as ratios (a user-level bootstrap, a linearized ratio of means).
+
+The package: ``_vocabulary`` (statuses, metric kinds, settings), ``_sums`` (sums over users and their
+cluster-robust variances), ``_statistics`` (the tests and intervals), ``_contrasts`` (one segment against its
+reference, per metric kind), ``_table`` (the run: correction and verdicts) and ``_loading`` (from the store).
+"""
+
+from metrics.gaps._loading import gap_table, load_cells, load_latency, segment_query
+from metrics.gaps._statistics import (
+    detectable_effect,
+    minimum_detectable_gap,
+    score_interval,
+    score_test,
+    volume_gate,
+    weighted_p95,
+    weighted_p95_bootstrap,
+)
+from metrics.gaps._sums import (
+    ClusterCounts,
+    DimensionSums,
+    cluster_counts,
+    effective_users,
+    pooled_design_effect,
+    segment_moments,
+)
+from metrics.gaps._table import GAP_ROW_FIELDS, GapRow, gap_table_from_cells, traffic_to_decide
+from metrics.gaps._vocabulary import (
+    ALL_METRICS,
+    BINARY,
+    COLUMNS,
+    COST,
+    LATENCY,
+    ORDINAL,
+    OTHER,
+    RATIOS,
+    STATUS_WORDS,
+    GapSettings,
+    Progress,
+    Status,
+)
+
+__all__ = [
+    "ALL_METRICS",
+    "BINARY",
+    "COLUMNS",
+    "COST",
+    "GAP_ROW_FIELDS",
+    "LATENCY",
+    "ORDINAL",
+    "OTHER",
+    "RATIOS",
+    "STATUS_WORDS",
+    "ClusterCounts",
+    "DimensionSums",
+    "GapRow",
+    "GapSettings",
+    "Progress",
+    "Status",
+    "cluster_counts",
+    "detectable_effect",
+    "effective_users",
+    "gap_table",
+    "gap_table_from_cells",
+    "load_cells",
+    "load_latency",
+    "minimum_detectable_gap",
+    "pooled_design_effect",
+    "score_interval",
+    "score_test",
+    "segment_moments",
+    "segment_query",
+    "traffic_to_decide",
+    "volume_gate",
+    "weighted_p95",
+    "weighted_p95_bootstrap",
+]

@@ -1,0 +1,136 @@
+"""The vocabulary of segment gaps: statuses and their words, the metrics by kind, the table's columns, the settings."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    """What a comparison says (the values of the status column)."""
+
+    CONFIRMED = "confirmed"
+    WARNING = "warning"
+    EXPLAINED_BY_TASK_MIX = "explained_by_task_mix"
+    UNDERPOWERED = "underpowered"
+    INSUFFICIENT_DATA = "insufficient_data"
+    NONRESPONSE_BIASED = "nonresponse_biased"
+    EQUIVALENT = "equivalent"
+    NO_EVIDENCE = "no_evidence"
+    MODEL_FAILED = "model_failed"
+
+
+# Each status in words a PM can forward (the dashboard and the alert emails use them).
+STATUS_WORDS: dict[str, str] = {
+    Status.CONFIRMED: "Real gap: beyond the margin and confirmed after correcting for every comparison.",
+    Status.WARNING: "Early warning: the gap has been building up over several days; not yet confirmed.",
+    Status.EXPLAINED_BY_TASK_MIX: "The raw gap comes from what this segment asks (its task mix), not from how "
+    "it is served.",
+    Status.UNDERPOWERED: "No gap shown yet, and too little traffic to rule out one of the margin: more traffic "
+    "would decide it.",
+    Status.INSUFFICIENT_DATA: "Too few requests, users or ratings to test at all.",
+    Status.NONRESPONSE_BIASED: "Too few of these users rate answers (or far fewer than the reference) to trust "
+    "a satisfaction gap.",
+    Status.EQUIVALENT: "Served the same: any gap is within the margin.",
+    Status.NO_EVIDENCE: "No evidence of a gap, but not enough to call it equivalent either.",
+    Status.MODEL_FAILED: "The statistical model could not be fitted on this data (see the note).",
+}
+
+
+# Binary metrics: (events column, trials column) of gap_cells.
+BINARY: dict[str, tuple[str, str]] = {
+    "escalation_rate": ("escalated", "requests"),
+    "error_rate": ("errors", "requests"),
+    "resolution_rate": ("resolved", "known"),
+    "thumbs_up_rate": ("thumbs_up", "rated"),
+}
+
+
+# Every ratio of per-user sums whose cluster-robust variance a test needs: numerator -> denominator.
+RATIOS: dict[str, str] = {
+    **dict(BINARY.values()),
+    "cost": "requests",  # cost per request
+    "csat_sum": "csat_n",  # mean CSAT
+}
+
+
+# Other kinds: CSAT as ordinal, p95 latency and cost per request as ratios.
+ORDINAL = "csat"
+
+
+LATENCY = "latency_p95"
+
+
+COST = "cost_per_request"
+
+
+OTHER = (ORDINAL, LATENCY, COST)
+
+
+ALL_METRICS = (*BINARY, *OTHER)
+
+
+COLUMNS = (
+    "dimension",
+    "segment",
+    "reference",
+    "metric",
+    "value",
+    "reference_value",
+    "gap",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "adjusted_gap",
+    "requests",
+    "users",
+    "status",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapSettings:
+    """The knobs of a gap run; every test and interval reads its level from here."""
+
+    q: float = 0.05  # false discovery rate across the run
+    alpha: float = 0.05  # level of the displayed intervals
+    # Margins: rate points for binary metrics, probability of superiority away from 0.5 for CSAT, and the
+    # relative change (ratio - 1) for p95 latency and cost per request.
+    delta: dict[str, float] = field(
+        default_factory=lambda: {
+            "escalation_rate": 0.02,
+            "error_rate": 0.02,
+            "resolution_rate": 0.03,
+            "thumbs_up_rate": 0.03,
+            "csat": 0.05,
+            "latency_p95": 0.15,
+            "cost_per_request": 0.10,
+        }
+    )
+    min_requests: int = 200
+    min_ratings: int = 100  # CSAT
+    min_tail_requests: int = 1000  # p95: and n * 0.05 >= 50
+    bootstrap_samples: int = 2000
+    bootstrap_cap: int = 20_000  # requests per group sampled (whole users) for the p95 bootstrap
+    seed: int = 20261122
+    # The audit: the adjusted test becomes a model with errors clustered by user (slower, stronger).
+    audit: bool = False
+    audit_cap: int = 100_000  # requests per group in the logit and ordinal logit (whole users, sampled by hash)
+    quantreg_per_user: int = 5  # requests per user in the audit's quantile regression of p95 latency
+    min_task_rows: int = 50  # task types with fewer rows per group are pooled into "other"
+    min_users: int = 30
+    min_coverage: float = 0.05  # feedback: share of requests rated
+    coverage_ratio: tuple[float, float] = (0.5, 2.0)
+    power: float = 0.8
+    reference: dict[str, str] = field(default_factory=dict)  # dimension -> reference segment
+
+
+# Told of long work: (stage, done, total).
+Progress = Callable[[str, int, int], None]
+
+
+def join_note(note: str, more: str) -> str:
+    """A note with one more clause."""
+    return f"{note}; {more}" if note else more
