@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.engine import Engine
 
 from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry
 from metrics.dimensions import DimensionError, segment_dimensions
@@ -75,6 +76,17 @@ def store() -> Store:
         lock_timeout_s=config.lock_timeout_s,
         linger_s=LINGER_S,
     )
+
+
+@st.cache_resource(show_spinner=False)
+def state_engine() -> Engine:
+    """The alert state database (``ROUTEWATCH_STATE_DB``), as `routewatch alerts run` keeps it.
+
+    The dashboard writes only acknowledgements and snoozes there; it never migrates the schema.
+    """
+    from alerts.state import open_state, state_url
+
+    return open_state(state_url(settings()), migrate=False)
 
 
 @st.cache_data(ttl=TTL_S, max_entries=512, show_spinner=False)
@@ -233,8 +245,13 @@ def sidebar(span: overview.DataRange) -> Filters:
     return filters
 
 
+# URL parameters a page owns (the alerts page's ?incident=ID from an email's link); the sidebar keeps them.
+PAGE_PARAMS = ("incident",)
+
+
 def _write_url(filters: Filters) -> None:
     wanted = {"since": filters.first.isoformat(), "until": filters.last.isoformat()}
+    wanted.update({name: st.query_params[name] for name in PAGE_PARAMS if name in st.query_params})
     for name in ("router", "dimension", "value"):
         if getattr(filters, name) != ALL:
             wanted[name] = getattr(filters, name)

@@ -17,6 +17,7 @@ PAGES = [
     st.Page("app_pages/routes.py", title="Routes and latency", icon=":material/alt_route:"),
     st.Page("app_pages/segments.py", title="Segments", icon=":material/groups:"),
     st.Page("app_pages/second_class.py", title="Second-class users", icon=":material/report:"),
+    st.Page("app_pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("app_pages/costs.py", title="Costs", icon=":material/payments:"),
     st.Page("app_pages/shadow.py", title="Shadow router", icon=":material/compare_arrows:"),
     st.Page("app_pages/health.py", title="Data health", icon=":material/monitor_heart:"),

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on sys.path; the packages live in the project root.
 sys.path[0] = str(ROOT)
 
+from alerts.judge import decide  # noqa: E402
 from bench.metrics import build  # noqa: E402
-from metrics.decisions import decide  # noqa: E402
 from tests.browser import PAGES, browser, dashboard, open_page  # noqa: E402
 
 TARGET_S = 3.0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from routewatch import output
 from routewatch.settings import Settings, SettingsError, load_settings
@@ -203,7 +204,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
-    from metrics.decisions import decide
+    from alerts.judge import decide
     from routewatch.migrations import migrate
 
     store = _store(settings)
@@ -235,6 +236,56 @@ def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
     found = verdict(_readable_store(settings), _names(args.by), first, last)
     _say(f"second-class users over {found.describe()}")
     output.write(found.users.assign(first_day=str(first), last_day=str(last), decided=found.stored), args.format)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    """``alerts check``, ``alerts run`` and ``alerts preview``."""
+    import logging
+
+    from alerts import job
+    from alerts.rules import RuleError, load_rules
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        rules = job.with_recipient(load_rules(settings), getattr(args, "to", None))
+    except RuleError as exc:
+        raise CommandError(str(exc)) from None
+    if args.action == "check":
+        recipients = ", ".join(f"{r.address} ({r.schedule})" for r in rules.recipients) or "nobody"
+        _say(
+            f"rules are valid: {', '.join(rules.metrics)} on {', '.join(rules.dimensions)}, statuses "
+            f"{', '.join(rules.statuses)}, at least {rules.min_users} users; mail to {recipients}; "
+            f"{len(rules.webhooks)} webhook(s)"
+        )
+        return EXIT_OK
+    store = _store(settings)
+    if args.action == "preview":
+        written = job.preview(store, settings, rules, Path(args.out))
+        _say(f"wrote {len(written)} file(s) to {args.out}" if written else "nothing to send")
+        for path in written:
+            print(path)
+        return EXIT_OK
+    if args.dry_run:
+        from alerts.state import open_state, state_url
+
+        windows, changes, planned = job.evaluate_and_record(
+            open_state(state_url(settings)), store, settings, rules, commit=False
+        )
+        _say(f"dry run: {len(windows)} window(s) to evaluate, {changes} change(s), nothing recorded or sent")
+        for message in planned:
+            print(f"{message.channel}\t{message.target}\t{message.subject}")
+        return EXIT_OK
+    report = job.run(store, settings, rules)
+    delivery = report.delivery
+    _say(
+        f"judged {len(report.judged)} day(s), evaluated {len(report.evaluated)} window(s): {report.changes} change(s), "
+        f"{report.recorded} message(s) recorded; sent {len(delivery.sent)}, failed {len(delivery.failed)}"
+        + (f", {len(delivery.busy)} being sent by another run" if delivery.busy else "")
+    )
+    if delivery.failed:
+        _say(f"{len(delivery.failed)} message(s) stay in the outbox; the next run tries them again")
+        return EXIT_ERROR
     return EXIT_OK
 
 
@@ -299,7 +350,10 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     except StoreError as exc:
         rows.append(("store status", f"UNREACHABLE: {exc}"))
         healthy = False
-    for name in ("state_db", "smtp_host", "smtp_port", "smtp_tls", "mail_from", "alert_to", "dashboard_url"):
+    from alerts.state import display_url, state_url
+
+    rows.append(("setting state_db", display_url(state_url(settings))))
+    for name in ("smtp_host", "smtp_port", "smtp_tls", "mail_from", "alert_to", "dashboard_url"):
         rows.append((f"setting {name}", str(getattr(settings, name)) or "(not set)"))
     rows.append(("setting smtp_password", "(set)" if settings.smtp_password else "(not set)"))
     output.write(pd.DataFrame(rows, columns=["check", "value"]), args.format)
@@ -357,9 +411,10 @@ DEMO_DIMENSIONS = ["language", "channel", "tier"]
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from alerts.judge import decide
     from ingest.load import ingest, state_dir, terminal_progress
     from ingest.synthetic import STORIES, generate, write_jsonl
-    from metrics.decisions import decide, last_closed_week, verdict
+    from metrics.decisions import last_closed_week, verdict
     from metrics.registry import compute
     from routewatch.maintenance import compact
 
@@ -485,6 +540,20 @@ def _parser() -> argparse.ArgumentParser:
     second.add_argument("--until", help="the day the period ends before, exclusive (default: today, UTC)")
     second.set_defaults(run=cmd_second_class)
 
+    alerts = sub.add_parser("alerts", help="alert rules, the alert job and its emails")
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", parents=[common], help="validate the [alerts] rules of routewatch.toml")
+    check.set_defaults(run=cmd_alerts)
+    run = actions.add_parser(
+        "run", parents=[common], help="judge closed days, evaluate the rules, deliver (safe every hour)"
+    )
+    run.add_argument("--dry-run", action="store_true", help="list what would be sent; record and send nothing")
+    run.add_argument("--to", metavar="ADDR", help="send every email to this address instead of the rules' recipients")
+    run.set_defaults(run=cmd_alerts)
+    preview = actions.add_parser("preview", parents=[common], help="write the next emails as .eml and .html")
+    preview.add_argument("--out", required=True, metavar="DIR")
+    preview.set_defaults(run=cmd_alerts)
+
     sql = sub.add_parser("sql", parents=[common, fmt], help="run a read-only SQL query")
     sql.add_argument("statement")
     sql.set_defaults(run=cmd_sql)
@@ -515,6 +584,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, settings))
     except (CommandError, SettingsError, StoreError, TimeoutError) as exc:
         _say(f"routewatch {args.command}: error: {exc}")
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:  # the alert state database; its URL's password is hidden by SQLAlchemy
+        _say(f"routewatch {args.command}: state database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _say("interrupted")

@@ -10,6 +10,8 @@ from typing import Any
 
 DEFAULT_STORE_PATH = Path(".routewatch") / "store"
 CONFIG_FILE = "routewatch.toml"
+# Tables of routewatch.toml that their own modules read (alerts.rules reads [alerts]).
+SECTIONS = ("alerts", "sources")  # [alerts] rules (alerts/rules.py), [sources.*] field maps (ingest/mapping.py)
 
 # Setting name -> environment variable. Every setting is documented in the README; a test checks that.
 ENVIRONMENT = {
@@ -71,17 +73,27 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
         raise SettingsError(f"setting {name!r}: cannot read {raw!r} as {kind.__name__}") from exc
 
 
+def config_file() -> Path:
+    """The configuration file: ``ROUTEWATCH_CONFIG`` or ``routewatch.toml`` in the working directory."""
+    return Path(os.environ.get("ROUTEWATCH_CONFIG", CONFIG_FILE))
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed TOML of ``path`` ({} when there is no such file); a syntax error names the file and line."""
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: {exc}") from exc
+
+
 def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | None = None) -> Settings:
     """Resolve settings from flags (``overrides``), the environment and ``routewatch.toml``."""
-    path = config_path or Path(os.environ.get("ROUTEWATCH_CONFIG", CONFIG_FILE))
-    from_file: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            from_file = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"{path}: {exc}") from exc
-        # [sources.*] tables map each source's fields (ingest/mapping.py)
-        unknown = set(from_file) - {f.name for f in fields(Settings)} - {"sources"}
+    path = config_path or config_file()
+    from_file = read_config(path)
+    if from_file:
+        unknown = set(from_file) - {f.name for f in fields(Settings)} - set(SECTIONS)
         if unknown:
             raise SettingsError(f"{path}: unknown settings {sorted(unknown)}")
     values: dict[str, Any] = {}

@@ -87,8 +87,8 @@ def good_record(request_id: str, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """A store as `routewatch demo` leaves it: 350,000 synthetic requests (seed 11), loaded and decided."""
+    from alerts.judge import decide
     from ingest.load import ingest
-    from metrics.decisions import decide
 
     folder = tmp_path_factory.mktemp("demo")
     store = Store(f"chdb://{folder / 'store'}", lock_timeout_s=60)

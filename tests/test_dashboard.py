@@ -18,6 +18,7 @@ PAGES = {
     "app_pages/routes.py": 4,
     "app_pages/segments.py": 2,
     "app_pages/second_class.py": 0,
+    "app_pages/alerts.py": 0,
     "app_pages/costs.py": 1,
     "app_pages/shadow.py": 1,
     "app_pages/health.py": 1,

@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from alerts.judge import cusum_step, decide, run_length, threshold
 from ingest.load import ingest
 from ingest.synthetic import generate, write_jsonl
-from metrics.decisions import cusum_step, decide, run_length, second_class_users, threshold, touched_users
+from metrics.decisions import second_class_users, touched_users
 from metrics.gaps import GapSettings, gap_table
 from routewatch.store import Store
 from tests.conftest import run_cli

@@ -16,7 +16,7 @@ reference segment (the largest by volume unless configured), with
 * Benjamini-Hochberg across every comparison that passed the gates, separately for the adjusted and the raw
   p-values; power is not a gate: the smallest detectable gap at the planning level q/m labels a comparison whose
   test does not reject ``underpowered`` (never "no gap"), and a rejected one is judged on its evidence;
-* a status per comparison; ``warning`` (CUSUM) belongs to the decisions over time (metrics/decisions.py).
+* a status per comparison; ``warning`` (CUSUM) belongs to the decisions over time (alerts/judge.py).
 
 Binary metrics use the score test; CSAT is compared as ordinal (Brunner-Munzel), p95 latency and cost per
 request as ratios (a user-level bootstrap, a linearized ratio of means).

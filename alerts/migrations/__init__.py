@@ -1,0 +1,1 @@
+"""Alembic migrations of the alert state database (run by ``alerts.state.upgrade``)."""

@@ -1,0 +1,86 @@
+"""Alerts: the incidents the alert job keeps (open, worse, resolved) with their history; acknowledge or snooze one."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from alerts.lifecycle import acknowledge, incident_history, incident_table
+from alerts.message import AlertItem, format_gap, segment_label, sentence
+from alerts.state import revision
+from app import context as ctx
+
+st.title("Alerts")
+st.markdown(
+    "One alert per segment and metric, opened by `routewatch alerts run` on a decided gap that the rules watch; "
+    "it notifies when new, when worse and when resolved. Acknowledging or snoozing writes to the alert state "
+    "database only."
+)
+engine = ctx.state_engine()
+if revision(engine) is None:
+    st.info("No alerts yet: `routewatch alerts run` creates the alert state (schedule it hourly; see the README).")
+    st.stop()
+
+shown = st.radio("Show", ["Open", "Resolved", "All"], horizontal=True, key="alerts_state")
+with engine.connect() as connection:
+    frame = incident_table(connection, None if shown == "All" else shown.lower())
+if frame.empty:
+    st.success(f"No {shown.lower()} alerts." if shown != "All" else "No alerts so far.")
+    st.stop()
+
+view = pd.DataFrame(
+    {
+        "alert": frame["id"],
+        "state": frame["state"],
+        "severity": frame["severity"],
+        "segment": [segment_label(row) for row in frame.to_dict("records")],
+        "metric": frame["metric"],
+        "gap": [format_gap(m, g) for m, g in zip(frame["metric"], frame["adjusted_gap"], strict=True)],
+        "status": frame["status"],
+        "opened": frame["opened_window"],
+        "last judged": frame["last_window"],
+        "acknowledged by": frame["acknowledged_by"].fillna(""),
+        "snoozed until": frame["snoozed_until"],
+    }
+)
+ctx.table(view, "alerts")
+
+ids = [int(i) for i in frame["id"]]
+wanted = st.query_params.get("incident")
+default = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
+chosen = st.selectbox(
+    "Alert", ids, index=default, key="alerts_chosen",
+    format_func=lambda i: f"#{i} " + segment_label(frame.set_index("id").loc[i].to_dict() | {"id": i}),
+)  # fmt: skip
+incident = frame.set_index("id").loc[chosen].to_dict() | {"id": chosen}
+incident = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in incident.items()}
+with st.container(border=True):
+    st.markdown(f"#### #{chosen} {segment_label(incident)} · {incident['metric']} · {incident['severity']}")
+    st.markdown(sentence(AlertItem("resolved" if incident["state"] == "resolved" else "open", incident)))
+    if incident["acknowledged_by"]:
+        note = f": {incident['note']}" if incident["note"] else ""
+        snoozed = f", snoozed until {incident['snoozed_until']}" if incident["snoozed_until"] else ""
+        st.caption(f"Acknowledged by {incident['acknowledged_by']}{snoozed}{note}")
+    with engine.connect() as connection:
+        history = incident_history(connection, chosen)
+    st.markdown("**History**")
+    st.dataframe(
+        history[["at", "kind", "window_start", "status", "severity", "adjusted_gap", "actor", "note"]],
+        hide_index=True,
+        width="stretch",
+    )
+    if incident["state"] == "open":
+        with st.form(f"acknowledge-{chosen}", clear_on_submit=True):
+            who = st.text_input("Your name", key="alerts_who")
+            remark = st.text_input("Note", key="alerts_note")
+            snooze = st.checkbox("Snooze re-notifications", key="alerts_snooze")
+            until = st.date_input("until", value=date.today() + timedelta(days=7), key="alerts_until")
+            until = until if isinstance(until, date) else None
+            if st.form_submit_button("Acknowledge"):
+                if not who.strip():
+                    st.error("Say who acknowledges the alert.")
+                else:
+                    with engine.begin() as connection:
+                        acknowledge(connection, chosen, who, remark, until if snooze else None)
+                    st.success(f"Alert #{chosen} acknowledged by {who.strip()}.")
+                    st.rerun()
