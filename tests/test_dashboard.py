@@ -173,7 +173,12 @@ def test_a_failing_panel_shows_its_own_message_and_the_page_draws_on(
     assert len(failed) == 1 and "quarantine" in failed[0].lower() and "could not answer" in failed[0], failed
     # The panels before and after it drew.
     assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
-    assert [h.value for h in at.subheader][:3] == ["Quarantine", "Ingest batches", "Feedback coverage"]
+    assert [h.value for h in at.subheader][:4] == [
+        "Orphan feedback",
+        "Quarantine",
+        "Ingest batches",
+        "Feedback coverage",
+    ]
     assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
 
 
@@ -197,5 +202,10 @@ def test_a_panel_past_the_time_limit_shows_its_own_message_and_the_page_draws_on
     slow = [w.value for w in at.warning if "took too long" in w.value]
     assert len(slow) == 1 and "time limit of 3 s" in slow[0], [w.value for w in at.warning]
     assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
-    assert [h.value for h in at.subheader][:3] == ["Quarantine", "Ingest batches", "Feedback coverage"]
+    assert [h.value for h in at.subheader][:4] == [
+        "Orphan feedback",
+        "Quarantine",
+        "Ingest batches",
+        "Feedback coverage",
+    ]
     assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
