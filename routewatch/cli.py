@@ -160,10 +160,9 @@ def _calibration(args: argparse.Namespace, settings: Settings, by: list[str]) ->
 
     if len(by) != 1:
         raise CommandError("metrics calibration takes one dimension: --by DIM (e.g. --by language)")
+    since, until = _window(args.since, args.until)
     try:
-        result = calibration(
-            _readable_store(settings), by[0], since=_time(args.since), until=_time(args.until), where=_where(args.where)
-        )
+        result = calibration(_readable_store(settings), by[0], since=since, until=until, where=_where(args.where))
     except DimensionError as exc:
         raise CommandError(str(exc).strip("'\"")) from None
     if result.reference is None:

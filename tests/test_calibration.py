@@ -14,7 +14,7 @@ import statsmodels.formula.api as smf
 from ingest.load import ingest
 from metrics.calibration import calibration
 from routewatch.store import Store
-from tests.conftest import cli_json, write_lines
+from tests.conftest import cli_json, run_cli, write_lines
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -118,3 +118,10 @@ def test_the_demo_plants_one_mis_scored_language(demo_store: Store) -> None:
     others = tests.loc[["es", "ja"]]
     assert not (others["status"].eq("confirmed") & (others["gap_at_same_score"] < 0)).any()
     assert not others["evidence"].str.contains("under-rates").any()
+
+
+def test_an_inverted_window_is_a_clear_error(scored: tuple[Store, pd.DataFrame]) -> None:
+    store, _ = scored
+    args = ("metrics", "calibration", "--by", "language", "--since", "2026-11-05", "--until", "2026-11-01")
+    result = run_cli(*args, store=store)
+    assert result.returncode == 1 and "is after --until" in result.stderr and "Traceback" not in result.stderr

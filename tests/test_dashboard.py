@@ -158,6 +158,18 @@ def test_a_mangled_link_falls_back_to_the_defaults(
     assert _requests_shown(mangled) == _requests_shown(plain)  # the last 14 days of data, all traffic
 
 
+def _the_other_panels_drew(at: AppTest) -> None:
+    """The data health page's panels before and after the Quarantine panel all drew."""
+    assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
+    assert [h.value for h in at.subheader][:4] == [
+        "Orphan feedback",
+        "Quarantine",
+        "Ingest batches",
+        "Feedback coverage",
+    ]
+    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+
+
 def test_a_failing_panel_shows_its_own_message_and_the_page_draws_on(
     synthetic_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
 ) -> None:
@@ -171,15 +183,7 @@ def test_a_failing_panel_shows_its_own_message_and_the_page_draws_on(
     assert not at.exception
     failed = [e.value for e in at.error]
     assert len(failed) == 1 and "quarantine" in failed[0].lower() and "could not answer" in failed[0], failed
-    # The panels before and after it drew.
-    assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
-    assert [h.value for h in at.subheader][:4] == [
-        "Orphan feedback",
-        "Quarantine",
-        "Ingest batches",
-        "Feedback coverage",
-    ]
-    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+    _the_other_panels_drew(at)
 
 
 def test_a_panel_past_the_time_limit_shows_its_own_message_and_the_page_draws_on(
@@ -201,11 +205,4 @@ def test_a_panel_past_the_time_limit_shows_its_own_message_and_the_page_draws_on
     assert not at.exception and not at.error, [e.value for e in at.error]
     slow = [w.value for w in at.warning if "took too long" in w.value]
     assert len(slow) == 1 and "time limit of 3 s" in slow[0], [w.value for w in at.warning]
-    assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
-    assert [h.value for h in at.subheader][:4] == [
-        "Orphan feedback",
-        "Quarantine",
-        "Ingest batches",
-        "Feedback coverage",
-    ]
-    assert len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+    _the_other_panels_drew(at)
