@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from metrics.dimensions import expression, fill, render
-from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table
+from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table, gap_words
 from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
@@ -193,9 +193,9 @@ def early_warnings(decisions: pd.DataFrame) -> pd.DataFrame:
             "segment": row.segment,
             "metric": row.metric,
             "adjusted_gap": row.adjusted_gap,
-            "evidence": f"{row.dimension}={row.segment}: {_label(row.metric)} {row.adjusted_gap * 100:+.1f} points "
-            f"against {row.reference} at the same task mix on {row.window_start:%Y-%m-%d}, an early warning; the "
-            "weekly audit confirms or closes it.",
+            "evidence": f"{row.dimension}={row.segment}: {_label(row.metric)} "
+            f"{gap_words(row.metric, row.adjusted_gap)} than {row.reference} at the same task mix on "
+            f"{row.window_start:%Y-%m-%d}, an early warning; the weekly audit confirms or closes it.",
         }
         for row in warned.itertuples(index=False)
     ]

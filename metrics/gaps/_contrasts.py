@@ -82,7 +82,7 @@ def binary_contrast(
         "users": seg.users,
         "reference_requests": int(ref_moments["requests"]),
         "trials": seg.trials,
-        "deff": max(seg.deff, ref.deff),
+        "deff": seg.deff,  # the segment's: n_eff = trials / deff
         "n_eff": seg.n_eff,
         "note": "",
     }
@@ -100,7 +100,7 @@ def binary_contrast(
     if flat:  # R2: no variation to estimate a design effect from, so borrow the pooled groups'
         deff = pooled_design_effect((seg_moments, ref_moments), events, trials)
         seg, ref = (replace(group, deff=deff) if group.rate in (0.0, 1.0) else group for group in (seg, ref))
-        row.update(deff=max(seg.deff, ref.deff), n_eff=seg.n_eff)
+        row.update(deff=seg.deff, n_eff=seg.n_eff)
         row["note"] = f"no variation in {events} in {' and '.join(flat)}: the design effect is the pooled groups'"
     row["mde"] = minimum_detectable_gap(seg, ref, settings.q / max(family_size, 1), settings.power)
     if trials == "rated":  # thumbs: is the feedback itself representative?
