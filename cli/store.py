@@ -94,9 +94,8 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         hint = f"; the metric {args.show} runs {metric} ({metric}_rollup when the daily rollup answers the cut)"
         raise CommandError(f"{exc.args[0]}{hint if _is_query(metric) else ''}") from None
     bound = {name: kind for name, kind in _BOUND.findall(sql)}
-    values = {name: _literal(params[name]) if name in params else None for name in bound}
     if args.format == "json":
-        shown = {name: {"type": kind, "value": values[name]} for name, kind in bound.items()}
+        shown = {name: {"type": kind, "value": _plain(params.get(name))} for name, kind in bound.items()}
         document = {"name": args.show, "sql": sql, "settings": query_settings, "params": shown}
         print(json.dumps(document, indent=1, ensure_ascii=False))
         return EXIT_OK
@@ -104,9 +103,9 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     for setting, value in query_settings.items():
         print(f"-- run with the setting {setting} = {value}")
     if bound:
-        print("-- bound parameters:")
+        print("-- bound parameters (? for one routewatch binds from what it reads):")
         for name, kind in bound.items():
-            print(f"--   {name} {kind} = {values[name] if values[name] is not None else '(bound at run time)'}")
+            print(f"--   {name} {kind} = {_plain(params[name])!r}" if name in params else f"--   {name} {kind} = ?")
     return EXIT_OK
 
 
@@ -120,9 +119,9 @@ def _is_query(name: str) -> bool:
     return True
 
 
-def _literal(value: Any) -> str:
-    """A parameter's value as text: a time or day in ISO 8601, anything else as Python writes it."""
-    return value.isoformat() if isinstance(value, datetime | date) else repr(value)
+def _plain(value: Any) -> Any:
+    """A parameter's value as JSON holds it: a time or a day in ISO 8601."""
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
