@@ -31,7 +31,7 @@ def escalation_double_pay(
     by = [d for d in (by or []) if d not in ("final_route", "escalated")]
     rendered = render([*by, "final_route", "escalated"], where or {}, rollup=True)
     params = {"since_day": since.date(), "until_day": until.date(), **rendered.params}
-    frame = store.query_df(fill(query("cost_by_final_route").text, rendered), params, settings=COLUMNS_FIRST)
+    frame = store.query_df(fill(query("cost_by_final_route"), rendered), params, settings=COLUMNS_FIRST)
     frame["spend"] = frame["spend"].astype(float)
     keys = [*by, "final_route"]
     escalated_flag = frame["escalated"].astype(str).str.lower().isin(("true", "1"))
@@ -71,7 +71,7 @@ def spend_concentration(
     by = by or []
     rendered = render(by, where or {}, rollup=True)
     params = {"since_day": since.date(), "until_day": until.date(), **rendered.params}
-    frame = store.query_df(fill(query("spend_histogram").text, rendered), params, settings=COLUMNS_FIRST)
+    frame = store.query_df(fill(query("spend_histogram"), rendered), params, settings=COLUMNS_FIRST)
     frame["cost_usd"] = frame["cost_usd"].astype(float)
     frame["top_1pct_cost_usd"] = [top_share(c, u) for c, u in zip(frame["counts"], frame["nanousd"], strict=True)]
     frame["top_1pct_share"] = (frame["top_1pct_cost_usd"] / frame["cost_usd"]).where(frame["cost_usd"] > 0)

@@ -15,7 +15,7 @@ import pandas as pd
 from metrics.dimensions import expression, fill, render
 from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table, gap_words
 from metrics.window import EPOCH, FAR_FUTURE
-from routewatch.sqlfiles import query
+from routewatch.sqlfiles import part, query
 from routewatch.store import Store
 
 # Quality in rate points, where worse = lower: the binary gap metrics that serve users better when higher.
@@ -168,12 +168,12 @@ def touched_users(
         return pd.DataFrame(columns=columns)
     rendered = render([], where or {})
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE, **rendered.params}
-    pair = query("second_class_touched_pair").text
     pairs = []
     for i, (dimension, segment) in enumerate(segments):
         params[f"s{i}"] = segment
-        pairs.append(pair.replace("{{dimension}}", expression(dimension, f"tk{i}", params)).replace("{{i}}", str(i)))
-    sql = fill(query("second_class_touched").text, rendered).replace("{{pairs}}", "\n".join(pairs))
+        column = expression(dimension, f"tk{i}", params)
+        pairs.append(part("second_class_touched_pair").render(dimension=column, i=str(i)))
+    sql = fill(query("second_class_touched"), rendered, pairs="\n".join(pairs))
     counts = store.query_df(sql, params).iloc[0]
     total = int(counts["users"])
     rows = []

@@ -104,7 +104,7 @@ def daily_sums(
     """One row per day of [since, until) with the sums every KPI is made of (whole UTC days, rollup filters)."""
     rendered = render([], where or {}, rollup=True)
     frame = store.query_df(
-        fill(query("overview_daily").text, rendered),
+        fill(query("overview_daily"), rendered),
         {"since_day": since.date(), "until_day": until.date(), "cheap_route": cheap_route, **rendered.params},
         settings=COLUMNS_FIRST,
     )

@@ -373,7 +373,7 @@ def compute(
     params = {"since": since, "until": until, "cheap_route": cheap_route, **rendered.params}
     if rollup:
         params.update(since_day=since.date(), until_day=until.date())
-    sql = query(f"{metric.sql}_rollup" if rollup else metric.sql).text
+    sql = query(f"{metric.sql}_rollup" if rollup else metric.sql)
     frame = store.query_df(fill(sql, rendered), params, settings=COLUMNS_FIRST)
     keys = [*(["bucket"] if bucket else []), *(by or [])]
     # An empty window or cut is no rows on both paths (without GROUP BY, SQL would answer one row of zeros).

@@ -1,6 +1,7 @@
 -- name: cost_by_final_route
 -- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup
 -- dimensions); the dims must include final_route and escalated
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests Int64, spend Decimal (model spend), from rollup_daily
 SELECT
     {{dims}}

@@ -1,5 +1,6 @@
 -- name: metric_cost_per_resolved
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, cost_usd Decimal (all-in: model + router + human, over
 -- every request, failed and unresolved included), model_cost_usd Decimal (model spend only), resolved UInt64,
 -- cost_per_resolved Float64 (cost_usd / resolved; NULL when nothing was resolved), cost_per_request Float64

@@ -1,5 +1,6 @@
 -- name: metric_router_overhead
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, timed UInt64 (requests that report router_latency_ms),
 -- p50_ms, p95_ms Float64 (the router's own latency, exact), router_cost_usd Decimal (what routing itself cost)
 SELECT

@@ -1,5 +1,6 @@
 -- name: metric_shadow_divergence
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, compared UInt64 (with a shadow route), diverged UInt64,
 -- shadow_divergence Float64 (NULL when nothing was compared), shadow_cost_delta_usd Decimal: what the diverged
 -- requests would have cost on the shadow route (its mean model spend per request in the window) minus what

@@ -1,5 +1,6 @@
 -- name: metric_spend_concentration
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, cost_usd Decimal (all-in), top_1pct_cost_usd Decimal (the
 -- all-in cost of the ceil(1%) most expensive requests), top_1pct_share Float64 (their share of the spend)
 SELECT * EXCEPT top_n, if(cost_usd = 0, NULL, toFloat64(top_1pct_cost_usd) / toFloat64(cost_usd)) AS top_1pct_share

@@ -1,5 +1,6 @@
 -- name: metric_volume
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, users UInt64, cost_usd Decimal (model spend)
 SELECT
     {{dims}}

@@ -1,6 +1,7 @@
 -- name: overview_daily
 -- params: since_day Date32, until_day Date32 (exclusive), cheap_route String, plus the filters slot (rollup
 -- dimensions)
+-- slots: filters
 -- returns: day Date, requests Int64, escalated Int64, errors Int64, cheap Int64, spend Float64 (model spend),
 -- all_in Float64 (model + router + human), resolved Int64, known Int64, thumbs_up Int64, rated Int64 (late
 -- feedback included), latency_hist Map(UInt16, Int64) (bins of round(40 * log1p(latency_ms)), see

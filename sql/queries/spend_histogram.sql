@@ -1,6 +1,7 @@
 -- name: spend_histogram
 -- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup
 -- dimensions)
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests Int64, cost_usd Decimal (all-in), counts Map(UInt16, Int64) and
 -- nanousd Map(UInt16, Int64): the requests and their all-in spend in nanodollars per bin of
 -- round(40 * log1p(micro-dollars)), from rollup_daily
