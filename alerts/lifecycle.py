@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alerts.judge import SMALLEST_THRESHOLD
 from alerts.rules import ALERTING_STATUSES, Rules
 from alerts.state import evaluated_verdicts, evaluated_windows, incident_events, incidents, now
-from alerts.verdicts import is_harm, is_weekly_audit, metric_facts
+from alerts.verdicts import is_harm, is_weekly_audit, metric_facts, utc_time
 from metrics.gaps import Status
 
 Severity = Literal["warning", "high", "critical"]
@@ -100,14 +100,6 @@ def _event(connection: sa.Connection, incident_id: int, kind: str, **values: Any
     connection.execute(incident_events.insert().values(incident_id=incident_id, kind=kind, at=now(), **values))
 
 
-def _utc(when: Any) -> datetime | None:
-    """An aware UTC time from the store or the state database (SQLite gives naive UTC), None for a missing one."""
-    if when is None or pd.isna(when):
-        return None
-    when = pd.Timestamp(when).to_pydatetime()
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
 def windows_to_evaluate(
     connection: sa.Connection, decided: dict[date, datetime | None]
 ) -> tuple[list[date], dict[date, Any]]:
@@ -119,7 +111,7 @@ def windows_to_evaluate(
     rejudged: dict[date, Any] = {}
     for window, when in decided.items():
         evaluated_at = done.get(window)
-        last = _utc(evaluated_at)
+        last = utc_time(evaluated_at)
         if when is not None and last is not None and when > last:
             rejudged[window] = evaluated_at  # as stored: the claim compares it
     return new, rejudged
@@ -177,7 +169,7 @@ def evaluate(connection: sa.Connection, decisions: pd.DataFrame, rules: Rules) -
     """
     first = last_evaluated(connection) is None
     stored = decisions.get("decided_at", pd.Series(None, index=decisions.index, dtype=object))
-    decided = {w: max((t for t in map(_utc, stored[decisions["window_start"] == w]) if t is not None), default=None)
+    decided = {w: max((t for t in map(utc_time, stored[decisions["window_start"] == w]) if t is not None), default=None)
                for w in decisions["window_start"].unique()}  # fmt: skip
     new, rejudged = windows_to_evaluate(connection, decided)
     if not new and not rejudged:
