@@ -33,8 +33,8 @@ class Kpi:
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("requests", "Requests", "requests", None, "neither", "count"),
-    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "resolved", "lower", "usd"),
-    Kpi("cost_per_request", "Naive cost per request", "spend", "requests", "lower", "usd"),
+    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "priced_resolved", "lower", "usd"),
+    Kpi("cost_per_request", "Naive cost per request", "spend", "priced", "lower", "usd"),
     Kpi("escalation_rate", "Escalation rate", "escalated", "requests", "neither", "percent"),
     Kpi("p95_ms", "p95 latency", "latency_hist", None, "lower", "ms"),
     Kpi("resolution_rate", "Resolution rate", "resolved", "known", "higher", "percent"),
@@ -42,7 +42,9 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("error_rate", "Error rate", "errors", "requests", "lower", "percent"),
     Kpi("cheap_share", "Cheap-route share", "cheap", "requests", "neither", "percent"),
 )
-SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "resolved", "known", "thumbs_up", "rated")
+# spend and all_in cover priced requests only, so the cost KPIs divide by priced and priced_resolved
+SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "priced", "priced_resolved", "resolved", "known",
+        "thumbs_up", "rated")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -141,15 +143,17 @@ def cost_quality(cost: pd.DataFrame, quality: pd.DataFrame, dimension: str) -> p
     and possibly finer (their counts add up), so one pair of queries serves several dimensions.
     """
     money = cost.groupby(dimension)
-    sums = money[["requests", "resolved"]].sum().join(money[["cost_usd", "model_cost_usd"]].sum().astype(float))
+    counts = money[["requests", "resolved", "priced", "priced_resolved"]].sum()
+    sums = counts.join(money[["cost_usd", "model_cost_usd"]].sum().astype(float))
     outcomes = quality.groupby(dimension)[["resolved", "known"]].sum()
     table = pd.DataFrame(
         {
             "requests": sums["requests"],
             "cost_usd": sums["cost_usd"],
             "resolved": sums["resolved"],
-            "cost_per_resolved": sums["cost_usd"] / sums["resolved"].where(sums["resolved"] > 0),
-            "cost_per_request": sums["model_cost_usd"] / sums["requests"],
+            "unpriced": sums["requests"] - sums["priced"],
+            "cost_per_resolved": sums["cost_usd"] / sums["priced_resolved"].where(sums["priced_resolved"] > 0),
+            "cost_per_request": sums["model_cost_usd"] / sums["priced"].where(sums["priced"] > 0),
             "resolution_rate": outcomes["resolved"] / outcomes["known"].where(outcomes["known"] > 0),
         }
     )

@@ -46,8 +46,9 @@ METRICS: tuple[Metric, ...] = (
         unit="requests",
         better="neither",
         margin=None,
-        columns=("requests", "users", "cost_usd"),
-        help="Requests, distinct users and model spend (cost_usd over every call, failed ones included).",
+        columns=("requests", "users", "cost_usd", "unpriced"),
+        help="Requests, distinct users and model spend (cost_usd over every call, failed ones included), and the "
+        "unpriced requests (neither a cost nor a price): counted in requests, never in cost_usd as $0.",
     ),
     Metric(
         name="escalation_rate",
@@ -71,13 +72,17 @@ METRICS: tuple[Metric, ...] = (
             "cost_usd",
             "model_cost_usd",
             "resolved",
+            "priced",
+            "priced_resolved",
+            "unpriced",
             "cost_per_resolved",
             "cost_per_request",
             "all_in_cost_per_request",
         ),
-        help="All-in cost (cost_usd: model + router + human, over every request, failed and unresolved included) "
-        "divided by resolved requests, beside the naive model spend per request (model_cost_usd / requests) and the "
-        "all-in cost per request (cost_usd / requests). The difference is the point.",
+        help="All-in cost (cost_usd: model + router + human, over every priced request, failed and unresolved "
+        "included) divided by resolved priced requests, beside the naive model spend per request (model_cost_usd / "
+        "priced) and the all-in cost per request (cost_usd / priced). The difference is the point. An unpriced "
+        "request (no cost, no price) is in requests and resolved, in no cost numerator or denominator.",
         rollup=True,
     ),
     Metric(
@@ -177,7 +182,7 @@ METRICS: tuple[Metric, ...] = (
         unit="ms",
         better="lower",
         margin=0.15,
-        columns=("requests", "timed", "p50_ms", "p95_ms", "router_cost_usd"),
+        columns=("requests", "timed", "p50_ms", "p95_ms", "router_cost_usd", "unpriced"),
         help="What routing itself costs: the router's own latency (exact p50 and p95, over requests that "
         "report router_latency_ms) and its spend, router_cost_usd.",
     ),
@@ -187,7 +192,7 @@ METRICS: tuple[Metric, ...] = (
         unit="share of spend",
         better="neither",
         margin=None,
-        columns=("requests", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"),
+        columns=("requests", "unpriced", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"),
         help="Where the money goes: the all-in cost of the most expensive 1% of requests and their share of "
         "the spend. A high share means a few requests (long contexts, retries, escalations) drive the bill.",
     ),

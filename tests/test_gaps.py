@@ -259,7 +259,7 @@ def _rated_cells(rng: np.random.Generator, segment: str, users: int, probabiliti
     frame = pd.DataFrame({"segment": segment, "task_type": "t", "user_id": [f"{segment}-{u}" for u in range(users)]})
     for level in range(5):
         frame[f"csat_{level + 1}"] = (ratings == level).astype(int)
-    frame["requests"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 0.01, 0.0001, 0.0
+    frame["requests"], frame["priced"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 1, 0.01, 0.0001, 0.0
     for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up"):
         frame[column] = 0
     return frame
@@ -285,7 +285,7 @@ def test_cost_per_request_ratio_finds_a_planted_difference_and_not_a_null_one() 
 
     def spend(segment: str, users: int, scale: float) -> pd.DataFrame:
         frame = _rated_cells(rng, segment, users, [0.2] * 5)
-        frame["requests"] = rng.integers(5, 30, users)
+        frame["requests"] = frame["priced"] = rng.integers(5, 30, users)
         per_request = rng.lognormal(np.log(0.002 * scale), 0.6, users)  # each user's requests cost the same
         frame["cost"], frame["cost_sq"] = frame["requests"] * per_request, frame["requests"] * per_request**2
         frame["cost_within"] = frame["cost"] - frame["requests"] * frame["cost"].sum() / frame["requests"].sum()
@@ -331,6 +331,7 @@ def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
             "resolved",
             "rated",
             "thumbs_up",
+            "priced",
             "cost",
             "cost_sq",
             "cost_within",

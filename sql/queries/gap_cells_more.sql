@@ -2,28 +2,32 @@
 -- params: none (fragments of gap_cells)
 -- The parts of gap_cells (and of gap_moments: the slot more) that CSAT and cost per request need, each under a
 -- "-- slot:" line naming the slot it fills.
--- returns: (added to gap_cells) cost Float64 (model spend), cost_sq Float64 (the sum of each request's squared
--- spend), cost_within Float64 (spend less what the same requests cost on average in their segment and task type:
--- per user, the residual that gives cost's design effect within task types), csat_1 .. csat_5 UInt64 (ratings
+-- returns: (added to gap_cells) priced UInt64 (requests whose cost is known: cost per request's denominator; an
+-- unpriced request is in no cost sum), cost Float64 (model spend), cost_sq Float64 (the sum of each request's
+-- squared spend), cost_within Float64 (spend less what the same requests cost on average in their segment and task
+-- type: per user, the residual that gives cost's design effect within task types), csat_1 .. csat_5 UInt64 (ratings
 -- per level), csat_sum UInt64 (the ratings' sum), csat_n UInt64 (how many); gap_moments adds their moments over
--- users (users_csat_n, sq_csat_n, sq_csat_sum, csat_sum_x_csat_n, sq_cost, cost_x_requests, sq_cost_within)
+-- users (users_csat_n, sq_csat_n, sq_csat_sum, csat_sum_x_csat_n, users_priced, sq_priced, sq_cost, cost_x_priced,
+-- sq_cost_within)
 -- slot: counts
 ,
-            sum(toFloat64(cost_usd)) AS spend,
-            sum(pow(toFloat64(cost_usd), 2)) AS spend_sq,
+            count(cost_usd) AS priced_n,
+            sum(toFloat64(ifNull(cost_usd, 0))) AS spend,
+            sum(pow(toFloat64(ifNull(cost_usd, 0)), 2)) AS spend_sq,
             countIf(csat = 1) AS c1,
             countIf(csat = 2) AS c2,
             countIf(csat = 3) AS c3,
             countIf(csat = 4) AS c4,
             countIf(csat = 5) AS c5
 -- slot: window
-, sum(c.spend) OVER (PARTITION BY m.segment, c.task_type) / sum(c.n) OVER (PARTITION BY m.segment, c.task_type)
-    AS task_mean
+, sum(c.spend) OVER (PARTITION BY m.segment, c.task_type)
+    / greatest(sum(c.priced_n) OVER (PARTITION BY m.segment, c.task_type), 1) AS task_mean
 -- slot: sums
 ,
+    sum(priced_n) AS priced,
     sum(spend) AS cost,
     sum(spend_sq) AS cost_sq,
-    sum(spend - n * task_mean) AS cost_within,
+    sum(spend - priced_n * task_mean) AS cost_within,
     sum(c1) AS csat_1,
     sum(c2) AS csat_2,
     sum(c3) AS csat_3,
@@ -33,6 +37,7 @@
     sum(c1 + c2 + c3 + c4 + c5) AS csat_n
 -- slot: more
 ,
+    sum(priced) AS priced,
     sum(cost) AS cost,
     sum(cost_sq) AS cost_sq,
     sum(cost_within) AS cost_within,
@@ -47,6 +52,8 @@
     sum(csat_n * csat_n) AS sq_csat_n,
     sum(csat_sum * csat_sum) AS sq_csat_sum,
     sum(csat_sum * csat_n) AS csat_sum_x_csat_n,
+    countIf(priced > 0) AS users_priced,
+    sum(priced * priced) AS sq_priced,
     sum(cost * cost) AS sq_cost,
-    sum(cost * requests) AS cost_x_requests,
+    sum(cost * priced) AS cost_x_priced,
     sum(cost_within * cost_within) AS sq_cost_within
