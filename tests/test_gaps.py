@@ -442,7 +442,8 @@ def test_the_store_sums_each_users_moments_as_pandas_does(
             "resolved": frame["resolved"].eq(True).astype(int),
             "rated": frame["thumb"].notna().astype(int),
             "thumbs_up": frame["thumb"].eq(1).astype(int),
-            "cost": frame["cost_usd"].astype(float),
+            "priced": frame["cost_usd"].notna().astype(int),
+            "cost": frame["cost_usd"].astype(float).fillna(0.0),
             **{f"csat_{level}": frame["csat"].eq(level).astype(int) for level in range(1, 6)},
         }
     )

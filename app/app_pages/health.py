@@ -31,6 +31,18 @@ with ctx.friendly_errors():
         st.success("No orphan feedback: every feedback event rates a loaded request.")
 
 with ctx.friendly_errors():
+    unpriced = ctx.answer("unpriced")
+    st.subheader(
+        "Unpriced requests",
+        help="Requests with neither a reported cost nor a price in routes.toml. They are loaded with no cost: they "
+        "count in volume and quality, and in no cost figure (never as $0).",
+    )
+    if unpriced["unpriced"]:
+        st.warning(f"Unpriced requests: {health.describe_unpriced(unpriced)}.")
+    else:
+        st.success("No unpriced requests: every request has a cost.")
+
+with ctx.friendly_errors():
     st.subheader("Quarantine")
     reasons = ctx.answer("quarantine", samples=3)
     if reasons.empty:
