@@ -64,6 +64,7 @@ class Call:
     is_call: bool = True
     context: dict[str, str] = field(default_factory=dict)
     segments: dict[str, str] = field(default_factory=dict)
+    feedback: dict[str, Any] = field(default_factory=dict)  # the request's thumb, csat or resolved, if told
 
 
 @dataclass
@@ -94,7 +95,9 @@ def to_request(calls: list[Call], routes: RouteTable) -> dict[str, Any]:
     """One canonical request record (with ``__line``, and ``__error`` when it cannot load) from its calls."""
     context = {name: "" for name in CONTEXT_FIELDS}
     segments: dict[str, str] = {}
+    feedback: dict[str, Any] = {}
     for call in sorted(calls, key=lambda c: c.position):
+        feedback = {**call.feedback, **feedback}  # the first call that tells a kind wins, as for context
         for name, value in call.context.items():
             context[name] = context[name] or value
         for name, value in call.segments.items():
@@ -151,6 +154,7 @@ def to_request(calls: list[Call], routes: RouteTable) -> dict[str, Any]:
         status=answer.status,
         error_type=answer.error_type,
         calls=[_call_detail(c, t, routes) for c, t in zip(made, tiers, strict=True)],
+        **feedback,
     )
     return record
 

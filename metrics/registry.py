@@ -171,9 +171,9 @@ METRICS: tuple[Metric, ...] = (
         margin=None,
         columns=("requests", "compared", "diverged", "shadow_divergence", "unpriced", "shadow_cost_delta_usd"),
         help="Share of requests where a shadow router would have chosen another route, and what that would "
-        "have cost more (or less), priced at each route's mean spend per request in the window. A shadow route "
-        "that served nothing in the window has no price: its requests are counted in unpriced and left out of the "
-        "delta (NULL when no diverged request has a price).",
+        "have cost more (or less), priced at each route's mean spend per priced request in the window. A shadow "
+        "route that served no priced request has no price, and an unpriced request no cost: those are counted in "
+        "unpriced and left out of the delta (NULL when no diverged request has a price).",
         rollup=True,
     ),
     Metric(
