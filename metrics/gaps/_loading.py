@@ -15,14 +15,14 @@ from metrics.gaps._sums import (
 )
 from metrics.gaps._table import gap_table_from_cells
 from metrics.gaps._vocabulary import (
-    BINARY,
     COST,
+    DEFAULT_METRICS,
     LATENCY,
     ORDINAL,
     GapSettings,
     Progress,
 )
-from metrics.registry import EPOCH, FAR_FUTURE
+from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
@@ -122,7 +122,7 @@ def gap_table(
     """
     settings = settings or GapSettings()
     grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
-    more = bool(set(metrics or BINARY) & {ORDINAL, COST})
+    more = bool(set(metrics or DEFAULT_METRICS) & {ORDINAL, COST})
     cells = {d: load_cells(store, d, since, until, where, grain, more) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:
