@@ -30,10 +30,13 @@ ARL0_REFERENCE = 168.0  # in-control run length of a two-sided CUSUM with k = 0.
 WEEKLY_STEP = "CUSUM stepped on the week"  # the note of a small segment's weekly CUSUM step
 
 
+SMALLEST_THRESHOLD = 4.0  # h at ARL0 = 168, the floor of ``threshold``
+
+
 def threshold(contrasts: int, days_between_false_alarms: float = 30.0) -> float:
     """CUSUM threshold h for at most one false alarm across ``contrasts`` per that many days (h = 4 + ln(ARL0/168))."""
     arl0 = max(contrasts, 1) * days_between_false_alarms
-    return 4.0 + math.log(max(arl0, ARL0_REFERENCE) / ARL0_REFERENCE)
+    return SMALLEST_THRESHOLD + math.log(max(arl0, ARL0_REFERENCE) / ARL0_REFERENCE)
 
 
 def cusum_step(up: float, down: float, gap: float, se: float, delta: float) -> tuple[float, float]:
@@ -112,7 +115,7 @@ def judge_window(
         downs.append(down)
         alarms.append(alarm)
         statuses.append(status)
-    return table.assign(cusum_up=ups, cusum_down=downs, cusum_alarm=alarms, status=statuses)
+    return table.assign(cusum_up=ups, cusum_down=downs, cusum_alarm=alarms, cusum_h=h, status=statuses)
 
 
 def decide(
@@ -221,6 +224,7 @@ def _store_window(store: Store, window: date, judged: pd.DataFrame) -> None:
         "adjusted_se",
         "p_value",
         "p_adjusted",
+        "cusum_h",
     )
     for column in numbers:
         frame[column] = frame[column].astype("Float64")

@@ -149,7 +149,7 @@ def cmd_compact(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     """Print versions, the store and its schema, row counts, orphan feedback and settings (never a password)."""
     from alerts.state import display_url, state_url
-    from metrics.health import describe_orphans, orphan_feedback
+    from metrics.health import describe_orphans, describe_unpriced, orphan_feedback, unpriced_requests
     from routewatch.migrations import readiness, table_exists
     from routewatch.sqlfiles import query
 
@@ -172,6 +172,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
                 counts = store.query_df(query("table_counts").text).iloc[0]
                 rows.extend((name, f"{int(value):,}") for name, value in counts.items())
                 rows.append(("orphan feedback", describe_orphans(orphan_feedback(store))))
+                rows.append(("unpriced requests", describe_unpriced(unpriced_requests(store))))
     except StoreError as exc:
         rows.append(("store status", f"UNREACHABLE: {exc}"))
         healthy = False

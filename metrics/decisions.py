@@ -29,6 +29,7 @@ DECISION_COLUMNS = (
     "cusum_up",
     "cusum_down",
     "cusum_alarm",
+    "cusum_h",
     "note",
     "decided_at",
 )

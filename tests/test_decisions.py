@@ -62,6 +62,13 @@ def test_each_closed_day_is_decided_once(decided_store: Store) -> None:
         decided_store.query_rows("SELECT count(), round(sum(cusum_up + cusum_down), 6) FROM gap_decisions FINAL")
         == before
     )
+    thresholds = decided_store.query_df(
+        "SELECT window_start, toDayOfWeek(window_start) = 7 AS sunday, min(cusum_h) AS low, max(cusum_h) AS high, "
+        "countIf(p_value IS NOT NULL) AS tested FROM gap_decisions FINAL GROUP BY window_start"
+    )
+    assert (thresholds["low"] == thresholds["high"]).all()  # one h a window, stored with every verdict
+    days = thresholds[thresholds["sunday"] == 0]
+    assert list(days["low"]) == pytest.approx([threshold(int(n)) for n in days["tested"]])
     statuses = decided_store.query_df(
         "SELECT segment, metric, status FROM gap_decisions FINAL WHERE metric = 'escalation_rate'"
     )

@@ -259,7 +259,7 @@ def _rated_cells(rng: np.random.Generator, segment: str, users: int, probabiliti
     frame = pd.DataFrame({"segment": segment, "task_type": "t", "user_id": [f"{segment}-{u}" for u in range(users)]})
     for level in range(5):
         frame[f"csat_{level + 1}"] = (ratings == level).astype(int)
-    frame["requests"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 0.01, 0.0001, 0.0
+    frame["requests"], frame["priced"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 1, 0.01, 0.0001, 0.0
     for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up"):
         frame[column] = 0
     return frame
@@ -285,7 +285,7 @@ def test_cost_per_request_ratio_finds_a_planted_difference_and_not_a_null_one() 
 
     def spend(segment: str, users: int, scale: float) -> pd.DataFrame:
         frame = _rated_cells(rng, segment, users, [0.2] * 5)
-        frame["requests"] = rng.integers(5, 30, users)
+        frame["requests"] = frame["priced"] = rng.integers(5, 30, users)
         per_request = rng.lognormal(np.log(0.002 * scale), 0.6, users)  # each user's requests cost the same
         frame["cost"], frame["cost_sq"] = frame["requests"] * per_request, frame["requests"] * per_request**2
         frame["cost_within"] = frame["cost"] - frame["requests"] * frame["cost"].sum() / frame["requests"].sum()
@@ -331,6 +331,7 @@ def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
             "resolved",
             "rated",
             "thumbs_up",
+            "priced",
             "cost",
             "cost_sq",
             "cost_within",
@@ -441,7 +442,8 @@ def test_the_store_sums_each_users_moments_as_pandas_does(
             "resolved": frame["resolved"].eq(True).astype(int),
             "rated": frame["thumb"].notna().astype(int),
             "thumbs_up": frame["thumb"].eq(1).astype(int),
-            "cost": frame["cost_usd"].astype(float),
+            "priced": frame["cost_usd"].notna().astype(int),
+            "cost": frame["cost_usd"].astype(float).fillna(0.0),
             **{f"csat_{level}": frame["csat"].eq(level).astype(int) for level in range(1, 6)},
         }
     )

@@ -77,7 +77,7 @@ def _the_one(kind: str) -> str:
 # Every ratio of per-user sums whose cluster-robust variance a test needs: numerator -> denominator.
 RATIOS: dict[str, str] = {
     **dict(BINARY.values()),
-    "cost": "requests",  # cost per request
+    "cost": "priced",  # cost per request, over requests whose cost is known
     "csat_sum": "csat_n",  # mean CSAT
 }
 

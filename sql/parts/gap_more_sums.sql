@@ -1,13 +1,15 @@
 -- part: gap_more_sums
 -- params: none
--- returns: (added to gap_cells, its sums slot) cost Float64 (model spend), cost_sq Float64 (the sum of each
+-- returns: (added to gap_cells, its sums slot) priced UInt64 (requests whose cost is known: cost per request's
+-- denominator; an unpriced request is in no cost sum), cost Float64 (model spend), cost_sq Float64 (the sum of each
 -- request's squared spend), cost_within Float64 (spend less what the same requests cost on average in their segment
 -- and task type: per user, the residual that gives cost's design effect within task types), csat_1 .. csat_5 UInt64
 -- (ratings per level), csat_sum UInt64 (the ratings' sum), csat_n UInt64 (how many)
 ,
+sum(priced_n) AS priced,
 sum(spend) AS cost,
 sum(spend_sq) AS cost_sq,
-sum(spend - n * task_mean) AS cost_within,
+sum(spend - priced_n * task_mean) AS cost_within,
 sum(c1) AS csat_1,
 sum(c2) AS csat_2,
 sum(c3) AS csat_3,
