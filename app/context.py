@@ -111,6 +111,7 @@ def metric(name: str, filters: Filters, by: list[str] | None = None, bucket: str
         where=filters.where,
         bucket=bucket,
         cheap_route=settings().route_order[0],
+        reask_window_s=settings().reask_window_s,
     )
 
 

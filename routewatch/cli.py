@@ -146,6 +146,7 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
             where=_where(args.where),
             bucket=args.bucket,
             cheap_route=settings.route_order[0],
+            reask_window_s=settings.reask_window_s,
         )
     except (DimensionError, UnknownMetric, WindowError) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
@@ -190,7 +191,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
         table = gap_table(
             _readable_store(settings),
             dimensions,
-            GapSettings(reference=references, audit=args.audit),
+            GapSettings(reference=references, audit=args.audit, reask_window_s=settings.reask_window_s),
             metrics=_metric_list(args.metric),
             since=since,
             until=until,

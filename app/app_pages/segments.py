@@ -6,7 +6,7 @@ import streamlit as st
 from app import context as ctx
 from app.components import charts
 from metrics import calibration
-from metrics.gaps import ALL_METRICS, BINARY, STATUS_WORDS, traffic_to_decide
+from metrics.gaps import ALL_METRICS, DEFAULT_METRICS, STATUS_WORDS, traffic_to_decide
 
 RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate"]
 
@@ -21,7 +21,7 @@ dimensions = left.multiselect(
     max_selections=2,
     key="segments_dims",
 )
-chosen = right.multiselect("Metrics", list(ALL_METRICS), default=list(BINARY), key="segments_metrics")
+chosen = right.multiselect("Metrics", list(ALL_METRICS), default=list(DEFAULT_METRICS), key="segments_metrics")
 if not dimensions or not chosen:
     st.info("Choose at least one dimension and one metric.")
     st.stop()

@@ -19,9 +19,11 @@ from metrics.gaps._vocabulary import (
     COST,
     LATENCY,
     ORDINAL,
+    REASK,
     GapSettings,
     Progress,
 )
+from metrics.reask import reask_source, window_ms
 from metrics.registry import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
@@ -36,9 +38,9 @@ GRAINS = {
 }
 
 
-def _more_slots(wanted: bool) -> dict[str, str]:
-    """The slots of gap_cells filled with the parts of gap_cells_more (or emptied)."""
-    parts = re.split(r"^-- slot: (\w+)\n", query("gap_cells_more").text, flags=re.MULTILINE)
+def _more_slots(wanted: bool, fragments: str = "gap_cells_more") -> dict[str, str]:
+    """The slots of gap_cells filled with the parts of ``fragments`` (or emptied)."""
+    parts = re.split(r"^-- slot: (\w+)\n", query(fragments).text, flags=re.MULTILINE)
     return {
         f"{{{{{slot}}}}}": text.strip() if wanted else "" for slot, text in zip(parts[1::2], parts[2::2], strict=True)
     }
@@ -51,9 +53,11 @@ def segment_query(
     params: dict[str, Any],
     grain: str = "cell",
     more: bool = False,
+    reask: bool = False,
 ) -> str:
-    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound), and with
-    ``more`` the columns CSAT and cost need. The grain ``moments`` wraps the ``groups`` grain in gap_moments."""
+    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound), with
+    ``more`` the columns CSAT and cost need and with ``reask`` the re-asks (``params`` then needs reask_window_ms).
+    The grain ``moments`` wraps the ``groups`` grain in gap_moments."""
     rendered = render([], where or {})
     params.update(rendered.params)
     column, keys = GRAINS["groups" if grain == "moments" else grain]
@@ -61,9 +65,9 @@ def segment_query(
     sql = fill(sql, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
     if grain == "moments":
         sql = query("gap_moments").text.replace("{{cells}}", sql.replace("\n", "\n    "))
-    for slot, text in _more_slots(more).items():
+    for slot, text in [*_more_slots(more).items(), *_more_slots(reask, "gap_cells_reask").items()]:
         sql = sql.replace(slot, text)
-    return sql.replace("{{segment}}", expression(dimension, "segment_key", params))
+    return reask_source(sql, reask).replace("{{segment}}", expression(dimension, "segment_key", params))
 
 
 def load_cells(
@@ -74,13 +78,18 @@ def load_cells(
     where: dict[str, str] | None = None,
     grain: str = "cell",
     more: bool = True,
+    reask_window_s: float | None = None,
 ) -> pd.DataFrame:
     """Per-(segment, task_type, user) counts for one allow-listed dimension (or, with grain ``groups``, the
     per-user and per-task sums; with grain ``moments``, what the tests need of them: per segment, its sums and their
     moments over users, and per (segment, task_type), its sums); without ``more``, only the counts of the binary
-    metrics (not the spend and ratings that CSAT and cost need)."""
+    metrics (not the spend and ratings that CSAT and cost need); with ``reask_window_s``, the re-asks counted with
+    that window too."""
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
-    return store.query_df(segment_query("gap_cells", dimension, where, params, grain, more), params)
+    reask = reask_window_s is not None
+    if reask_window_s is not None:
+        params["reask_window_ms"] = window_ms(reask_window_s)
+    return store.query_df(segment_query("gap_cells", dimension, where, params, grain, more, reask), params)
 
 
 def load_latency(
@@ -123,7 +132,8 @@ def gap_table(
     settings = settings or GapSettings()
     grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
     more = bool(set(metrics or BINARY) & {ORDINAL, COST})
-    cells = {d: load_cells(store, d, since, until, where, grain, more) for d in dimensions}
+    reask_window_s = settings.reask_window_s if REASK in (metrics or []) else None
+    cells = {d: load_cells(store, d, since, until, where, grain, more, reask_window_s) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:
         latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until, where) for d in dimensions}

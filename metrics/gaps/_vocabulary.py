@@ -44,7 +44,14 @@ BINARY: dict[str, tuple[str, str]] = {
     "error_rate": ("errors", "requests"),
     "resolution_rate": ("resolved", "known"),
     "thumbs_up_rate": ("thumbs_up", "rated"),
+    "reask_rate": ("reasked", "requests"),  # metrics.reask; tested on request, not in the default family
 }
+REASK = "reask_rate"
+
+
+# The family of a gap run when none is named (the decisions' and alerts' family): the binary metrics but re-asks,
+# whose count needs the ordered requests of each session (slower), compared when asked for.
+DEFAULT_METRICS = tuple(m for m in BINARY if m != REASK)
 
 
 # Every ratio of per-user sums whose cluster-robust variance a test needs: numerator -> denominator.
@@ -104,6 +111,7 @@ class GapSettings:
             "error_rate": 0.02,
             "resolution_rate": 0.03,
             "thumbs_up_rate": 0.03,
+            "reask_rate": 0.02,
             "csat": 0.05,
             "latency_p95": 0.15,
             "cost_per_request": 0.10,
@@ -125,6 +133,7 @@ class GapSettings:
     coverage_ratio: tuple[float, float] = (0.5, 2.0)
     power: float = 0.8
     reference: dict[str, str] = field(default_factory=dict)  # dimension -> reference segment
+    reask_window_s: float = 600.0  # how soon a follow-up counts as a re-ask (metrics.reask)
 
 
 # Told of long work: (stage, done, total).

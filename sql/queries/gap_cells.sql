@@ -4,10 +4,11 @@
 -- user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with grain 'user' or
 -- 'task' (the other key left empty; a user's rows group on the user alone, whose segment is one). The slots sums,
 -- counts and window hold the parts of gap_cells_more when the run compares CSAT or cost (20% of the query's time
--- otherwise spent for nothing), or nothing.
+-- otherwise spent for nothing), or nothing; the slots reask_counts and reask_sums the parts of gap_cells_reask and
+-- reask_source the fragment reask_requests when it compares re-asks (else requests_live).
 -- returns: grain String, segment String, task_type String, user_id UInt64 (the user's key), requests UInt64,
 -- escalated UInt64, errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64 (and the columns
--- of gap_cells_more). Each user counts whole in their modal segment.
+-- of gap_cells_more and gap_cells_reask). Each user counts whole in their modal segment.
 WITH modal AS
 (
     {{modal}}
@@ -25,6 +26,7 @@ SELECT
     sum(n_rated) AS rated,
     sum(n_thumbs_up) AS thumbs_up
     {{sums}}
+    {{reask_sums}}
 FROM
 (
     SELECT m.segment AS seg, c.* {{window}}
@@ -46,7 +48,8 @@ FROM
                 count(thumb) AS n_rated,
                 countIf(thumb = 1) AS n_thumbs_up
                 {{counts}}
-            FROM requests_live
+                {{reask_counts}}
+            FROM {{reask_source}}
             WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
                 {{filters}}
             GROUP BY pair

@@ -1,6 +1,7 @@
 -- name: gap_moments
 -- params: those of gap_cells; the cells slot holds gap_cells at its 'groups' grain, the more slot the moments of
--- gap_cells_more when the run compares CSAT or cost (or nothing)
+-- gap_cells_more when the run compares CSAT or cost, the reask_more slot that of gap_cells_reask when it compares
+-- re-asks (or nothing)
 -- returns: grain String ('segment': one row per segment; 'task': one row per (segment, task_type)), segment String,
 -- task_type String (empty on segment rows), the sums of gap_cells (requests, escalated, errors, known, resolved,
 -- rated, thumbs_up UInt64, and those of gap_cells_more), then, meaningful on segment rows only: users UInt64,
@@ -34,6 +35,7 @@ SELECT
     sum(thumbs_up * thumbs_up) AS sq_thumbs_up,
     sum(thumbs_up * rated) AS thumbs_up_x_rated
     {{more}}
+    {{reask_more}}
 FROM
 (
     {{cells}}
