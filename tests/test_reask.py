@@ -20,6 +20,8 @@ from metrics.registry import compute
 from routewatch.store import Store
 from tests.conftest import cli_json, good_record, write_lines
 
+NOV_20, NOV_21 = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+
 
 def pandas_reasked(frame: pd.DataFrame, window_s: float) -> pd.Series:
     """Independently: each request's next one of the same user and session (a missing session is one session per
@@ -32,6 +34,8 @@ def pandas_reasked(frame: pd.DataFrame, window_s: float) -> pd.Series:
     return ((following <= pd.Timedelta(seconds=window_s)) | retry).reindex(frame.index)
 
 
+RETRY = {"request_id": "e1", "ts": "2026-11-20T14:00:00Z", "session_id": "s4", "final_route": "mid", "model": "mid-1"}
+RETRY.update(escalated=True, escalation_reason="user_retry")
 # Each request with whether it is re-asked in a 10-minute window, and why.
 CASES: list[tuple[dict[str, Any], bool]] = [
     ({"request_id": "a1", "ts": "2026-11-20T10:00:00Z", "session_id": "s1"}, True),  # a2 exactly 10 min later
@@ -43,11 +47,7 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     ({"request_id": "c2", "ts": "2026-11-20T12:01:00Z", "session_id": "s3", "user_id": "u-3"}, False),
     ({"request_id": "d1", "ts": "2026-11-20T13:00:00Z", "user_id": "u-4"}, True),  # both without a session
     ({"request_id": "d2", "ts": "2026-11-20T13:05:00Z", "user_id": "u-4"}, False),
-    (
-        {"request_id": "e1", "ts": "2026-11-20T14:00:00Z", "session_id": "s4", "route": "cheap", "final_route": "mid",
-         "model": "mid-1", "escalated": True, "escalation_reason": "user_retry"},
-        True,
-    ),  # fmt: skip
+    (RETRY, True),  # escalated because the user asked again
     ({"request_id": "f1", "ts": "2026-11-20T23:55:00Z", "session_id": "s5"}, True),  # f2 falls on the next day
     ({"request_id": "f2", "ts": "2026-11-21T00:02:00Z", "session_id": "s5"}, False),
     ({"request_id": "g1", "ts": "2026-11-20T15:00:00Z", "session_id": "s6"}, True),  # g2: the same millisecond
@@ -72,7 +72,7 @@ def test_each_case_is_counted_as_its_definition_says(cases: Store) -> None:
     assert int(total["reasked"].iloc[0]) == int(expected.sum())
     assert int(total["requests"].iloc[0]) == len(CASES)
     # The window of 20 Nov alone: f1's follow-up after midnight still counts.
-    day = compute(cases, "reask_rate", since=datetime(2026, 11, 20, tzinfo=UTC), until=datetime(2026, 11, 21, tzinfo=UTC))
+    day = compute(cases, "reask_rate", since=NOV_20, until=NOV_21)
     assert int(day["reasked"].iloc[0]) == int(expected.sum()) and int(day["requests"].iloc[0]) == len(CASES) - 1
     # A window of 9 minutes: a1 is no longer re-asked; d1 (5 minutes), e1 (user_retry), f1 (7) and g1 (0) still are.
     shorter = compute(cases, "reask_rate", reask_window_s=540)
