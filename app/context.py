@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry
+from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry, route_costs
 from metrics.dimensions import DimensionError, segment_dimensions
 from routewatch.migrations import readiness
 from routewatch.output import csv_text
@@ -41,6 +41,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "spend_concentration": costs.spend_concentration,
     "gap_table": gaps.gap_table,
     "calibration": calibration.calibration,
+    "first_route_costs": route_costs.first_route_costs,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,
     "latest_audit": decisions.latest_audit,
