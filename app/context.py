@@ -14,7 +14,18 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry, route_costs
+from metrics import (
+    calibration,
+    costs,
+    decisions,
+    gaps,
+    health,
+    latency,
+    overview,
+    registry,
+    route_costs,
+    shadow_quality,
+)
 from metrics.dimensions import DimensionError, segment_dimensions
 from routewatch.migrations import readiness
 from routewatch.output import csv_text
@@ -42,6 +53,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "gap_table": gaps.gap_table,
     "calibration": calibration.calibration,
     "first_route_costs": route_costs.first_route_costs,
+    "shadow_quality": shadow_quality.shadow_quality,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,
     "latest_audit": decisions.latest_audit,

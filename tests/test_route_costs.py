@@ -8,21 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest import synthetic
-from ingest.load import ingest
 from metrics.route_costs import DAYS_PER_MONTH, first_route_costs, verdicts
 from routewatch.store import Store
-
-
-@pytest.fixture(scope="module")
-def traffic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, pd.DataFrame]:
-    folder = tmp_path_factory.mktemp("route-costs")
-    frame = synthetic.generate(40_000, seed=3, days=14)
-    store = Store(f"chdb://{folder / 'store'}", lock_timeout_s=60)
-    ingest(store, [str(synthetic.write_jsonl(frame, folder / "traffic.jsonl"))])
-    frame["all_in"] = frame["cost_usd"] + frame["router_cost_usd"] + frame["human_cost_usd"]
-    frame["resolved_n"] = frame["resolved"].map(lambda v: v is True).astype(float)
-    return store, frame
 
 
 def _saving(cost: np.ndarray, resolved: np.ndarray, route: int) -> np.ndarray:
@@ -30,8 +17,8 @@ def _saving(cost: np.ndarray, resolved: np.ndarray, route: int) -> np.ndarray:
     return cost.sum(axis=-1) - cost[..., route] / resolved[..., route] * resolved.sum(axis=-1)
 
 
-def test_costs_and_savings_match_pandas_to_the_cent(traffic: tuple[Store, pd.DataFrame]) -> None:
-    store, frame = traffic
+def test_costs_and_savings_match_pandas_to_the_cent(planted_store: tuple[Store, pd.DataFrame]) -> None:
+    store, frame = planted_store
     result = first_route_costs(store, "task_type")
     days = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").dt.date.nunique()
     assert result.days == days
@@ -55,8 +42,8 @@ def test_costs_and_savings_match_pandas_to_the_cent(traffic: tuple[Store, pd.Dat
     assert cheapest["code"] == "frontier"  # the planted truth: review costs make cheap-first dearer for code
 
 
-def test_intervals_match_a_user_level_bootstrap(traffic: tuple[Store, pd.DataFrame]) -> None:
-    store, frame = traffic
+def test_intervals_match_a_user_level_bootstrap(planted_store: tuple[Store, pd.DataFrame]) -> None:
+    store, frame = planted_store
     costs = first_route_costs(store, "task_type")
     result, month = costs.table.set_index(["task_type", "route"]), DAYS_PER_MONTH / costs.days
     rng = np.random.default_rng(5)
@@ -88,7 +75,7 @@ def test_the_demo_finds_code_cheaper_frontier_first(demo_store: Store) -> None:
     assert len(sentences) == 1 and sentences[0].startswith("code: frontier-first costs $")
 
 
-def test_an_empty_cut_has_no_rows(traffic: tuple[Store, pd.DataFrame]) -> None:
-    store, _ = traffic
+def test_an_empty_cut_has_no_rows(planted_store: tuple[Store, pd.DataFrame]) -> None:
+    store, _ = planted_store
     empty = first_route_costs(store, "task_type", where={"language": "xx"})
     assert empty.table.empty and empty.days == 0 and verdicts(empty) == []

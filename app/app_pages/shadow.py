@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import context as ctx
 from app.components import charts
+from metrics import shadow_quality
 
 filters = ctx.current_filters()
 st.title("Shadow router")
@@ -42,3 +43,26 @@ with ctx.friendly_errors():
         ctx.chart(
             charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True)
         )
+
+        st.subheader(
+            "Quality on the disagreements",
+            help="Where the shadow router would choose a cheaper (or dearer) route, the quality of the answers users "
+            "got, against the requests both routers send to the route the shadow chose, standardized to the "
+            "disagreements' mix of route and task type (the gap statistics of the Segments page: intervals "
+            "clustered by user, corrected across every comparison).",
+        )
+        segment_by = st.selectbox("Segments", ctx.FILTER_DIMENSIONS, key="shadow_quality_by")
+        since, until = filters.window
+        order = ctx.settings().route_order
+        quality = ctx.answer(
+            "shadow_quality", dimension=segment_by, route_order=order, since=since, until=until, where=filters.where
+        )
+        st.markdown(shadow_quality.enough_words(quality))
+        for sentence in shadow_quality.findings(quality):
+            st.warning(sentence)
+        judged = quality.table.dropna(subset=["gap", "ci_low", "ci_high"])
+        if not judged.empty:
+            label = judged["segment"] + " · " + judged["direction"]
+            shown = judged.assign(segment=label, reference="disagreements", requests=judged["disagreed"])
+            ctx.chart(charts.forest(shown, "Agreements minus disagreements, with 95% intervals"))
+        ctx.table(quality.table, f"shadow-quality-by-{segment_by}")
