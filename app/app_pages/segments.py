@@ -8,7 +8,7 @@ from app.components import charts
 from metrics import calibration
 from metrics.gaps import ALL_METRICS, DEFAULT_METRICS, STATUS_WORDS, traffic_to_decide
 
-RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate"]
+RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate", "reask_rate"]
 
 filters = ctx.current_filters()
 st.title("Segments")
