@@ -72,7 +72,9 @@ def test_the_demo_finds_code_cheaper_frontier_first(demo_store: Store) -> None:
     assert cheapest["code"] == "frontier"
     assert (cheapest.drop("code") != "frontier").all()
     sentences = verdicts(result)
-    assert len(sentences) == 1 and sentences[0].startswith("code: frontier-first costs $")
+    # Mid-first beats cheap-first elsewhere (it resolves more for little more); only code is cheapest frontier-first.
+    assert [s for s in sentences if "frontier-first" in s] == [s for s in sentences if s.startswith("code:")]
+    assert any(s.startswith("code: frontier-first costs $") for s in sentences)
 
 
 def test_an_empty_cut_has_no_rows(planted_store: tuple[Store, pd.DataFrame]) -> None:
