@@ -31,7 +31,7 @@ import pandas as pd
 from metrics.dimensions import expression, fill, render
 from metrics.gaps import GapSettings
 from metrics.gaps._statistics import normal_quantile
-from metrics.registry import window
+from metrics.window import window
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 

@@ -31,8 +31,8 @@ import pandas as pd
 
 from metrics.dimensions import COLUMNS_FIRST, expression, fill, render
 from metrics.gaps import GapSettings, Status, gap_table_from_cells
-from metrics.registry import window
 from metrics.route_costs import traffic_days
+from metrics.window import window
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 

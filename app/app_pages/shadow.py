@@ -3,14 +3,16 @@
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.filters import FILTER_DIMENSIONS, current_filters
+from app.formatting import help_of, percent, usd
 from metrics import shadow_quality
 
-filters = ctx.current_filters()
+filters = current_filters()
 st.title("Shadow router")
 st.caption(filters.describe())
 
-dimension = st.selectbox("Cut by", ["route", *ctx.FILTER_DIMENSIONS], key="shadow_by")
+dimension = st.selectbox("Cut by", ["route", *FILTER_DIMENSIONS], key="shadow_by")
 with ctx.friendly_errors():
     cut = ctx.metric("shadow_divergence", filters, by=[dimension])
     compared = int(cut["compared"].sum()) if not cut.empty else 0
@@ -24,12 +26,12 @@ with ctx.friendly_errors():
         )
     else:
         left, middle, right, last = st.columns(4)
-        left.metric("Requests compared", f"{compared:,}", help=ctx.help_of("shadow_divergence"))
-        middle.metric("Would route differently", ctx.percent(int(cut["diverged"].sum()) / compared))
+        left.metric("Requests compared", f"{compared:,}", help=help_of("shadow_divergence"))
+        middle.metric("Would route differently", percent(int(cut["diverged"].sum()) / compared))
         priced = cut["shadow_cost_delta_usd"].dropna()
         right.metric(
             "Predicted cost delta",
-            ctx.usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
+            usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
             help="What the shadow router's choices would have cost more (or less) in this period, over the requests "
             "whose shadow route has a price.",
         )
@@ -38,9 +40,9 @@ with ctx.friendly_errors():
             f"{int(cut['unpriced'].sum()):,}",
             help="Diverged requests whose shadow route served nothing in this period: no price, so no cost delta.",
         )
-        ctx.table(cut, f"shadow-by-{dimension}")
+        display.table(cut, f"shadow-by-{dimension}")
         daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
-        ctx.chart(
+        display.chart(
             charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True)
         )
 
@@ -51,7 +53,7 @@ with ctx.friendly_errors():
             "disagreements' mix of route and task type (the gap statistics of the Segments page: intervals "
             "clustered by user, corrected across every comparison).",
         )
-        segment_by = st.selectbox("Segments", ctx.FILTER_DIMENSIONS, key="shadow_quality_by")
+        segment_by = st.selectbox("Segments", FILTER_DIMENSIONS, key="shadow_quality_by")
         since, until = filters.window
         order = ctx.settings().route_order
         quality = ctx.answer(
@@ -64,5 +66,5 @@ with ctx.friendly_errors():
         if not judged.empty:
             label = judged["segment"] + " · " + judged["direction"]
             shown = judged.assign(segment=label, reference="disagreements", requests=judged["disagreed"])
-            ctx.chart(charts.forest(shown, "Agreements minus disagreements, with 95% intervals"))
-        ctx.table(quality.table, f"shadow-quality-by-{segment_by}")
+            display.chart(charts.forest(shown, "Agreements minus disagreements, with 95% intervals"))
+        display.table(quality.table, f"shadow-quality-by-{segment_by}")

@@ -24,7 +24,7 @@ from metrics.gaps._vocabulary import (
     Progress,
 )
 from metrics.reask import reask_source, window_ms
-from metrics.registry import EPOCH, FAR_FUTURE
+from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
