@@ -15,8 +15,8 @@ from metrics.gaps._sums import (
 )
 from metrics.gaps._table import gap_table_from_cells
 from metrics.gaps._vocabulary import (
-    BINARY,
     COST,
+    DEFAULT_METRICS,
     LATENCY,
     ORDINAL,
     REASK,
@@ -131,7 +131,7 @@ def gap_table(
     """
     settings = settings or GapSettings()
     grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
-    more = bool(set(metrics or BINARY) & {ORDINAL, COST})
+    more = bool(set(metrics or DEFAULT_METRICS) & {ORDINAL, COST})
     reask_window_s = settings.reask_window_s if REASK in (metrics or []) else None
     cells = {d: load_cells(store, d, since, until, where, grain, more, reask_window_s) for d in dimensions}
     latency = None
