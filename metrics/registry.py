@@ -301,6 +301,8 @@ COLUMN_FORMATS: dict[str, tuple[str, Format]] = {
     "rated": ("Rated", "count"),
     "thumbs_up": ("Thumbs up", "count"),
     "thumbs_up_rate": ("Thumbs-up rate", "percent"),
+    "reasked": ("Re-asked", "count"),
+    "reask_rate": ("Re-ask rate", "percent"),
     "csat_total": ("CSAT points", "count"),
     "mean_csat": ("Mean CSAT", "score"),
     "feedback_coverage": ("Feedback coverage", "percent"),
