@@ -14,7 +14,18 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from metrics import calibration, costs, decisions, gaps, health, latency, overview, registry
+from metrics import (
+    calibration,
+    costs,
+    decisions,
+    gaps,
+    health,
+    latency,
+    overview,
+    registry,
+    route_costs,
+    shadow_quality,
+)
 from metrics.dimensions import DimensionError, segment_dimensions
 from routewatch.migrations import readiness
 from routewatch.settings import Settings, load_settings
@@ -39,6 +50,8 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "spend_concentration": costs.spend_concentration,
     "gap_table": gaps.gap_table,
     "calibration": calibration.calibration,
+    "first_route_costs": route_costs.first_route_costs,
+    "shadow_quality": shadow_quality.shadow_quality,
     "decision_history": decisions.decision_history,
     "latest_decisions": decisions.latest_decisions,
     "latest_audit": decisions.latest_audit,
@@ -110,6 +123,7 @@ def metric(name: str, filters: Filters, by: list[str] | None = None, bucket: str
         where=filters.where,
         bucket=bucket,
         cheap_route=settings().route_order[0],
+        reask_window_s=settings().reask_window_s,
     )
 
 

@@ -32,7 +32,7 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
         table = gap_table(
             readable_store(settings),
             names(args.by),
-            GapSettings(reference=where(args.reference), audit=args.audit),
+            GapSettings(reference=where(args.reference), audit=args.audit, reask_window_s=settings.reask_window_s),
             metrics=_metric_list(args.metric),
             since=since,
             until=until,

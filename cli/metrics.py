@@ -30,6 +30,7 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
             where=where(args.where),
             bucket=args.bucket,
             cheap_route=settings.route_order[0],
+            reask_window_s=settings.reask_window_s,
         )
     except (DimensionError, UnknownMetric, WindowError) as exc:
         raise CommandError(str(exc).strip("'\"")) from None

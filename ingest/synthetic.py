@@ -16,6 +16,17 @@ Seeded and vectorized (a million requests in seconds). The stories and their pla
    through tokens, which is the harm, not a confounder.
 7. **A mis-scored language.** The router's difficulty score (``router_score``) under-rates Hindi prompts by
    0.15, so at the same score a Hindi request is harder, and resolved less often.
+8. **A shadow candidate that would move one language to the cheap route.** The shadow router (``shadow_route``)
+   sends every Spanish (``es``) request to the cheap route, where answers resolve less often than on the routes
+   the live router chose for them; elsewhere it asks one tier more for hard tasks.
+9. **Code is cheaper frontier-first.** An unresolved ``code`` answer that started below the frontier goes to a
+   $0.50 human review 10 % of the time (3 % elsewhere), so per resolved request, frontier-first is the cheapest
+   first route for code.
+10. **Hindi speakers re-ask.** 60 % of Hindi escalations happen because the user asked again
+   (``escalation_reason = user_retry``), a re-ask beyond those the timing of requests shows.
+
+Stories 8 to 10 draw from their own generator (``PLANTED_SEED``), so the draws of every other column, and the
+stories above, are the same as without them.
 """
 
 from __future__ import annotations
@@ -36,6 +47,12 @@ BULK_ERROR_RATE = 0.14
 BULK_RESOLUTION_RATE = 0.55
 SIMPSON_LANGUAGE = "de"
 SCORE_SHIFT: dict[str, float] = {"hi": -0.15}
+SHADOW_CHEAP_LANGUAGE = "es"
+REVIEWED_TASK = "code"
+REVIEW_RATE: dict[str, float] = {"reviewed": 0.10, "other": 0.03}  # unresolved answers sent to a human review
+REVIEW_COST_USD = 0.5
+USER_RETRY_SHARE: dict[str, float] = {"hi": 0.6}  # of escalations
+PLANTED_SEED = 18  # the later stories' own generator: np.random.default_rng([seed, PLANTED_SEED])
 STORIES = (
     f"hi: escalated x{ESCALATION_MULTIPLIER['hi']} within every task, resolved {RESOLUTION_PENALTY['hi']:.0%} less",
     f"{BULK_ACCOUNT}: API scripts routed cheap, {BULK_ERROR_RATE:.0%} errors, {BULK_RESOLUTION_RATE:.0%} resolved",
@@ -43,6 +60,10 @@ STORIES = (
     "bert-router@v7 replaces @v6 halfway and sends more traffic to the cheap route",
     f"{SIMPSON_LANGUAGE}: escalated more in aggregate, less within each task (task mix, Simpson)",
     f"hi: the router score under-rates its prompts by {-SCORE_SHIFT['hi']}",
+    f"shadow router: sends every {SHADOW_CHEAP_LANGUAGE} request to the cheap route",
+    f"{REVIEWED_TASK}: unresolved answers below the frontier reviewed by a human {REVIEW_RATE['reviewed']:.0%} of the "
+    "time, so frontier-first is cheapest per resolved request",
+    f"hi: {USER_RETRY_SHARE['hi']:.0%} of escalations are the user asking again (user_retry)",
 )
 PLANTED = {
     "escalation_multiplier": ESCALATION_MULTIPLIER,
@@ -54,6 +75,10 @@ PLANTED = {
     "router_switch": "bert-router@v6 -> bert-router@v7 at the middle of the window",
     "simpson_language": SIMPSON_LANGUAGE,
     "score_shift": SCORE_SHIFT,
+    "shadow_cheap_language": SHADOW_CHEAP_LANGUAGE,
+    "reviewed_task": REVIEWED_TASK,
+    "review_rate": REVIEW_RATE,
+    "user_retry_share": USER_RETRY_SHARE,
 }
 
 LANGUAGES = np.array(["en", "es", "hi", "de", "ja"])
@@ -166,7 +191,9 @@ def generate(
         score_shift[lang == language] = shift
 
     shadow_on = rng.random(rows) < 0.5
-    shadow = np.where(hard, np.minimum(route + 1, 2), route)
+    shadow = np.where(lang == SHADOW_CHEAP_LANGUAGE, 0, np.where(hard, np.minimum(route + 1, 2), route))
+    reviewed = (TASKS[task] == REVIEWED_TASK) & (route < 2)
+    review_p = np.where(reviewed, REVIEW_RATE["reviewed"], REVIEW_RATE["other"])
 
     frame = pd.DataFrame(
         {
@@ -200,7 +227,7 @@ def generate(
             "output_tokens": output_tokens,
             "cost_usd": np.round(cost, 9),
             "router_cost_usd": np.full(rows, 0.00002),
-            "human_cost_usd": np.where(~resolved & (rng.random(rows) < 0.03), 0.5, 0.0),
+            "human_cost_usd": np.where(~resolved & (rng.random(rows) < review_p), REVIEW_COST_USD, 0.0),
             "latency_ms": np.round(latency, 1),
             "ttft_ms": np.round(latency * rng.uniform(0.15, 0.35, rows), 1),
             "router_latency_ms": np.round(router_latency, 2),
@@ -212,6 +239,11 @@ def generate(
             "shadow_route": np.where(shadow_on, ROUTES[shadow], ""),
         }
     )
+    planted = np.random.default_rng([seed, PLANTED_SEED])
+    retry_p = np.zeros(rows)
+    for language, share in USER_RETRY_SHARE.items():
+        retry_p[lang == language] = share
+    frame.loc[escalated & (planted.random(rows) < retry_p), "escalation_reason"] = "user_retry"
     frame["segments"] = [
         {"native_speaker": "yes" if lg == "en" else "no", "client": "sdk" if api else "web"}
         for lg, api in zip(lang, is_api, strict=True)

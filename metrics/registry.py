@@ -15,6 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from metrics.dimensions import COLUMNS_FIRST, DimensionError, answers_from_rollup, fill, render
+from metrics.reask import REASK_WINDOW_S, reask_source, window_ms
 from metrics.window import window
 from routewatch.sqlfiles import query
 from routewatch.store import Store
@@ -259,6 +260,20 @@ METRICS: tuple[Metric, ...] = (
         help="Where the money goes: the all-in cost of the most expensive 1% of requests and their share of "
         "the spend. A high share means a few requests (long contexts, retries, escalations) drive the bill.",
     ),
+    Metric(
+        name="reask_rate",
+        label="Re-ask rate",
+        kind="binary",
+        unit="share of requests",
+        better="lower",
+        margin=0.02,
+        columns=("requests", "reasked", "reask_rate"),
+        # Not in the default family (the decisions'): counting re-asks orders every session's requests.
+        gap=GapTest(name="reask_rate", short="re-asked", label="re-ask rate", sums=("reasked", "requests")),
+        help="Share of requests the same user asked again: another request in the same session within the re-ask "
+        "window (10 minutes unless ROUTEWATCH_REASK_WINDOW says otherwise), or an escalation for a user_retry. A "
+        "quality signal that needs no feedback widget.",
+    ),
 )
 METRICS_BY_NAME = {m.name: m for m in METRICS}
 
@@ -291,6 +306,8 @@ COLUMN_FORMATS: dict[str, tuple[str, Format]] = {
     "rated": ("Rated", "count"),
     "thumbs_up": ("Thumbs up", "count"),
     "thumbs_up_rate": ("Thumbs-up rate", "percent"),
+    "reasked": ("Re-asked", "count"),
+    "reask_rate": ("Re-ask rate", "percent"),
     "csat_total": ("CSAT points", "count"),
     "mean_csat": ("Mean CSAT", "score"),
     "feedback_coverage": ("Feedback coverage", "percent"),
@@ -362,11 +379,12 @@ def compute(
     bucket: str | None = None,
     cheap_route: str = "cheap",
     exact: bool = False,
+    reask_window_s: float = REASK_WINDOW_S,
 ) -> pd.DataFrame:
     """One metric as a frame: a ``bucket`` column if asked, one per ``by`` dimension, then the metric's columns.
 
     Cuts at whole days that the daily rollup can answer are read from it (the same numbers, far faster), unless
-    ``exact`` asks for the request rows.
+    ``exact`` asks for the request rows. ``reask_window_s`` is how soon a follow-up counts as a re-ask (metrics.reask).
     """
     metric = get(name)
     clash = set(by or []) & set(metric.columns)
@@ -378,10 +396,12 @@ def compute(
     )
     rendered = render(by or [], where or {}, bucket, rollup=rollup)
     params = {"since": since, "until": until, "cheap_route": cheap_route, **rendered.params}
+    params["reask_window_ms"] = window_ms(reask_window_s)
     if rollup:
         params.update(since_day=since.date(), until_day=until.date())
     sql = query(f"{metric.sql}_rollup" if rollup else metric.sql)
-    frame = store.query_df(fill(sql, rendered), params, settings=COLUMNS_FIRST)
+    source = {"reask_source": reask_source()} if "reask_source" in sql.slots else {}
+    frame = store.query_df(fill(sql, rendered, **source), params, settings=COLUMNS_FIRST)
     keys = [*(["bucket"] if bucket else []), *(by or [])]
     # An empty window or cut is no rows on both paths (without GROUP BY, SQL would answer one row of zeros).
     frame = frame.loc[frame["requests"].astype("int64") > 0, [*keys, *metric.columns]]

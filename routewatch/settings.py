@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "lock_timeout_s": "ROUTEWATCH_LOCK_TIMEOUT",
     "route_order": "ROUTEWATCH_ROUTE_ORDER",
     "query_time_limit_s": "ROUTEWATCH_QUERY_TIME_LIMIT",
+    "reask_window_s": "ROUTEWATCH_REASK_WINDOW",
 }
 
 
@@ -56,6 +57,8 @@ class Settings:
     # How long one query of a read-only client (`routewatch sql`, the dashboard) may run (ClickHouse's
     # max_execution_time): a heavy panel fails alone instead of holding the store.
     query_time_limit_s: float = 60.0
+    # How soon another request of the same user in the same session makes a request re-asked (metrics.reask).
+    reask_window_s: float = 600.0
 
     @property
     def store_dsn(self) -> str:
@@ -111,4 +114,6 @@ def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | N
     settings = Settings(**values)
     if settings.smtp_tls not in ("none", "starttls", "ssl"):
         raise SettingsError(f"smtp_tls must be none, starttls or ssl, not {settings.smtp_tls!r}")
+    if not settings.reask_window_s > 0:
+        raise SettingsError(f"reask_window_s must be a positive number of seconds, not {settings.reask_window_s!r}")
     return settings

@@ -109,3 +109,18 @@ def synthetic_store(synthetic_file: Path, tmp_path_factory: pytest.TempPathFacto
     frame = pd.read_json(synthetic_file, lines=True, precise_float=True, dtype={"resolved": object})
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
     return store, frame
+
+
+@pytest.fixture(scope="session")
+def planted_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Any]:
+    """40,000 synthetic requests over 14 days (seed 3) in a store and, as generated, a pandas frame with the
+    all-in cost (``all_in``) and resolved requests (``resolved_n``, unknown as not resolved) of each request."""
+    from ingest.load import ingest
+
+    folder = tmp_path_factory.mktemp("planted")
+    frame = generate(40_000, seed=3, days=14)
+    store = Store(f"chdb://{folder / 'store'}", lock_timeout_s=60)
+    ingest(store, [str(write_jsonl(frame, folder / "traffic.jsonl"))])
+    frame["all_in"] = frame["cost_usd"] + frame["router_cost_usd"] + frame["human_cost_usd"]
+    frame["resolved_n"] = frame["resolved"].map(lambda v: v is True).astype(float)
+    return store, frame

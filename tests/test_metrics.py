@@ -153,6 +153,11 @@ def reference(frame: pd.DataFrame, name: str, by: list[str]) -> pd.DataFrame:
                 "top_1pct_share": top / s["_allin"],
             }
         )
+    if name == "reask_rate":
+        from tests.test_reask import pandas_reasked
+
+        reasked = frame.assign(_reasked=pandas_reasked(frame, 600)).groupby(by)["_reasked"].sum()
+        return pd.DataFrame({"requests": requests, "reasked": reasked, "reask_rate": reasked / requests})
     raise AssertionError(f"no reference for {name}")
 
 

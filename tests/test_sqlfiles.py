@@ -15,6 +15,7 @@ from ingest.load import ingest
 from metrics.dimensions import expression, fill, render
 from metrics.gaps._loading import GRAINS
 from metrics.latency import MEASURES
+from metrics.reask import reask_source
 from metrics.registry import compute
 from routewatch.sqlfiles import SQL_DIR, Query, SlotError, load, part, query, split_statements
 from routewatch.store import Store
@@ -49,6 +50,8 @@ def _representative(template: Query, full: bool) -> dict[str, str]:
     gap_cells = {"segment": expression("segments.client", "segment_key", {}), "filters": cut.filters}
     gap_cells |= {"grain_column": grain[0], "grain_keys": grain[1]}
     gap_cells |= {slot: part(f"gap_more_{slot}").render() if full else "" for slot in ("counts", "window", "sums")}
+    gap_cells |= {slot: part(f"gap_{slot}").render() if full else "" for slot in ("reask_counts", "reask_sums")}
+    gap_cells["reask_source"] = reask_source(full)
     values = {
         **gap_cells,
         "dims": cut.dims,
@@ -57,6 +60,9 @@ def _representative(template: Query, full: bool) -> dict[str, str]:
         "pairs": "\n".join(pairs if full else pairs[:1]),
         "cells": query("gap_cells").render(**gap_cells),
         "moments": part("gap_more_moments").render() if full else "",
+        "reask_moments": part("gap_reask_moments").render() if full else "",
+        "reask_source": reask_source(full),
+        "group": expression("task_type", "group_key", {}),
         # A source's table comes quoted (ingest/remote.py); one of the store's is a bare name from an allow-list.
         "table": "`otel`.`otel_traces`" if template.name.endswith("_page") else "requests",
         "partition": "202611",

@@ -6,6 +6,7 @@ from app import context as ctx
 from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
 from app.formatting import help_of, usd
+from metrics.route_costs import DAYS_PER_MONTH, verdicts
 
 filters = current_filters()
 since, until = filters.window
@@ -53,3 +54,25 @@ with ctx.friendly_errors():
         st.markdown(f"Escalations paid **{usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
         display.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
         display.table(double, "escalation-double-pay")
+
+with ctx.friendly_errors():
+    st.subheader(
+        "Cheapest first route per resolved request, by task type",
+        help="All-in cost per resolved request of each first route within each task type, with its 95% interval (a "
+        "ratio of means, clustered by user), and what moving the whole task type to that route would save a month "
+        "at the current volume: the same resolved requests at that route's cost per resolved.",
+    )
+    first = ctx.answer("first_route_costs", dimension="task_type", since=since, until=until, where=filters.where)
+    if first.table.empty:
+        st.info("No requests in this period.")
+    else:
+        st.caption(
+            f"Over {first.days} days of traffic; monthly figures are scaled to {DAYS_PER_MONTH} days. This compares "
+            "requests of one task type as if alike whichever route they started on: a router that starts the harder "
+            "ones on the frontier makes the frontier look dearer than it is."
+        )
+        for sentence in verdicts(first):
+            st.success(sentence)
+        title = "All-in cost per resolved request by first route"
+        display.chart(charts.bars(first.table, "task_type", "cost_per_resolved", title, "USD", "route"))
+        display.table(first.table, "cheapest-first-route-by-task-type")

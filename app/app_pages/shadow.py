@@ -6,6 +6,7 @@ from app import context as ctx
 from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
 from app.formatting import help_of, percent, usd
+from metrics import shadow_quality
 
 filters = current_filters()
 st.title("Shadow router")
@@ -44,3 +45,26 @@ with ctx.friendly_errors():
         display.chart(
             charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True)
         )
+
+        st.subheader(
+            "Quality on the disagreements",
+            help="Where the shadow router would choose a cheaper (or dearer) route, the quality of the answers users "
+            "got, against the requests both routers send to the route the shadow chose, standardized to the "
+            "disagreements' mix of route and task type (the gap statistics of the Segments page: intervals "
+            "clustered by user, corrected across every comparison).",
+        )
+        segment_by = st.selectbox("Segments", FILTER_DIMENSIONS, key="shadow_quality_by")
+        since, until = filters.window
+        order = ctx.settings().route_order
+        quality = ctx.answer(
+            "shadow_quality", dimension=segment_by, route_order=order, since=since, until=until, where=filters.where
+        )
+        st.markdown(shadow_quality.enough_words(quality))
+        for sentence in shadow_quality.findings(quality):
+            st.warning(sentence)
+        judged = quality.table.dropna(subset=["gap", "ci_low", "ci_high"])
+        if not judged.empty:
+            label = judged["segment"] + " · " + judged["direction"]
+            shown = judged.assign(segment=label, reference="disagreements", requests=judged["disagreed"])
+            display.chart(charts.forest(shown, "Agreements minus disagreements, with 95% intervals"))
+        display.table(quality.table, f"shadow-quality-by-{segment_by}")

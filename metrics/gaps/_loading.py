@@ -18,9 +18,11 @@ from metrics.gaps._vocabulary import (
     DEFAULT_METRICS,
     LATENCY,
     ORDINAL,
+    REASK,
     GapSettings,
     Progress,
 )
+from metrics.reask import reask_source, window_ms
 from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import part, query
 from routewatch.store import Store
@@ -40,6 +42,11 @@ def _more_slots(wanted: bool, *slots: str) -> dict[str, str]:
     return {slot: part(f"gap_more_{slot}").render() if wanted else "" for slot in slots}
 
 
+def _reask_slots(wanted: bool, *slots: str) -> dict[str, str]:
+    """Slots reask_<x> filled with their parts gap_reask_<x> (the re-asks), or emptied."""
+    return {slot: part(f"gap_{slot}").render() if wanted else "" for slot in slots}
+
+
 def segment_query(
     name: str,
     dimension: str,
@@ -47,18 +54,23 @@ def segment_query(
     params: dict[str, Any],
     grain: str = "cell",
     more: bool = False,
+    reask: bool = False,
 ) -> str:
-    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound), and with
-    ``more`` the columns CSAT and cost need. The grain ``moments`` wraps the ``groups`` grain in gap_moments."""
+    """A gap query with its segment, filter and grain slots filled (identifiers allow-listed, values bound), with
+    ``more`` the columns CSAT and cost need and with ``reask`` the re-asks (``params`` then needs reask_window_ms).
+    The grain ``moments`` wraps the ``groups`` grain in gap_moments."""
     rendered = render([], where or {})
     params.update(rendered.params)
     slots = {"segment": expression(dimension, "segment_key", params)}
     if name == "gap_cells":
         column, keys = GRAINS["groups" if grain == "moments" else grain]
         slots.update(grain_column=column, grain_keys=keys, **_more_slots(more, "counts", "window", "sums"))
+        slots.update(reask_source=reask_source(reask), **_reask_slots(reask, "reask_counts", "reask_sums"))
     sql = fill(query(name), rendered, **slots)
     if grain == "moments":
-        sql = query("gap_moments").render(cells=sql, **_more_slots(more, "moments"))
+        sql = query("gap_moments").render(
+            cells=sql, **_more_slots(more, "moments"), **_reask_slots(reask, "reask_moments")
+        )
     return sql
 
 
@@ -70,13 +82,18 @@ def load_cells(
     where: dict[str, str] | None = None,
     grain: str = "cell",
     more: bool = True,
+    reask_window_s: float | None = None,
 ) -> pd.DataFrame:
     """Per-(segment, task_type, user) counts for one allow-listed dimension (or, with grain ``groups``, the
     per-user and per-task sums; with grain ``moments``, what the tests need of them: per segment, its sums and their
     moments over users, and per (segment, task_type), its sums); without ``more``, only the counts of the binary
-    metrics (not the spend and ratings that CSAT and cost need)."""
+    metrics (not the spend and ratings that CSAT and cost need); with ``reask_window_s``, the re-asks counted with
+    that window too."""
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE}
-    return store.query_df(segment_query("gap_cells", dimension, where, params, grain, more), params)
+    reask = reask_window_s is not None
+    if reask_window_s is not None:
+        params["reask_window_ms"] = window_ms(reask_window_s)
+    return store.query_df(segment_query("gap_cells", dimension, where, params, grain, more, reask), params)
 
 
 def load_latency(
@@ -119,7 +136,8 @@ def gap_table(
     settings = settings or GapSettings()
     grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
     more = bool(set(metrics or DEFAULT_METRICS) & {ORDINAL, COST})
-    cells = {d: load_cells(store, d, since, until, where, grain, more) for d in dimensions}
+    reask_window_s = settings.reask_window_s if REASK in (metrics or []) else None
+    cells = {d: load_cells(store, d, since, until, where, grain, more, reask_window_s) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:
         latency = {d: load_latency(store, d, cells[d], settings.bootstrap_cap, since, until, where) for d in dimensions}

@@ -148,7 +148,8 @@ def gap_table_from_cells(
     """Every segment of every dimension against its reference on each metric, with BH across the run.
 
     Each frame has one row per (segment, task_type, user_id) with the count columns of sql/queries/gap_cells.sql
-    (or the rows of its ``groups`` grain or of sql/queries/gap_moments.sql, unless the audit needs the cells);
+    (or the rows of its ``groups`` grain or of sql/queries/gap_moments.sql, unless the audit needs the cells), and
+    ``reasked`` when re-asks are compared;
     p95 latency also needs request-level samples (sql/queries/gap_latency_sample.sql) per dimension. The run's
     family is every comparison made here, so ``metrics`` narrows the family, not just the output.
     ``progress(stage, done, total)`` hears of each comparison tested, then of each one audited.

@@ -66,6 +66,9 @@ STATUS_LABELS: dict[str, str] = {
 BINARY: dict[str, tuple[str, str]] = {
     name: m.gap.sums for name, m in GAP_METRICS.items() if m.kind == "binary" and m.gap and m.gap.sums
 }
+# Re-asks (metrics.reask): their count needs each session's requests in order, so gap_cells reads them only when
+# a run compares them.
+REASK = "reask_rate"
 
 
 def _the_one(kind: str) -> str:
@@ -150,6 +153,7 @@ class GapSettings:
     coverage_ratio: tuple[float, float] = (0.5, 2.0)
     power: float = 0.8
     reference: dict[str, str] = field(default_factory=dict)  # dimension -> reference segment
+    reask_window_s: float = 600.0  # how soon a follow-up counts as a re-ask (metrics.reask)
 
 
 # Told of long work: (stage, done, total).

@@ -4,11 +4,13 @@
 -- (segment, task_type, user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with
 -- grain 'user' or 'task' (the other key left empty; a user's rows group on the user alone, whose segment is one).
 -- The slots counts, window and sums hold the parts gap_more_counts, gap_more_window and gap_more_sums when the run
--- compares CSAT or cost (20% of the query's time otherwise spent for nothing), or nothing.
--- slots: filters, grain_column, grain_keys, counts, window, sums
+-- compares CSAT or cost (20% of the query's time otherwise spent for nothing), or nothing; the slots reask_counts
+-- and reask_sums hold the parts gap_reask_counts and gap_reask_sums, and reask_source the part reask_requests, when
+-- it compares re-asks (else nothing, and requests_live).
+-- slots: filters, grain_column, grain_keys, counts, reask_counts, reask_source, window, sums, reask_sums
 -- returns: grain String, segment String, task_type String, user_id UInt64 (the user's key), requests UInt64,
 -- escalated UInt64, errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64 (and the columns
--- of the gap_more parts). Each user counts whole in their modal segment.
+-- of the gap_more and gap_reask parts). Each user counts whole in their modal segment.
 WITH modal AS
 (
     {{> gap_modal_segment}}
@@ -26,6 +28,7 @@ SELECT
     sum(n_rated) AS rated,
     sum(n_thumbs_up) AS thumbs_up
     {{sums}}
+    {{reask_sums}}
 FROM
 (
     SELECT m.segment AS seg, c.* {{window}}
@@ -47,7 +50,8 @@ FROM
                 count(thumb) AS n_rated,
                 countIf(thumb = 1) AS n_thumbs_up
                 {{counts}}
-            FROM requests_live
+                {{reask_counts}}
+            FROM {{reask_source}}
             WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
                 {{filters}}
             GROUP BY pair

@@ -1,7 +1,8 @@
 -- name: gap_moments
 -- params: those of gap_cells; the cells slot holds gap_cells at its 'groups' grain, the moments slot the part
--- gap_more_moments when the run compares CSAT or cost (or nothing)
--- slots: cells, moments
+-- gap_more_moments when the run compares CSAT or cost, the reask_moments slot the part gap_reask_moments when it
+-- compares re-asks (or nothing)
+-- slots: cells, moments, reask_moments
 -- returns: grain String ('segment': one row per segment; 'task': one row per (segment, task_type)), segment String,
 -- task_type String (empty on segment rows), the sums of gap_cells (requests, escalated, errors, known, resolved,
 -- rated, thumbs_up UInt64, and those of gap_more_sums), then, meaningful on segment rows only: users UInt64,
@@ -35,6 +36,7 @@ SELECT
     sum(thumbs_up * thumbs_up) AS sq_thumbs_up,
     sum(thumbs_up * rated) AS thumbs_up_x_rated
     {{moments}}
+    {{reask_moments}}
 FROM
 (
     {{cells}}
