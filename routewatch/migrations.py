@@ -2,7 +2,9 @@
 
 With a cluster name the same schema is rendered for a ClickHouse cluster: every table becomes a replicated
 ``<name>_local`` table ``ON CLUSTER`` with a ``Distributed`` table named ``<name>`` over it, and materialized
-views read and write the local tables, so each shard rolls up its own rows.
+views read and write the local tables, so each shard rolls up its own rows. A Distributed table shards on the
+expression of the ``-- shard key:`` line above its table (``rand()`` without one); a table that replaces or
+collapses rows shards on columns that the rows which must meet share (tests/test_cluster.py checks it).
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ def _tables(all_migrations: list[Migration]) -> list[str]:
     return ["schema_migrations", *(n.group(1) for n in names if n)]
 
 
-def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[str]:
-    """Rewrite one schema statement for a cluster (see the module docstring)."""
+def check_cluster_name(cluster: str) -> str:
+    """``cluster`` when it is a cluster name (letters, digits, ``_`` and ``-``; it becomes an identifier), else
+    ``ValueError``."""
     if not _CLUSTER_NAME.fullmatch(cluster):
         raise ValueError(f"invalid cluster name {cluster!r}")
-    on = f"ON CLUSTER `{cluster}`"
+    return cluster
+
+
+def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[str]:
+    """Rewrite one schema statement for a cluster (see the module docstring)."""
+    on = f"ON CLUSTER `{check_cluster_name(cluster)}`"
     table = _TABLE.search(statement)
     if table:
         name = table.group(1)

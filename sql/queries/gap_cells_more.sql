@@ -6,7 +6,10 @@
 -- spend), cost_within Float64 (spend less what the same requests cost on average in their segment and task type:
 -- per user, the residual that gives cost's design effect within task types), csat_1 .. csat_5 UInt64 (ratings
 -- per level), csat_sum UInt64 (the ratings' sum), csat_n UInt64 (how many); gap_moments adds their moments over
--- users (users_csat_n, sq_csat_n, sq_csat_sum, csat_sum_x_csat_n, sq_cost, cost_x_requests, sq_cost_within)
+-- users (users_csat_n, sq_csat_n, sq_csat_sum, csat_sum_x_csat_n, sq_cost, cost_x_requests, sq_cost_within).
+-- The slot window_bound replaces window where the task means are bound, not computed: on the shards of a cluster
+-- (params task_means Array(Float64) and mean_keys Array(Tuple(String, String)), the (segment, task_type) of each
+-- mean), because a shard sees only its own users' spend.
 -- slot: counts
 ,
             sum(toFloat64(cost_usd)) AS spend,
@@ -50,3 +53,6 @@
     sum(cost * cost) AS sq_cost,
     sum(cost * requests) AS cost_x_requests,
     sum(cost_within * cost_within) AS sq_cost_within
+-- slot: window_bound
+, {task_means:Array(Float64)}[indexOf({mean_keys:Array(Tuple(String, String))}, (m.segment, toString(c.task_type)))]
+    AS task_mean
