@@ -123,7 +123,7 @@ def _copy_shard(source: Store, target: Store, shard: int, tmp: Path) -> None:
 def split_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Shards, list[str]]:
     """A store of synthetic traffic, in which some re-sent requests changed user, and its two shards."""
     tmp = tmp_path_factory.mktemp("shards")
-    frame = generate(20_000, seed=11, days=10)
+    frame = generate(40_000, seed=11, days=10)
     first = write_jsonl(frame, tmp / "traffic.jsonl")
     # Re-sent with another user (and another spend): the cancel row follows the old user, the new version the new.
     moved = frame.iloc[:200].copy()
@@ -132,7 +132,7 @@ def split_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Shards
     second = write_jsonl(moved, tmp / "resent.jsonl")
     whole = Store(f"chdb://{tmp / 'whole'}")
     report = ingest(whole, [str(first), str(second)])
-    assert report.total("loaded") == 20_200
+    assert report.total("loaded") == 40_200
     shards = [Store(f"chdb://{tmp / f'shard{n}'}") for n in (0, 1)]
     for n, shard in enumerate(shards):
         _copy_shard(whole, shard, n, tmp)
