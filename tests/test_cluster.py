@@ -74,8 +74,9 @@ def _sharding() -> dict[str, tuple[str, str, str]]:
     statements = [*ledger_statements(CLUSTER), *(s for _, group in plan(CLUSTER) for s in group)]
     found: dict[str, tuple[str, str, str]] = {}
     for statement in statements:
-        distributed = re.search(r"CREATE TABLE IF NOT EXISTS (\w+) ON CLUSTER .*Distributed\(.*?, (\w+)_local, (.+)\)$",
-                                statement, re.S)
+        distributed = re.search(
+            r"CREATE TABLE IF NOT EXISTS (\w+) ON CLUSTER .*Distributed\(.*?, (\w+)_local, (.+)\)$", statement, re.S
+        )
         if distributed:
             name, key = distributed.group(1), distributed.group(3)
             local = next(s for s in statements if f"CREATE TABLE IF NOT EXISTS {name}_local " in s)
@@ -96,8 +97,16 @@ def test_the_request_tables_shard_by_user_and_every_deduplicated_row_meets_its_t
     # A table that replaces rows sharing its sorting key must send them to one shard: it shards on columns of that
     # key. requests collapses a version with its cancel row, an exact copy, so any of its columns would do.
     replacing = {t: v for t, v in sharding.items() if "Replacing" in v[1] or "Collapsing" in v[1]}
-    assert {"requests", "request_keys", "calls", "feedback", "quarantine", "ingest_batches", "gap_decisions",
-            "schema_migrations"} <= set(replacing)
+    assert {
+        "requests",
+        "request_keys",
+        "calls",
+        "feedback",
+        "quarantine",
+        "ingest_batches",
+        "gap_decisions",
+        "schema_migrations",
+    } <= set(replacing)
     for table, (key, _, order) in replacing.items():
         if table != "requests":
             assert _columns(key) and _columns(key) <= _columns(order), (table, key, order)
@@ -197,3 +206,36 @@ def test_the_gap_table_from_two_shards_is_the_single_stores(split_store: tuple[S
     for column in ("value", "reference_value", "gap", "ci_low", "ci_high", "p_value", "adjusted_gap", "p_adjusted"):
         np.testing.assert_allclose(sharded[column], single[column], rtol=1e-7, atol=1e-12, err_msg=column)
     assert sharded["status"].tolist() == single["status"].tolist()
+
+
+# --- The deployment recipe --------------------------------------------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "cluster"
+
+
+def test_the_compose_recipe_runs_the_layout_its_cluster_names() -> None:
+    import xml.etree.ElementTree as ET
+
+    config = ET.parse(DEPLOY / "config" / "cluster.xml").getroot()
+    compose = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    (cluster,) = list(config.find("remote_servers") or [])
+    assert cluster.tag == "routewatch" and f"migrate --cluster {cluster.tag}" in compose
+    shards = cluster.findall("shard")
+    assert [len(shard.findall("replica")) for shard in shards] == [2, 2]
+    for number, shard in enumerate(shards, start=1):
+        assert shard.findtext("internal_replication") == "true"  # the replicated tables copy rows, not Distributed
+        for replica in shard.findall("replica"):
+            host = replica.findtext("host")
+            # The service of that name exists, and its macros put it on this shard under its own name.
+            service = re.search(rf"^  {host}:\n((?:    .*\n)+)", compose, re.M)
+            assert service, host
+            assert f'SHARD: "{number}", REPLICA: {host}' in service.group(1)
+            assert f"hostname: {host}" in service.group(1) and f"{host[3:]}:/var/lib/clickhouse" in service.group(1)
+    keeper = config.find("zookeeper/node/host")
+    assert keeper is not None and re.search(rf"^  {keeper.text}:\n", compose, re.M)
+    macros = config.find("macros")
+    assert macros is not None and {m.get("from_env") for m in macros} == {"SHARD", "REPLICA"}
+    # Every replicated table's Keeper path uses those macros.
+    assert all("{shard}" in s and "{replica}" in s for _, g in plan("routewatch") for s in g if "Replicated" in s)
+    users = ET.parse(DEPLOY / "config" / "users.xml").getroot()
+    assert users.findtext("profiles/default/distributed_foreground_insert") == "1"

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pytest
 
 from routewatch.migrations import latest_version, migrate, plan, schema_version
@@ -140,6 +145,48 @@ def test_a_clickhouse_server_round_trip(tmp_path: object) -> None:
     report = ingest(server, [str(path)])
     assert report.total("read") == 1
     assert server.query_rows("SELECT count() FROM requests FINAL WHERE request_id = 'server-1'")[0][0] == 1
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("ROUTEWATCH_TEST_CLICKHOUSE_URL") and os.environ.get("ROUTEWATCH_TEST_CLICKHOUSE_CLUSTER")),
+    reason="set ROUTEWATCH_TEST_CLICKHOUSE_URL to a node of a ClickHouse cluster and ROUTEWATCH_TEST_CLICKHOUSE_CLUSTER"
+    " to its name (deploy/cluster/compose.yaml)",
+)
+def test_a_clickhouse_cluster_runs_the_gap_table_and_decide(tmp_path: Path) -> None:
+    """On a fresh database of the cluster: the schema ON CLUSTER, an ingest through the Distributed tables, the
+    gap table through them and shard by shard (the same table), and `decide`, which judges each day once."""
+    from alerts.judge import decide
+    from ingest.load import ingest
+    from ingest.synthetic import generate, write_jsonl
+    from metrics.gaps import ALL_METRICS, Shards, gap_table
+
+    cluster = os.environ["ROUTEWATCH_TEST_CLICKHOUSE_CLUSTER"]
+    node = Store(os.environ["ROUTEWATCH_TEST_CLICKHOUSE_URL"])
+    database = f"routewatch_test_{uuid.uuid4().hex[:12]}"
+    node.command(f"CREATE DATABASE {database} ON CLUSTER `{cluster}`")
+    try:
+        parts = urlsplit(node.dsn)
+        server = Store(urlunsplit(parts._replace(path=f"/{database}")))
+        migrate(server, cluster=cluster)
+        distributed = server.query_rows(
+            "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'requests'"
+        )
+        assert "cityHash64(user_id)" in distributed[0][0]
+        ingest(server, [str(write_jsonl(generate(20_000, seed=5, days=10), tmp_path / "t.jsonl"))])
+        assert server.query_rows("SELECT count() FROM requests FINAL")[0][0] == 20_000
+        dimensions, metrics = ["language", "channel"], list(ALL_METRICS)
+        whole = gap_table(server, dimensions, metrics=metrics).sort_values(["dimension", "segment", "metric"])
+        sharded = gap_table(server, dimensions, metrics=metrics, shards=Shards.of_cluster(server, cluster))
+        sharded = sharded.sort_values(["dimension", "segment", "metric"])
+        assert sharded["requests"].tolist() == whole["requests"].tolist() and whole["requests"].sum() > 0
+        assert sharded["status"].tolist() == whole["status"].tolist()
+        for column in ("gap", "ci_low", "ci_high", "p_value", "adjusted_gap"):
+            np.testing.assert_allclose(sharded[column], whole[column], rtol=1e-7, atol=1e-12, err_msg=column)
+        run = decide(server, ["language", "channel", "tier"], now=datetime(2026, 11, 2, tzinfo=UTC))
+        assert run.windows and run.rows > 0
+        assert decide(server, ["language", "channel", "tier"], now=datetime(2026, 11, 2, tzinfo=UTC)).windows == []
+    finally:
+        node.command(f"DROP DATABASE IF EXISTS {database} ON CLUSTER `{cluster}` SYNC")
 
 
 def test_compact_merges_parts_and_changes_no_number(store: Store, tmp_path: object) -> None:
