@@ -2,12 +2,13 @@
 the cost of each dashboard page's query set and of `routewatch decide`, per million requests and per hundred
 thousand users; from them, the shards and cores a team needs at 10M, 100M and 1B requests a month.
 
-For each size it writes N synthetic requests (about 25 per user), ingests them into a fresh embedded store (wall
-and CPU seconds of the process: chDB works in-process, so the CPU seconds are the engine's and Python's
-together), compacts the store, reads the parts' compressed bytes from system.parts, times each dashboard page's
-questions (bench/metrics.py's AppTest harness) and `decide` over language, channel and tier (every closed day).
-Costs grow linearly with the rows a query reads; two sizes give each cost's fixed part and its part per million
-requests, which the projection scales. Usage: python bench/capacity.py [--rows 250000 1000000] [--out bench/out]
+For each size it writes N synthetic requests over 7 days (about 25 per user), ingests them into a fresh embedded
+store (wall and CPU seconds of the process: chDB works in-process, so the CPU seconds are the engine's and
+Python's together), compacts the store, reads the parts' compressed bytes from system.parts, runs `decide` over
+language, channel and tier (every closed day) and times each dashboard page's questions (bench/metrics.py's
+AppTest harness). Costs grow linearly with the rows a query reads; two sizes give each cost's fixed part and its
+part per million requests, which the projection scales.
+Usage: python bench/capacity.py [--rows 100000 400000] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -31,13 +32,15 @@ from alerts.judge import decide  # noqa: E402
 from bench.metrics import page_query_sets  # noqa: E402
 from ingest.load import ingest  # noqa: E402
 from ingest.synthetic import generate, write_jsonl  # noqa: E402
+from metrics.calibration import calibration  # noqa: E402
+from metrics.gaps import gap_table  # noqa: E402
 from metrics.registry import compute  # noqa: E402
 from routewatch.maintenance import compact  # noqa: E402
 from routewatch.sqlfiles import query  # noqa: E402
 from routewatch.store import Store  # noqa: E402
 
 MONTHLY = (10_000_000, 100_000_000, 1_000_000_000)
-DAYS_A_MONTH = 30
+DAYS_A_MONTH = 30  # 2,592,000 seconds
 
 
 def _cpu_seconds() -> float:
@@ -47,7 +50,7 @@ def _cpu_seconds() -> float:
 
 def measure(rows: int, workdir: Path) -> dict[str, float]:
     """Every measurement on a fresh store of ``rows`` requests."""
-    path = write_jsonl(generate(rows, seed=rows % 997, days=28), workdir / f"capacity-{rows}.jsonl")
+    path = write_jsonl(generate(rows, seed=rows % 997, days=7), workdir / f"capacity-{rows}.jsonl")
     home = workdir / f"capacity-store-{rows}"
     shutil.rmtree(home, ignore_errors=True)
     store = Store(f"chdb://{home}")
@@ -76,6 +79,16 @@ def measure(rows: int, workdir: Path) -> dict[str, float]:
     found["requests_per_window"] = requests / max(1, len(run.windows))
     for page, seconds, _, _ in page_query_sets(store):  # as the dashboard finds the store: decided
         found[f"page {page}"] = seconds
+    # The two answers that dominate the Segments and Second-class pages, apart: the gap table (SQL over every
+    # user, then statistics on per-segment sums) and the score calibration (a clustered logit per segment, fitted
+    # in Python on request rows).
+    for name, answer in (
+        ("gap table, language", lambda: gap_table(store, ["language"])),
+        ("calibration, language", lambda: calibration(store, "language")),
+    ):
+        started = time.perf_counter()
+        answer()
+        found[name] = time.perf_counter() - started
     path.unlink()
     shutil.rmtree(home, ignore_errors=True)
     for name, value in found.items():
@@ -92,7 +105,7 @@ def _line(small: dict[str, float], large: dict[str, float], key: str, per: str =
 def main() -> None:
     """Measure at two sizes and print Markdown for BENCHMARKS.md and the README's capacity table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, nargs=2, default=[250_000, 1_000_000])
+    parser.add_argument("--rows", type=int, nargs=2, default=[100_000, 400_000])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--window-days", type=int, default=14, help="the dashboard's default range")
     parser.add_argument("--target-s", type=float, default=1.0, help="a page's query set on one shard")
@@ -119,6 +132,8 @@ def main() -> None:
             (f"{key}: its query set, s", lambda m, k=key: m[k])
             for key in sorted(k for k in large if k.startswith("page "))
         ),
+        ("gap table of language (the Segments page's), s", lambda m: m["gap table, language"]),
+        ("calibration of language (Segments, Second-class), s", lambda m: m["calibration, language"]),
         ("decide: closed days judged", lambda m: m["decide_windows"]),
         ("decide: seconds per day judged", lambda m: m["decide_s_per_window"]),
     ]
@@ -127,34 +142,34 @@ def main() -> None:
     pages = sorted(k for k in large if k.startswith("page "))
     print("\n| cost | fixed s | s per million requests | s per 100k users |")
     print("|---|---:|---:|---:|")
-    for key in [*pages, "decide_s_per_window"]:
+    for key in [*pages, "gap table, language", "calibration, language", "decide_s_per_window"]:
         per = "requests_per_window" if key == "decide_s_per_window" else "requests"
         fixed, per_million = _line(small, large, key, per)
         requests_per_user = large["requests"] / large["users"]  # synthetic traffic: users grow with requests
         per_100k_users = per_million / 1e6 * requests_per_user * 1e5
         print(f"| {key} | {fixed:.3f} | {per_million:.3f} | {per_100k_users:.3f} |")
-    # The projection: the slowest page over the default range, decide over one day, on shards of this machine.
-    worst = max(pages, key=lambda k: _line(small, large, k)[1])
-    page_fixed, page_slope = _line(small, large, worst)
-    decide_fixed, decide_slope = _line(small, large, "decide_s_per_window", "requests_per_window")
+    # The projection: the store-bound answers scale out (each shard reads its own rows, per-segment sums travel);
+    # statistics fitted in Python on request rows (calibration) and decide's per-day statistics run on one node.
+    store_pages = [p for p in pages if p not in ("page segments", "page second_class")]
+    worst = max(store_pages, key=lambda k: _line(small, large, k)[1])
     per_byte = large["bytes_compressed"] / large["requests"]
     per_core = large["requests"] / large["ingest_cpu_s"]
-    print(f"\nprojection: {worst} over {args.window_days} days within {args.target_s:g} s on each {cores}-core shard")
+    print(f"\nprojection: over the {args.window_days}-day default range, each shard a {cores}-core machine like this;")
+    print(f"shards: how many keep the answer under {args.target_s:g} s (its part per million requests divided among")
+    print(f"them); slowest store-bound page: {worst}")
     print(
-        "| requests a month | on disk a month, one replica | ingest cores at 10x the mean rate | slowest page on one "
-        "shard, s | shards for it | decide a day on one shard, s |"
+        "| requests a month | compressed on disk a month (x2 with replicas) | ingest cores at 10x the mean rate |"
+        " slowest store-bound page, one shard (s) | shards for it | gap table, one shard (s) | shards for it |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for monthly in MONTHLY:
         window = monthly / DAYS_A_MONTH * args.window_days / 1e6
-        page_one = page_fixed + page_slope * window
-        shards = max(1, math.ceil(page_slope * window / max(args.target_s - page_fixed, 1e-3)))
-        ingest_cores = 10 * monthly / (DAYS_A_MONTH * 86_400) / per_core
-        decide_one = decide_fixed + decide_slope * monthly / DAYS_A_MONTH / 1e6
-        print(
-            f"| {monthly:,} | {per_byte * monthly / 1e9:,.1f} GB | {ingest_cores:.2f} | {page_one:,.1f} | {shards} "
-            f"| {decide_one:,.0f} |"
-        )
+        cells = [f"{monthly:,}", f"{per_byte * monthly / 1e9:,.1f} GB", f"{10 * monthly / 2_592_000 / per_core:.2f}"]
+        for key in (worst, "gap table, language"):
+            fixed, slope = _line(small, large, key)
+            shards = math.ceil(slope * window / (args.target_s - fixed)) if args.target_s > fixed else "-"
+            cells += [f"{fixed + slope * window:,.1f}", str(max(1, shards) if isinstance(shards, int) else shards)]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from routewatch.sqlfiles import Migration, migrations, query
-from routewatch.store import Store
+from routewatch.store import Store, check_cluster_name
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+)")
@@ -28,20 +28,11 @@ _INSERT = re.compile(r"^INSERT INTO ", re.MULTILINE)
 _REWRITE = re.compile(r"\bMATERIALIZE COLUMN\b")
 # A data step may use a row version greater than any in the store, bound as this parameter.
 FRESH_VERSION = "{fresh_version:UInt64}"
-_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def _tables(all_migrations: list[Migration]) -> list[str]:
     names = [_TABLE.search(s) for m in all_migrations for s in m.statements]
     return ["schema_migrations", *(n.group(1) for n in names if n)]
-
-
-def check_cluster_name(cluster: str) -> str:
-    """``cluster`` when it is a cluster name (letters, digits, ``_`` and ``-``; it becomes an identifier), else
-    ``ValueError``."""
-    if not _CLUSTER_NAME.fullmatch(cluster):
-        raise ValueError(f"invalid cluster name {cluster!r}")
-    return cluster
 
 
 def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[str]:
@@ -120,7 +111,9 @@ def table_exists(store: Store, name: str) -> bool:
 
 
 def migrate(store: Store, cluster: str | None = None, until: int | None = None) -> list[int]:
-    """Apply pending migrations in order (up to version ``until`` if given) and return the versions applied now."""
+    """Apply pending migrations in order (up to version ``until`` if given) and return the versions applied now;
+    on ``cluster`` (by default the one the store's DSN names) as ON CLUSTER statements."""
+    cluster = cluster or store.cluster or None
     applied_now = []
     with store.session():
         for statement in ledger_statements(cluster):

@@ -62,6 +62,27 @@ def test_the_shard_queries_parse_with_the_engines_parser(store: Store) -> None:
         Shards.of_cluster(store, "prod') --")
 
 
+def test_a_store_on_a_cluster_names_it_in_its_dsn() -> None:
+    from routewatch import guard
+
+    store = Store("http://reader:secret@ch-s1r1:8123/routewatch?cluster=prod")
+    assert store.cluster == CLUSTER and Store("http://ch:8123/routewatch").cluster == ""
+    with pytest.raises(StoreError, match="invalid cluster name"):
+        Store("http://ch:8123/routewatch?cluster=prod'")
+    # A read-only client (the dashboard) may read the shards of its own cluster, and nothing more through them.
+    functions = ["cluster", "clusterAllReplicas", "url", "view", "remote"]
+    shard_query = Shards.of_cluster(store, CLUSTER).for_cluster("SELECT count() FROM requests_live")
+    guard.check(shard_query, functions, CLUSTER)
+    for refused in (
+        shard_query.replace(f"cluster('{CLUSTER}'", "cluster('other'"),
+        Shards.of_cluster(store, CLUSTER).for_cluster("SELECT * FROM url('http://x', CSV)"),
+    ):
+        with pytest.raises(guard.OutsideTheStore):
+            guard.check(refused, functions, CLUSTER)
+    with pytest.raises(guard.OutsideTheStore):
+        guard.check(shard_query, functions)  # a store that names no cluster reads no cluster
+
+
 def _columns(expression: str) -> set[str]:
     """The column names an expression reads (function names and literals left out)."""
     return set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", expression)) - {"ts"} | (

@@ -27,9 +27,8 @@ from metrics.gaps._vocabulary import (
     Progress,
 )
 from metrics.registry import EPOCH, FAR_FUTURE
-from routewatch.migrations import check_cluster_name
 from routewatch.sqlfiles import query
-from routewatch.store import Store
+from routewatch.store import Store, check_cluster_name
 
 # The grains gap_cells can return: (SQL for the grain column, GROUP BY keys).
 GRAINS = {
@@ -195,10 +194,13 @@ def gap_table(
     """The gap table of ``dimensions`` over a time range (all binary metrics unless ``metrics`` narrows it).
 
     ``where`` keeps only the requests of a cut (a router version, a tier, ...), as in ``metrics.registry``;
-    ``progress`` is told of the comparisons as in ``gap_table_from_cells``; with ``shards`` the sums are computed
-    on each shard of a store sharded by user and merged (``Shards``), the same table.
+    ``progress`` is told of the comparisons as in ``gap_table_from_cells``; with ``shards`` (by default the shards
+    of the cluster the store's DSN names) the sums are computed on each shard of a store sharded by user and
+    merged (``Shards``), the same table.
     """
     settings = settings or GapSettings()
+    if shards is None and store.cluster:
+        shards = Shards.of_cluster(store, store.cluster)
     grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
     more = bool(set(metrics or BINARY) & {ORDINAL, COST})
     cells = {d: load_cells(store, d, since, until, where, grain, more, shards) for d in dimensions}
