@@ -9,6 +9,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import context as ctx
+from app.filters import sidebar
 
 st.set_page_config(page_title="routewatch", page_icon=":material/alt_route:", layout="wide")
 
@@ -30,5 +31,5 @@ with ctx.friendly_errors(), ctx.store().batch():
         st.title(page.title)
         ctx.show_how_to_load(state)
     else:
-        ctx.sidebar(span)
+        sidebar(span)
         page.run()

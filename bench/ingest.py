@@ -66,7 +66,7 @@ def bench(rows: int, workdir: Path) -> dict[str, object]:
         write_jsonl(generate(rows, seed=1), path)
     native_s, native_mb, _ = _measure(["-c", NATIVE, f"chdb://{workdir / f'native-{rows}'}", str(path)])
     store = f"chdb://{workdir / f'store-{rows}'}"
-    cli = ["routewatch.cli", "ingest", str(path), "--json", "--store", store]
+    cli = ["cli", "ingest", str(path), "--json", "--store", store]
     ingest_s, ingest_mb, out = _measure(cli)
     summary = json.loads(out)
     assert summary["loaded"] == rows, summary

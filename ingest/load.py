@@ -37,7 +37,6 @@ from ingest.readers import FEEDBACK_FORMATS, Chunk, InputError, Source, chunks, 
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
 from routewatch.locks import file_lock
 from routewatch.migrations import migrate, next_version
-from routewatch.output import progress_bar
 from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
 
@@ -498,9 +497,3 @@ def ingest(
                 source.path.unlink()  # kept until here so that an interrupted run can be finished
             remote.commit(source.path, directory)  # a table's watermark moves once its new rows are in
     return report
-
-
-def terminal_progress(source: Source, done_bytes: int, rows: int) -> None:
-    """The progress bar of one input file: the share of its bytes read, and the rows so far."""
-    share = done_bytes / source.size if source.size else 1.0
-    progress_bar(f"{source.display[-40:]:40}", share, f"{share:4.0%} {rows:>12,} rows")

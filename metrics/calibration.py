@@ -26,7 +26,7 @@ from statsmodels.stats.multitest import multipletests
 
 from metrics.adjust import logit_gap, unit_rows
 from metrics.gaps import BINARY, GapSettings, Status, segment_query, volume_gate
-from metrics.registry import EPOCH, FAR_FUTURE
+from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.store import Store
 
 OUTCOMES = ("escalation_rate", "resolution_rate", "thumbs_up_rate")

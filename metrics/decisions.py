@@ -14,7 +14,7 @@ import pandas as pd
 
 from metrics.dimensions import expression, fill, render
 from metrics.gaps import COLUMNS, GapSettings, Status, gap_table
-from metrics.registry import EPOCH, FAR_FUTURE
+from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 

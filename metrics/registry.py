@@ -9,14 +9,12 @@ from typing import Literal
 import pandas as pd
 
 from metrics.dimensions import COLUMNS_FIRST, DimensionError, answers_from_rollup, fill, render
+from metrics.window import window
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
 Kind = Literal["count", "binary", "ordinal", "quantile", "mean"]
 Better = Literal["higher", "lower", "neither"]
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,28 +195,6 @@ METRICS_BY_NAME = {m.name: m for m in METRICS}
 
 class UnknownMetric(KeyError):
     """A metric name that is not in the registry."""
-
-
-class WindowError(ValueError):
-    """A time window that ends before it starts."""
-
-
-def _utc(moment: datetime) -> pd.Timestamp:
-    stamp = pd.Timestamp(moment)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    """The bounds ``since <= ts < until`` in UTC as the store compares them, at its millisecond precision.
-
-    Both bounds round *up* to the millisecond: a stored ts (whole milliseconds) is >= since exactly when it is >=
-    the ceiling, and likewise < until (truncating 10:00:00.0005 would drop a row at 10:00:00.000). Raises
-    WindowError when ``since`` is after ``until``.
-    """
-    low, high = (_utc(t or default).ceil("ms") for t, default in ((since, EPOCH), (until, FAR_FUTURE)))
-    if low > high:
-        raise WindowError(f"the window starts ({low.isoformat()}) after it ends ({high.isoformat()})")
-    return low.to_pydatetime(), high.to_pydatetime()
 
 
 def _whole_days(since: datetime, until: datetime) -> bool:

@@ -108,17 +108,3 @@ def write(frame: pd.DataFrame, fmt: OutputFormat, out: IO[str] | None = None) ->
             )
             if n == 0:
                 out.write("  ".join("-" * w for w in widths) + "\n")
-
-
-def progress_bar(label: str, share: float, detail: str) -> None:
-    """One line on stderr, redrawn in place: ``label``, a bar for ``share`` of the work and ``detail``; a newline
-    once the work is done (used only when stderr is a terminal)."""
-    sys.stderr.write(f"\r{label} [{'#' * int(share * 30):30}] {detail}")
-    if share >= 1:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def stage_progress(stage: str, done: int, total: int) -> None:
-    """The progress bar of counted work: ``done`` of ``total`` steps of ``stage``."""
-    progress_bar(f"{stage:20}", done / total if total else 1.0, f"{done:>6,} of {total:,}")

@@ -82,7 +82,7 @@ def dashboard(
     ``command``: how to call routewatch (default: this checkout's, through this Python), run in ``cwd``."""
     port = free_port()
     env = {**os.environ, "ROUTEWATCH_STORE": dsn}
-    routewatch = list(command or (sys.executable, "-m", "routewatch.cli"))
+    routewatch = list(command or (sys.executable, "-m", "cli"))
     with log.open("wb") as out:
         server = subprocess.Popen(
             [*routewatch, "dashboard", "--port", str(port), "--address", "127.0.0.1"],

@@ -42,7 +42,7 @@ def run_cli(
     if store is not None:
         env["ROUTEWATCH_STORE"] = store.dsn
     result = subprocess.run(
-        [sys.executable, "-m", "routewatch.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         input=stdin,
         capture_output=True,
         env=env,

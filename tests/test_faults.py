@@ -24,7 +24,8 @@ from ingest.load import ingest
 from metrics.dimensions import segment_key_ok
 from metrics.gaps import gap_table
 from metrics.health import orphan_feedback
-from metrics.registry import METRICS, WindowError, compute
+from metrics.registry import METRICS, compute
+from metrics.window import WindowError
 from routewatch import output
 from routewatch.store import Store
 from tests.browser import free_port, wait_until_serving
@@ -564,7 +565,7 @@ def test_a_signal_stops_the_dashboard_server_and_frees_its_port(
     )
     log = (tmp_path / "server.log").open("wb")
     parent = subprocess.Popen(
-        [sys.executable, "-m", "routewatch.cli", command, *extra],
+        [sys.executable, "-m", "cli", command, *extra],
         cwd=ROOT,
         env={**os.environ, "ROUTEWATCH_STORE": store.dsn},
         stdout=log,

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.load import ingest, terminal_progress
+from cli.progress import file_progress
+from ingest.load import ingest
 from ingest.readers import Source
 from metrics.registry import compute
 from routewatch.store import Store
@@ -320,7 +321,7 @@ def test_the_progress_bar_redraws_one_line_and_ends_it_when_the_file_is_read(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     source = Source(tmp_path / "t.jsonl", "t.jsonl", "jsonl", "0" * 64, 200)
-    terminal_progress(source, 50, 1_000)
+    file_progress(source, 50, 1_000)
     assert capsys.readouterr().err == f"\r{'t.jsonl':40} [{'#' * 7:30}]  25%        1,000 rows"
-    terminal_progress(source, 200, 4_000)
+    file_progress(source, 200, 4_000)
     assert capsys.readouterr().err.endswith(f"[{'#' * 30}] 100%        4,000 rows\n")

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from routewatch import cli, guard
+from cli.common import EXIT_ERROR, EXIT_OK
+from cli.main import main
+from routewatch import guard
 from routewatch.sqlfiles import SQL_DIR, query
 from routewatch.store import Store, StoreError, StoreTimeout
 from tests.conftest import run_cli
@@ -59,9 +61,9 @@ def migrated(store: Store) -> Store:
 def _sql(statement: str, store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
     """``routewatch sql STATEMENT`` in this process; returns its error, failing if it succeeded."""
     monkeypatch.setenv("ROUTEWATCH_STORE", store.dsn)
-    code = cli.main(["sql", statement, "--format", "csv"])
+    code = main(["sql", statement, "--format", "csv"])
     out, err = capsys.readouterr()
-    assert code == cli.EXIT_ERROR and SECRET not in out, out
+    assert code == EXIT_ERROR and SECRET not in out, out
     return err
 
 
@@ -130,7 +132,7 @@ def test_read_only_clients_still_read_the_store_and_generate_rows(
         "SELECT (SELECT count() FROM requests) AS requests, (SELECT sum(number) FROM numbers(10)) AS total, "
         "format('{}-{}', 'a', 'b') AS text, 'file(' AS literal -- file('/etc/passwd')"
     )
-    assert cli.main(["sql", statement, "--format", "csv"]) == cli.EXIT_OK
+    assert main(["sql", statement, "--format", "csv"]) == EXIT_OK
     assert capsys.readouterr().out.strip().splitlines()[-1] == "0,45,a-b,file("
 
 

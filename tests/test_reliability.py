@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def _ingest_process(store: Store, path: Path, chunk_rows: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ROUTEWATCH_STORE": store.dsn}
-    command = [sys.executable, "-m", "routewatch.cli", "ingest", str(path), "--chunk-rows", str(chunk_rows)]
+    command = [sys.executable, "-m", "cli", "ingest", str(path), "--chunk-rows", str(chunk_rows)]
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

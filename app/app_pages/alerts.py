@@ -9,6 +9,7 @@ from alerts.lifecycle import acknowledge, incident_history, incident_table
 from alerts.message import AlertItem, format_gap, segment_label, sentence
 from alerts.state import revision
 from app import context as ctx
+from app.components import display
 
 st.title("Alerts")
 st.markdown(
@@ -43,7 +44,7 @@ view = pd.DataFrame(
         "snoozed until": frame["snoozed_until"],
     }
 )
-ctx.table(view, "alerts")
+display.table(view, "alerts")
 
 ids = [int(i) for i in frame["id"]]
 wanted = st.query_params.get("incident")

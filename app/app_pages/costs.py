@@ -3,29 +3,33 @@
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.filters import FILTER_DIMENSIONS, current_filters
+from app.formatting import help_of, usd
 
-filters = ctx.current_filters()
+filters = current_filters()
 since, until = filters.window
 st.title("Costs")
 st.caption(filters.describe())
 
-st.subheader("All-in cost per resolved request", help=ctx.help_of("cost_per_resolved"))
-dimension = st.selectbox("Cut by", ["route", "model", "final_route", *ctx.FILTER_DIMENSIONS, "router"], key="costs_by")
+st.subheader("All-in cost per resolved request", help=help_of("cost_per_resolved"))
+dimension = st.selectbox("Cut by", ["route", "model", "final_route", *FILTER_DIMENSIONS, "router"], key="costs_by")
 with ctx.friendly_errors():
     cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
     shown = cost.melt(id_vars=[dimension], value_vars=["cost_per_resolved", "cost_per_request"], var_name="measure")
-    ctx.chart(charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure"))
-    ctx.table(cost, f"cost-per-resolved-by-{dimension}")
+    display.chart(
+        charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure")
+    )
+    display.table(cost, f"cost-per-resolved-by-{dimension}")
 
 with ctx.friendly_errors():
-    st.subheader("Where the money goes", help=ctx.help_of("spend_concentration"))
+    st.subheader("Where the money goes", help=help_of("spend_concentration"))
     total = ctx.answer("spend_concentration", since=since, until=until, where=filters.where)
     if not total.empty and total["cost_usd"].iloc[0]:
         share = float(total["top_1pct_share"].iloc[0])
         st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")
     spend = cost.assign(share_of_spend=cost["cost_usd"].astype(float) / float(cost["cost_usd"].astype(float).sum()))
-    ctx.chart(
+    display.chart(
         charts.bars(spend, dimension, "share_of_spend", f"Share of the all-in spend by {dimension}", "", percent=True)
     )
 
@@ -39,6 +43,6 @@ with ctx.friendly_errors():
     if double.empty:
         st.info("No escalations in this period.")
     else:
-        st.markdown(f"Escalations paid **{ctx.usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
-        ctx.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
-        ctx.table(double, "escalation-double-pay")
+        st.markdown(f"Escalations paid **{usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
+        display.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
+        display.table(double, "escalation-double-pay")

@@ -4,10 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.filters import current_filters
+from app.formatting import help_of
 from metrics import health
 
-filters = ctx.current_filters()
+filters = current_filters()
 st.title("Data health")
 
 with ctx.friendly_errors():
@@ -39,14 +41,16 @@ with ctx.friendly_errors():
         st.markdown(
             f"**{int(reasons['rows'].sum()):,}** reasons on quarantined rows, by reason (a row can fail several):"
         )
-        ctx.table(reasons, "quarantine-reasons", column_config={"samples": st.column_config.TextColumn(width="large")})
+        display.table(
+            reasons, "quarantine-reasons", column_config={"samples": st.column_config.TextColumn(width="large")}
+        )
 
 with ctx.friendly_errors():
     st.subheader("Ingest batches")
-    ctx.table(ctx.answer("batches", limit=200), "ingest-batches")
+    display.table(ctx.answer("batches", limit=200), "ingest-batches")
 
 with ctx.friendly_errors():
-    st.subheader("Feedback coverage", help=ctx.help_of("feedback_coverage"))
+    st.subheader("Feedback coverage", help=help_of("feedback_coverage"))
     st.caption(filters.describe())
     coverage = ctx.metric("feedback_coverage", filters, by=["channel"], bucket="day")
-    ctx.chart(charts.lines(coverage, "bucket", "feedback_coverage", "channel", "", "share rated", percent=True))
+    display.chart(charts.lines(coverage, "bucket", "feedback_coverage", "channel", "", "share rated", percent=True))

@@ -4,28 +4,31 @@ import pandas as pd
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.components.alerts import show_decided_alerts
+from app.filters import current_filters
+from app.formatting import help_of, percent, usd
 from metrics import overview
 
-filters = ctx.current_filters()
+filters = current_filters()
 since, until = filters.window
 st.title("Overview")
 st.caption(f"{filters.describe()}; changes are against the {(until - since).days} days before.")
 
 with ctx.friendly_errors():
-    ctx.show_decided_alerts()
+    show_decided_alerts()
 
 FORMAT = {k.name: k for k in overview.KPIS}
 HELP = {
-    "requests": ctx.help_of("volume"),
-    "cost_per_resolved": ctx.help_of("cost_per_resolved"),
+    "requests": help_of("volume"),
+    "cost_per_resolved": help_of("cost_per_resolved"),
     "cost_per_request": "Model spend per request: the figure a cost dashboard shows, blind to failed answers.",
-    "escalation_rate": ctx.help_of("escalation_rate"),
+    "escalation_rate": help_of("escalation_rate"),
     "p95_ms": "95th percentile of end-to-end latency, read from the daily rollup's histogram (within 1.3%).",
-    "resolution_rate": ctx.help_of("resolution_rate"),
-    "thumbs_up_rate": ctx.help_of("thumbs_up_rate"),
-    "error_rate": ctx.help_of("error_rate"),
-    "cheap_share": ctx.help_of("cheap_share"),
+    "resolution_rate": help_of("resolution_rate"),
+    "thumbs_up_rate": help_of("thumbs_up_rate"),
+    "error_rate": help_of("error_rate"),
+    "cheap_share": help_of("cheap_share"),
 }
 
 
@@ -33,10 +36,10 @@ def _shown(value: float, fmt: str) -> str:
     if fmt == "count":
         return f"{value:,.0f}"
     if fmt == "usd":
-        return ctx.usd(value)
+        return usd(value)
     if fmt == "ms":
         return "n/a" if pd.isna(value) else f"{value:,.0f} ms"
-    return ctx.percent(value)
+    return percent(value)
 
 
 with ctx.friendly_errors():
@@ -61,7 +64,7 @@ with ctx.friendly_errors():
                     help=HELP[name],
                 )
                 if len(trend) > 1:
-                    ctx.chart(charts.sparkline(trend, "day", name, percent=kpi.fmt == "percent"))
+                    display.chart(charts.sparkline(trend, "day", name, percent=kpi.fmt == "percent"))
 
 with ctx.friendly_errors():
     st.subheader("Cost against quality")
@@ -72,5 +75,5 @@ with ctx.friendly_errors():
     for column, dimension in ((left, "route"), (right, "router")):
         both = overview.cost_quality(cost, quality, dimension)
         with column:
-            ctx.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
-            ctx.table(both, f"cost-quality-by-{dimension}")
+            display.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
+            display.table(both, f"cost-quality-by-{dimension}")

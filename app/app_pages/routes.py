@@ -3,10 +3,12 @@
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.filters import current_filters
+from app.formatting import help_of
 from metrics import latency
 
-filters = ctx.current_filters()
+filters = current_filters()
 since, until = filters.window
 st.title("Routes and latency")
 st.caption(filters.describe())
@@ -21,11 +23,11 @@ st.caption(
 )
 with ctx.friendly_errors():
     daily = ctx.answer("quantiles", by=["route"], bucket="day", **cut)
-    ctx.chart(charts.lines(daily, "bucket", quantile, "route", "", "ms"))
+    display.chart(charts.lines(daily, "bucket", quantile, "route", "", "ms"))
 
 with ctx.friendly_errors():
-    st.subheader("Escalated against not escalated", help=ctx.help_of("latency"))
-    ctx.table(ctx.answer("quantiles", by=["route", "escalated"], **cut), "latency-by-route-escalated")
+    st.subheader("Escalated against not escalated", help=help_of("latency"))
+    display.table(ctx.answer("quantiles", by=["route", "escalated"], **cut), "latency-by-route-escalated")
 
     left, right = st.columns(2)
     with left:
@@ -33,15 +35,15 @@ with ctx.friendly_errors():
         figure = charts.distribution(
             latency.distribution(by_escalation, ["escalated"]), "escalated", "What the cascade does"
         )
-        ctx.chart(figure)
+        display.chart(figure)
     with right:
         by_route = ctx.answer("histograms", by=["route"], **cut)
-        ctx.chart(charts.distribution(latency.distribution(by_route, ["route"]), "route", "Latency by route"))
+        display.chart(charts.distribution(latency.distribution(by_route, ["route"]), "route", "Latency by route"))
 
 with ctx.friendly_errors():
-    st.subheader("Errors by route", help=ctx.help_of("error_rate"))
+    st.subheader("Errors by route", help=help_of("error_rate"))
     errors = ctx.metric("error_rate", filters, by=["route"], bucket="day")
-    ctx.chart(charts.lines(errors, "bucket", "error_rate", "route", "", "error rate", percent=True))
+    display.chart(charts.lines(errors, "bucket", "error_rate", "route", "", "error rate", percent=True))
     kinds = ctx.metric("error_rate", filters, by=["route", "error_type"])
     kinds = kinds[kinds["errors"] > 0].drop(columns=["requests", "error_rate"])
     if kinds.empty:
@@ -49,13 +51,15 @@ with ctx.friendly_errors():
     else:
         rate_limited = int(kinds.loc[kinds["error_type"].str.contains("429"), "errors"].sum())
         st.markdown(f"**{rate_limited:,}** requests failed with HTTP 429 (rate limited) in this period.")
-        ctx.chart(charts.bars(kinds, "route", "errors", "Errors by type", "requests", color="error_type", stacked=True))
-        ctx.table(kinds, "errors-by-route-type")
+        display.chart(
+            charts.bars(kinds, "route", "errors", "Errors by type", "requests", color="error_type", stacked=True)
+        )
+        display.table(kinds, "errors-by-route-type")
 
     left, right = st.columns(2)
     with left:
-        st.subheader("Time to first token", help=ctx.help_of("ttft"))
-        ctx.table(ctx.answer("quantiles", by=["route"], measure="ttft", **cut), "ttft-by-route")
+        st.subheader("Time to first token", help=help_of("ttft"))
+        display.table(ctx.answer("quantiles", by=["route"], measure="ttft", **cut), "ttft-by-route")
     with right:
-        st.subheader("Router overhead", help=ctx.help_of("router_overhead"))
-        ctx.table(ctx.answer("quantiles", by=["router"], measure="router_latency", **cut), "router-overhead")
+        st.subheader("Router overhead", help=help_of("router_overhead"))
+        display.table(ctx.answer("quantiles", by=["router"], measure="router_latency", **cut), "router-overhead")

@@ -6,10 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.components.alerts import show_decided_alerts
+from app.filters import current_filters
+from app.formatting import help_of, percent, usd
 from metrics.decisions import second_class_users
 
-filters = ctx.current_filters()
+filters = current_filters()
 st.title("Second-class users")
 st.markdown(
     "A segment is second-class when its resolution or thumbs-up rate is worse than its reference by at least "
@@ -17,7 +20,7 @@ st.markdown(
     "router also escalates it less."
 )
 with ctx.friendly_errors():
-    decided = ctx.show_decided_alerts()
+    decided = show_decided_alerts()
     explore = st.toggle(
         "Also judge the sidebar's period now (exploratory: an estimate, not a decision)",
         key="second_class_explore",
@@ -51,16 +54,18 @@ with ctx.friendly_errors():
             left.metric(
                 "Users touched", f"{int(mine['users']):,}", help="Distinct users of this segment in the period."
             )
-            middle.metric("Share of users", ctx.percent(mine["share"]), help="Their share of all users in the period.")
-            right.metric("Their model spend", ctx.usd(float(mine["cost_usd"])), help=ctx.help_of("volume"))
+            middle.metric("Share of users", percent(mine["share"]), help="Their share of all users in the period.")
+            right.metric("Their model spend", usd(float(mine["cost_usd"])), help=help_of("volume"))
             daily = ctx.metric("resolution_rate", filters, by=[row.dimension], bucket="day")
             pair = daily[daily[row.dimension].isin([row.segment, row.reference])]
             title = f"Resolution rate, {row.segment} against {row.reference}"
-            ctx.chart(charts.lines(pair, "bucket", "resolution_rate", row.dimension, title, "resolved", percent=True))
+            display.chart(
+                charts.lines(pair, "bucket", "resolution_rate", row.dimension, title, "resolved", percent=True)
+            )
     if explore and current.empty:
         st.success("No segment of language, channel or tier is second-class in the sidebar's period.")
     if not current.empty:
-        ctx.table(current, "second-class-users")
+        display.table(current, "second-class-users")
 
 with ctx.friendly_errors():
     st.subheader("Decisions over time")
@@ -73,4 +78,4 @@ with ctx.friendly_errors():
     if history.empty:
         st.info("No confirmed gap or early warning stored yet. Run `routewatch decide` (daily, after the ingest).")
     else:
-        ctx.table(history, "decision-history")
+        display.table(history, "decision-history")

@@ -4,19 +4,21 @@ over time, and the task mix when it explains a gap."""
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.filters import FILTER_DIMENSIONS, current_filters
+from app.formatting import help_of
 from metrics import calibration
 from metrics.gaps import ALL_METRICS, BINARY, STATUS_WORDS, traffic_to_decide
 
 RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate"]
 
-filters = ctx.current_filters()
+filters = current_filters()
 st.title("Segments")
 st.caption(filters.describe())
 left, right = st.columns(2)
 dimensions = left.multiselect(
     "Compare segments of (one or two dimensions)",
-    [*ctx.FILTER_DIMENSIONS, *ctx.answer("segment_dimensions")],  # every segments.<key> too
+    [*FILTER_DIMENSIONS, *ctx.answer("segment_dimensions")],  # every segments.<key> too
     default=["language"],
     max_selections=2,
     key="segments_dims",
@@ -43,7 +45,7 @@ shown = [
     "dimension", "segment", "reference", "metric", "status", "in_plain_words", "value", "reference_value", "gap",
     "ci_low", "ci_high", "adjusted_gap", "p_adjusted", "requests", "users", "more_requests_to_decide",
 ]  # fmt: skip
-ctx.table(table[shown], "gaps")
+display.table(table[shown], "gaps")
 undecided = table[table["status"] == "underpowered"]
 for row in undecided.itertuples():
     st.caption(
@@ -53,15 +55,15 @@ for row in undecided.itertuples():
 
 judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
 if not judged.empty:
-    ctx.chart(charts.forest(judged, "Gaps with their 95% intervals"))
+    display.chart(charts.forest(judged, "Gaps with their 95% intervals"))
 
 explained = table[table["status"] == "explained_by_task_mix"]
 for dimension in explained["dimension"].unique():
     st.subheader(f"Task mix by {dimension}")
     st.caption("These segments ask different things; within each task type the gap disappears or reverses.")
     mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
-    ctx.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
-    ctx.table(mix, f"task-mix-{dimension}")
+    display.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
+    display.table(mix, f"task-mix-{dimension}")
 
 st.subheader("Router-score calibration", help="Does the router's difficulty score mean the same for every segment?")
 outcome = st.selectbox(
@@ -69,7 +71,7 @@ outcome = st.selectbox(
     list(calibration.OUTCOMES),
     index=1,
     key="segments_calibration_outcome",
-    help=ctx.help_of("resolution_rate"),
+    help=help_of("resolution_rate"),
 )
 since, until = filters.window
 scored = ctx.answer(
@@ -84,19 +86,19 @@ else:
     )
     curve = scored.curves.assign(score=scored.curves["mean_score"].round(2))
     title = f"{outcome} by router score, per {dimensions[0]}"
-    ctx.chart(charts.lines(curve, "score", "rate", "segment", title, outcome, percent=True))
+    display.chart(charts.lines(curve, "score", "rate", "segment", title, outcome, percent=True))
     for row in scored.tests[scored.tests["status"] == "confirmed"].itertuples():
         st.warning(row.evidence)
-    ctx.table(scored.tests, f"calibration-{dimensions[0]}")
+    display.table(scored.tests, f"calibration-{dimensions[0]}")
 
 st.subheader("Heatmap")
-rate = st.selectbox("Metric", RATES, key="segments_heatmap_metric", help=ctx.help_of("escalation_rate"))
+rate = st.selectbox("Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"))
 partner = "language" if dimensions[0] == "channel" else "channel"
 x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
 cells = ctx.metric(rate, filters, by=[x, y])
-ctx.chart(charts.heatmap(cells, x, y, rate, f"{rate} by {x} and {y}", percent=True))
+display.chart(charts.heatmap(cells, x, y, rate, f"{rate} by {x} and {y}", percent=True))
 
-st.subheader("Cheap-route share over time", help=ctx.help_of("cheap_share"))
+st.subheader("Cheap-route share over time", help=help_of("cheap_share"))
 cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
-ctx.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "cheap share", percent=True))
-ctx.table(cheap, f"cheap-share-by-{dimensions[0]}")
+display.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "cheap share", percent=True))
+display.table(cheap, f"cheap-share-by-{dimensions[0]}")

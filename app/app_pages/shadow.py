@@ -3,13 +3,15 @@
 import streamlit as st
 
 from app import context as ctx
-from app.components import charts
+from app.components import charts, display
+from app.filters import FILTER_DIMENSIONS, current_filters
+from app.formatting import help_of, percent, usd
 
-filters = ctx.current_filters()
+filters = current_filters()
 st.title("Shadow router")
 st.caption(filters.describe())
 
-dimension = st.selectbox("Cut by", ["route", *ctx.FILTER_DIMENSIONS], key="shadow_by")
+dimension = st.selectbox("Cut by", ["route", *FILTER_DIMENSIONS], key="shadow_by")
 with ctx.friendly_errors():
     cut = ctx.metric("shadow_divergence", filters, by=[dimension])
     compared = int(cut["compared"].sum()) if not cut.empty else 0
@@ -23,12 +25,12 @@ with ctx.friendly_errors():
         )
     else:
         left, middle, right, last = st.columns(4)
-        left.metric("Requests compared", f"{compared:,}", help=ctx.help_of("shadow_divergence"))
-        middle.metric("Would route differently", ctx.percent(int(cut["diverged"].sum()) / compared))
+        left.metric("Requests compared", f"{compared:,}", help=help_of("shadow_divergence"))
+        middle.metric("Would route differently", percent(int(cut["diverged"].sum()) / compared))
         priced = cut["shadow_cost_delta_usd"].dropna()
         right.metric(
             "Predicted cost delta",
-            ctx.usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
+            usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
             help="What the shadow router's choices would have cost more (or less) in this period, over the requests "
             "whose shadow route has a price.",
         )
@@ -37,8 +39,8 @@ with ctx.friendly_errors():
             f"{int(cut['unpriced'].sum()):,}",
             help="Diverged requests whose shadow route served nothing in this period: no price, so no cost delta.",
         )
-        ctx.table(cut, f"shadow-by-{dimension}")
+        display.table(cut, f"shadow-by-{dimension}")
         daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
-        ctx.chart(
+        display.chart(
             charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True)
         )

@@ -26,7 +26,7 @@ from metrics.gaps._vocabulary import (
     GapSettings,
     Progress,
 )
-from metrics.registry import EPOCH, FAR_FUTURE
+from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store, check_cluster_name
 

@@ -1,0 +1,35 @@
+"""The decided second-class users and early warnings, as the Overview and Second-class pages show them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.context import SECOND_CLASS_DIMENSIONS, answer
+from metrics import decisions
+
+
+def show_decided_alerts() -> decisions.Verdict | None:
+    """The second-class users of the latest weekly audit and the latest early warnings, as stored by
+    `routewatch decide` (the same verdict `routewatch second-class` gives for that week); returns that audit's
+    verdict, or None before the first."""
+    latest = answer("latest_decisions")
+    if latest.empty:
+        st.info("No decisions yet: `routewatch decide` judges each closed day (run it daily; the demo does).")
+        return None
+    found: decisions.Verdict | None = answer("latest_audit", dimensions=list(SECOND_CLASS_DIMENSIONS))
+    for row in (found.users if found else latest.iloc[:0]).itertuples():
+        st.error(f"**Second-class users, {row.severity}:** {row.evidence}", icon=":material/warning:")
+    for row in decisions.early_warnings(latest).itertuples():
+        st.warning(f"**Early warning:** {row.evidence}", icon=":material/trending_down:")
+    day = f"{pd.Timestamp(latest['window_start'].iloc[0]):%Y-%m-%d}"
+    if found is None:
+        st.info("No ISO week audited yet: the weekly audit runs on the Sunday that closes a week.")
+        return None
+    if found.users.empty:
+        st.success(f"No second-class users confirmed over {found.first_day} to {found.last_day}.")
+    st.caption(
+        f"Second-class users over {found.describe()}; early warnings of {day}. Over all traffic: the sidebar "
+        "filters do not apply to decisions. `routewatch second-class` prints the same verdict."
+    )
+    return found

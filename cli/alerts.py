@@ -1,0 +1,77 @@
+"""``alerts check``, ``alerts run`` and ``alerts preview``: the rules, the alert job and its emails."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from cli.common import EXIT_ERROR, EXIT_OK, CommandError, Parents, open_store, say
+from routewatch.settings import Settings
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the rules, preview the next emails, or run the job (judge, evaluate, deliver)."""
+    from alerts import job
+    from alerts.rules import RuleError, load_rules
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        rules = job.with_recipient(load_rules(settings), getattr(args, "to", None))
+    except RuleError as exc:
+        raise CommandError(str(exc)) from None
+    if args.action == "check":
+        recipients = ", ".join(f"{r.address} ({r.schedule})" for r in rules.recipients) or "nobody"
+        say(
+            f"rules are valid: {', '.join(rules.metrics)} on {', '.join(rules.dimensions)}, statuses "
+            f"{', '.join(rules.statuses)}, at least {rules.min_users} users; mail to {recipients}; "
+            f"{len(rules.webhooks)} webhook(s)"
+        )
+        return EXIT_OK
+    store = open_store(settings)
+    if args.action == "preview":
+        written = job.preview(store, settings, rules, Path(args.out))
+        say(f"wrote {len(written)} file(s) to {args.out}" if written else "nothing to send")
+        for path in written:
+            print(path)
+        return EXIT_OK
+    if args.dry_run:
+        from alerts.state import open_state, state_url
+
+        windows, changes, planned = job.evaluate_and_record(
+            open_state(state_url(settings)), store, settings, rules, commit=False
+        )
+        say(f"dry run: {len(windows)} window(s) to evaluate, {changes} change(s), nothing recorded or sent")
+        for message in planned:
+            print(f"{message.channel}\t{message.target}\t{message.subject}")
+        return EXIT_OK
+    report = job.run(store, settings, rules)
+    delivery = report.delivery
+    say(
+        f"judged {len(report.judged)} day(s), evaluated {len(report.evaluated)} window(s): {report.changes} change(s), "
+        f"{report.recorded} message(s) recorded; sent {len(delivery.sent)}, failed {len(delivery.failed)}"
+        + (f", {len(delivery.busy)} being sent by another run" if delivery.busy else "")
+    )
+    if delivery.failed:
+        say(f"{len(delivery.failed)} message(s) stay in the outbox; the next run tries them again")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def register(sub: Any, parents: Parents) -> None:
+    """Add ``alerts check|run|preview`` to the command line."""
+    alerts = sub.add_parser("alerts", help="alert rules, the alert job and its emails")
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", parents=[parents.common], help="validate the [alerts] rules of routewatch.toml")
+    check.set_defaults(run=cmd_alerts)
+    run = actions.add_parser(
+        "run", parents=[parents.common], help="judge closed days, evaluate the rules, deliver (safe every hour)"
+    )
+    run.add_argument("--dry-run", action="store_true", help="list what would be sent; record and send nothing")
+    run.add_argument("--to", metavar="ADDR", help="send every email to this address instead of the rules' recipients")
+    run.set_defaults(run=cmd_alerts)
+    preview = actions.add_parser("preview", parents=[parents.common], help="write the next emails as .eml and .html")
+    preview.add_argument("--out", required=True, metavar="DIR")
+    preview.set_defaults(run=cmd_alerts)

@@ -1,0 +1,74 @@
+"""``demo``: synthetic traffic with planted stories, ingested, judged, summarised and served."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cli.common import EXIT_OK, Parents, open_store, say
+from cli.dashboard import serve_dashboard
+from cli.progress import file_progress, interactive
+from routewatch import output
+from routewatch.settings import Settings
+
+DEMO_DIMENSIONS = ["language", "channel", "tier"]
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Generate ``args.rows`` requests ending today, load them, judge them, print the verdict, serve the pages."""
+    from alerts.judge import decide
+    from ingest.load import ingest, state_dir
+    from ingest.synthetic import STORIES, generate, write_jsonl
+    from metrics.decisions import last_closed_week, verdict
+    from metrics.registry import compute
+    from routewatch.maintenance import compact
+
+    store = open_store(settings)
+    # The window ends at today's midnight, so running the demo twice on one day loads nothing twice.
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    say(f"generating {args.rows:,} synthetic requests (seed {args.seed}) ending {end:%Y-%m-%d} ...")
+    frame = generate(args.rows, seed=args.seed, end=end)
+    directory = state_dir(store)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        path = write_jsonl(frame, Path(tmp) / "demo-traffic.jsonl")
+        del frame
+        report = ingest(store, [str(path)], progress=file_progress if interactive() else None)
+    summary = report.as_json()
+    say(
+        f"loaded {summary['loaded']:,}, quarantined {summary['quarantined']:,}, duplicates {summary['duplicates']:,}"
+        f" into {store.display}"
+    )
+    compact(store)
+    say("planted stories (see ingest/synthetic.py):\n" + "\n".join(f"  - {story}" for story in STORIES))
+    print("\nWhat a resolved request really costs, by route:")
+    output.write(compute(store, "cost_per_resolved", by=["route"]), "table")
+    print("\nEscalation and resolution by language:")
+    escalation = compute(store, "escalation_rate", by=["language"])
+    resolution = compute(store, "resolution_rate", by=["language"])
+    output.write(escalation.merge(resolution[["language", "resolution_rate"]], on="language"), "table")
+    run = decide(store, DEMO_DIMENSIONS)
+    say(f"decided {len(run.windows)} closed day(s): {run.confirmed} confirmed gaps, {run.warnings} early warnings")
+    found = verdict(store, DEMO_DIMENSIONS, *last_closed_week(end.date()))
+    print(f"\nSecond-class users over {found.describe()}:")
+    for row in found.users.itertuples():
+        print(f"  [{row.severity}] {row.evidence}")
+    if found.users.empty:
+        print("  none confirmed")
+    if args.no_serve:
+        say("next: routewatch dashboard | routewatch gaps --by language | routewatch metrics latency --by route")
+        return EXIT_OK
+    return serve_dashboard(settings, args.port)
+
+
+def register(sub: Any, parents: Parents) -> None:
+    """Add ``demo`` to the command line."""
+    demo = sub.add_parser("demo", parents=[parents.common], help="synthetic traffic -> store -> dashboard")
+    demo.add_argument("--rows", type=int, default=400_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--no-serve", action="store_true", help="load the traffic and stop")
+    demo.set_defaults(run=cmd_demo)

@@ -1,0 +1,58 @@
+"""``ingest``: load request logs, files or tables, exactly once."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import orjson
+
+from cli.common import EXIT_OK, CommandError, Parents, open_store, say
+from cli.progress import file_progress, interactive
+from routewatch.settings import Settings
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Load ``args.paths`` and print what became of every line (stderr), or one JSON summary (stdout)."""
+    from ingest.load import ingest
+    from ingest.readers import InputError
+
+    store = open_store(settings)
+    progress = file_progress if interactive() and not args.json else None
+    try:
+        report = ingest(store, args.paths, fmt=args.format, chunk_rows=args.chunk_rows, progress=progress)
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    summary = report.as_json()
+    if args.json:
+        print(orjson.dumps(summary).decode())
+    for item in report.files:
+        state = "already loaded, skipped" if item.skipped else f"{item.seconds:.1f} s"
+        say(
+            f"{item.file}: read {item.read:,} = loaded {item.loaded:,} + quarantined {item.quarantined:,}"
+            f" + duplicates {item.duplicates:,} ({item.updated:,} updates; {state})"
+        )
+    if report.recovered_chunks:
+        say(f"finished {report.recovered_chunks} chunk(s) left by an interrupted ingest")
+    say(
+        f"total: read {summary['read']:,} = loaded {summary['loaded']:,} + quarantined {summary['quarantined']:,}"
+        f" + duplicates {summary['duplicates']:,}"
+    )
+    if summary["quarantined"]:
+        from routewatch.sqlfiles import query
+
+        sample = " ".join(line for line in query("quarantine_sample").text.splitlines() if not line.startswith("--"))
+        say(f'see the bad rows: routewatch sql "{sample}"')
+    return EXIT_OK
+
+
+def register(sub: Any, parents: Parents) -> None:
+    """Add ``ingest`` to the command line."""
+    from ingest.readers import FORMATS
+
+    ingest = sub.add_parser("ingest", parents=[parents.common], help="load request logs (files, directories, globs, -)")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--format", choices=FORMATS, default="auto")
+    ingest.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ingest.add_argument("--chunk-rows", type=int, default=100_000, help=argparse.SUPPRESS)
+    ingest.set_defaults(run=cmd_ingest)
