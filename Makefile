@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ROWS ?= 400000
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean screenshots
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(BIN)/.installed
 
 test: lint
 	$(BIN)/pytest
+
+# Every dashboard page of the demo's store, photographed in Chromium for the README (run `make demo` first).
+screenshots: $(BIN)/.installed
+	$(BIN)/python docs/screenshots.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/ingest.py

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
 
 import pandas as pd
 
 from metrics.decisions import DECISION_COLUMNS, WEEKLY_AUDIT, touched_users
-from metrics.gaps import GapSettings
-from metrics.registry import compute
+from metrics.gaps import GAP_METRICS, MARGINS
+from metrics.registry import Better, compute
 from routewatch.migrations import table_exists
 from routewatch.sqlfiles import query
 from routewatch.store import Store
-
-Better = Literal["higher", "lower", "neither"]
 
 
 @dataclass(frozen=True)
@@ -33,21 +30,12 @@ class MetricFacts:
     relative: bool  # the gap is a ratio - 1 (p95 latency, cost per request), else a difference
 
 
-_FACTS: dict[str, tuple[Better, str, bool]] = {
-    "escalation_rate": ("neither", "escalation rate", False),
-    "error_rate": ("lower", "error rate", False),
-    "resolution_rate": ("higher", "resolution rate", False),
-    "thumbs_up_rate": ("higher", "thumbs-up rate", False),
-    "csat": ("higher", "CSAT (probability of a higher rating)", False),
-    "latency_p95": ("lower", "p95 latency", True),
-    "cost_per_request": ("lower", "cost per request", True),
-}
-
-
 def metric_facts(metric: str) -> MetricFacts:
-    """The margin, the better direction and the label of a gap metric (its margin is the verdicts' delta)."""
-    better, label, relative = _FACTS[metric]
-    return MetricFacts(margin=GapSettings().delta[metric], better=better, label=label, relative=relative)
+    """The margin, the better direction and the label of a gap metric, from the metric table
+    (``metrics.gaps.GAP_METRICS``): its margin is the verdicts' margin."""
+    entry = GAP_METRICS[metric]
+    assert entry.gap is not None
+    return MetricFacts(margin=MARGINS[metric], better=entry.better, label=entry.gap.label, relative=entry.relative)
 
 
 def is_harm(metric: str, gap: float) -> bool:

@@ -83,13 +83,14 @@ def cmd_second_class(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: Any, parents: Parents) -> None:
     """Add ``gaps``, ``decide`` and ``second-class`` to the command line."""
+    from metrics.gaps import ALL_METRICS, DEFAULT_METRICS
+
     by_help = f"DIM[,DIM] (default {DEFAULT_DIMENSIONS})"
     gaps = sub.add_parser("gaps", parents=[parents.common, parents.fmt], help="segment gaps with their statistics")
     gaps.add_argument("--by", default=DEFAULT_DIMENSIONS, help=by_help)
     gaps.add_argument(
         "--metric",
-        help="NAME[,NAME] or all: escalation_rate, error_rate, resolution_rate, thumbs_up_rate (the default four), "
-        "csat, latency_p95, cost_per_request",
+        help=f"NAME[,NAME] or all: {', '.join(ALL_METRICS)} (default {', '.join(DEFAULT_METRICS)})",
     )
     gaps.add_argument("--reference", action="append", default=[], metavar="DIM=SEGMENT", help="default: the largest")
     gaps.add_argument(

@@ -1,6 +1,8 @@
-"""Metrics, computed in the store: the registry of per-request metrics (``registry``) over the allow-listed
-dimensions (``dimensions``), latency quantiles, costs, the overview's KPIs, data health, segment gaps with their
-statistics (``gaps``, ``adjust``) and the daily decisions (``decisions``).
+"""Metrics, computed in the store: the metric table (``registry``: every metric once, with its gap test and
+margin) over the allow-listed dimensions (``dimensions``) and a time window (``window``), latency quantiles, costs,
+the overview's KPIs, data health, segment gaps with their statistics (``gaps``, ``adjust``), router-score
+calibration (``calibration``) and the stored verdicts read back (``decisions``).
 
-Never imports ``app``, ``ingest`` or ``alerts``: everything above reads metrics, metrics reads only the store.
+Never imports ``app``, ``ingest``, ``alerts`` or ``cli``: everything above reads metrics, metrics reads only the
+store.
 """

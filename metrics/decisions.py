@@ -13,12 +13,13 @@ from typing import Any
 import pandas as pd
 
 from metrics.dimensions import expression, fill, render
-from metrics.gaps import COLUMNS, GapSettings, Status, gap_table
+from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table
 from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
-QUALITY = ("resolution_rate", "thumbs_up_rate")  # worse = lower
+# Quality in rate points, where worse = lower: the binary gap metrics that serve users better when higher.
+QUALITY = tuple(name for name in BINARY if GAP_METRICS[name].better == "higher")
 WEEKLY_AUDIT = "weekly audit"  # the note of the verdicts that pool an ISO week (written on its Sunday)
 # The gap table's columns, plus the window, the CUSUM state and when it was decided (sql/schema/004).
 DECISION_COLUMNS = (
@@ -203,6 +204,5 @@ def early_warnings(decisions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label(metric: str) -> str:
-    return {"resolution_rate": "resolved", "thumbs_up_rate": "thumbs-up", "escalation_rate": "escalated"}.get(
-        metric, metric
-    )
+    gap = GAP_METRICS[metric].gap
+    return gap.short if gap else metric

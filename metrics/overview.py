@@ -13,34 +13,64 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from metrics import registry
 from metrics.dimensions import COLUMNS_FIRST, fill, render
 from metrics.latency import histogram_quantile, merge_histograms
+from metrics.registry import Better
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
 
 @dataclass(frozen=True)
 class Kpi:
-    """One headline number: how it is computed from daily sums, and which way is better."""
+    """One headline number: how it is computed from daily sums, and the entry of the metric table (``metric``) whose
+    direction (``better``) and help it takes, unless it is one column of that metric with a help of its own."""
 
     name: str
     label: str
     numerator: str
     denominator: str | None
-    better: Literal["higher", "lower", "neither"]
     fmt: Literal["count", "usd", "percent", "ms"]
+    metric: str
+    own_help: str | None = None
+
+    @property
+    def better(self) -> Better:
+        """Which way serves users better, from the metric table."""
+        return registry.get(self.metric).better
+
+    @property
+    def help(self) -> str:
+        """What the number means: its own help, else the metric table's."""
+        return self.own_help or registry.get(self.metric).help
 
 
 KPIS: tuple[Kpi, ...] = (
-    Kpi("requests", "Requests", "requests", None, "neither", "count"),
-    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "resolved", "lower", "usd"),
-    Kpi("cost_per_request", "Naive cost per request", "spend", "requests", "lower", "usd"),
-    Kpi("escalation_rate", "Escalation rate", "escalated", "requests", "neither", "percent"),
-    Kpi("p95_ms", "p95 latency", "latency_hist", None, "lower", "ms"),
-    Kpi("resolution_rate", "Resolution rate", "resolved", "known", "higher", "percent"),
-    Kpi("thumbs_up_rate", "Thumbs-up rate", "thumbs_up", "rated", "higher", "percent"),
-    Kpi("error_rate", "Error rate", "errors", "requests", "lower", "percent"),
-    Kpi("cheap_share", "Cheap-route share", "cheap", "requests", "neither", "percent"),
+    Kpi("requests", "Requests", "requests", None, "count", "volume"),
+    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "resolved", "usd", "cost_per_resolved"),
+    Kpi(
+        "cost_per_request",
+        "Naive cost per request",
+        "spend",
+        "requests",
+        "usd",
+        "cost_per_resolved",
+        "Model spend per request: the figure a cost dashboard shows, blind to failed answers.",
+    ),
+    Kpi("escalation_rate", "Escalation rate", "escalated", "requests", "percent", "escalation_rate"),
+    Kpi(
+        "p95_ms",
+        "p95 latency",
+        "latency_hist",
+        None,
+        "ms",
+        "latency",
+        "95th percentile of end-to-end latency, read from the daily rollup's histogram (within 1.3%).",
+    ),
+    Kpi("resolution_rate", "Resolution rate", "resolved", "known", "percent", "resolution_rate"),
+    Kpi("thumbs_up_rate", "Thumbs-up rate", "thumbs_up", "rated", "percent", "thumbs_up_rate"),
+    Kpi("error_rate", "Error rate", "errors", "requests", "percent", "error_rate"),
+    Kpi("cheap_share", "Cheap-route share", "cheap", "requests", "percent", "cheap_share"),
 )
 SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "resolved", "known", "thumbs_up", "rated")
 

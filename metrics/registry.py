@@ -1,4 +1,10 @@
-"""The metric registry: one table of metrics that the CLI, the dashboard, the alerts and the tests read."""
+"""The metric table: every metric once, with what it measures, how it reads and how its segment gaps are judged.
+
+Everything that names a metric reads it from here: ``metrics NAME`` and its help, the gap tests (a metric's kind
+chooses its test and its margin is the verdicts' margin), the alert rules and their sentences, the dashboard's
+labels and the README's table (tests/test_metric_table.py walks every entry). Adding a metric is one entry here and
+one SQL file, sql/queries/metric_<name>.sql (a binary gap metric also needs its two sums in gap_cells.sql).
+"""
 
 from __future__ import annotations
 
@@ -18,18 +24,46 @@ Better = Literal["higher", "lower", "neither"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Metric:
-    """One metric: what it measures, how it is judged, and the SQL file that computes it."""
+class GapTest:
+    """How segment gaps judge a metric; the test itself is chosen by the metric's kind (binary: the score test;
+    ordinal: Brunner-Munzel; quantile: the p95 ratio; mean: the ratio of means) and the margin is the metric's.
+
+    ``name`` is the metric column of gap tables, stored decisions and alert rules; ``label`` its name in a sentence;
+    ``short`` the word of a verdict's evidence ("resolved 11.9 points lower"); ``sums`` a binary metric's (events,
+    trials) columns of sql/queries/gap_cells.sql; ``default`` whether a gap run tests it when no metric is named.
+    """
 
     name: str
+    label: str
+    short: str
+    sums: tuple[str, str] | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """One metric: what it measures, how it reads, how its gaps are judged, and the SQL file that computes it.
+
+    ``unit`` is what its value counts; ``better`` the direction that serves users better; ``margin`` the practical
+    margin of its gaps (rate points for binary and ordinal metrics, a relative change for quantiles and means).
+    """
+
+    name: str
+    label: str
     kind: Kind
     unit: str
     better: Better
     margin: float | None
     columns: tuple[str, ...]
     help: str
+    gap: GapTest | None = None
     # Whether sql/queries/metric_<name>_rollup.sql answers it from rollup_daily (exactly, and much faster).
     rollup: bool = False
+
+    @property
+    def relative(self) -> bool:
+        """Whether its gaps are a relative change (ratio - 1) rather than a difference."""
+        return self.kind in ("quantile", "mean")
 
     @property
     def sql(self) -> str:
@@ -40,6 +74,7 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric(
         name="volume",
+        label="Volume",
         kind="count",
         unit="requests",
         better="neither",
@@ -49,17 +84,26 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="escalation_rate",
+        label="Escalation rate",
         kind="binary",
         unit="share of requests",
         better="neither",
         margin=0.02,
         columns=("requests", "escalated", "escalation_rate"),
+        gap=GapTest(
+            name="escalation_rate",
+            short="escalated",
+            label="escalation rate",
+            sums=("escalated", "requests"),
+            default=True,
+        ),
         help="Share of requests the cascade moved to a stronger tier. Too low for a segment can mean it is "
         "left on the cheap path; too high, that it pays twice.",
         rollup=True,
     ),
     Metric(
         name="cost_per_resolved",
+        label="All-in cost per resolved request",
         kind="mean",
         unit="USD",
         better="lower",
@@ -73,6 +117,7 @@ METRICS: tuple[Metric, ...] = (
             "cost_per_request",
             "all_in_cost_per_request",
         ),
+        gap=GapTest(name="cost_per_request", short="cost per request", label="cost per request"),
         help="All-in cost (cost_usd: model + router + human, over every request, failed and unresolved included) "
         "divided by resolved requests, beside the naive model spend per request (model_cost_usd / requests) and the "
         "all-in cost per request (cost_usd / requests). The difference is the point.",
@@ -80,15 +125,18 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="latency",
+        label="Latency",
         kind="quantile",
         unit="ms",
         better="lower",
         margin=0.15,
         columns=("requests", "p50_ms", "p95_ms", "p99_ms"),
+        gap=GapTest(name="latency_p95", short="p95 latency", label="p95 latency"),
         help="End-to-end latency as the user saw it; exact quantiles, the same on every refresh.",
     ),
     Metric(
         name="ttft",
+        label="Time to first token",
         kind="quantile",
         unit="ms",
         better="lower",
@@ -98,16 +146,19 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="error_rate",
+        label="Error rate",
         kind="binary",
         unit="share of requests",
         better="lower",
         margin=0.02,
         columns=("requests", "errors", "error_rate"),
+        gap=GapTest(name="error_rate", short="errors", label="error rate", sums=("errors", "requests"), default=True),
         help="Share of requests that ended in an error (status = error).",
         rollup=True,
     ),
     Metric(
         name="cheap_share",
+        label="Cheap-route share",
         kind="binary",
         unit="share of requests",
         better="neither",
@@ -118,36 +169,47 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="resolution_rate",
+        label="Resolution rate",
         kind="binary",
         unit="share of known outcomes",
         better="higher",
         margin=0.03,
         columns=("requests", "resolved", "known", "resolution_rate"),
+        gap=GapTest(
+            name="resolution_rate", short="resolved", label="resolution rate", sums=("resolved", "known"), default=True
+        ),
         help="Resolved requests among those whose outcome is known (late feedback included).",
         rollup=True,
     ),
     Metric(
         name="thumbs_up_rate",
+        label="Thumbs-up rate",
         kind="binary",
         unit="share of rated",
         better="higher",
         margin=0.03,
         columns=("requests", "rated", "thumbs_up", "thumbs_up_rate"),
+        gap=GapTest(
+            name="thumbs_up_rate", short="thumbs-up", label="thumbs-up rate", sums=("thumbs_up", "rated"), default=True
+        ),
         help="Thumbs up among requests with a thumb (late feedback included).",
         rollup=True,
     ),
     Metric(
         name="csat",
+        label="CSAT",
         kind="ordinal",
         unit="1..5",
         better="higher",
         margin=0.05,
         columns=("requests", "rated", "csat_total", "mean_csat"),
+        gap=GapTest(name="csat", short="CSAT", label="CSAT (probability of a higher rating)"),
         help="Mean satisfaction score among rated requests, csat_total / rated (tested as ordinal, not as a mean).",
         rollup=True,
     ),
     Metric(
         name="feedback_coverage",
+        label="Feedback coverage",
         kind="binary",
         unit="share of requests",
         better="higher",
@@ -158,6 +220,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="shadow_divergence",
+        label="Shadow divergence",
         kind="binary",
         unit="share of compared",
         better="neither",
@@ -171,6 +234,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="router_overhead",
+        label="Router overhead",
         kind="quantile",
         unit="ms",
         better="lower",
@@ -181,6 +245,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="spend_concentration",
+        label="Spend concentration",
         kind="mean",
         unit="share of spend",
         better="neither",
@@ -191,6 +256,76 @@ METRICS: tuple[Metric, ...] = (
     ),
 )
 METRICS_BY_NAME = {m.name: m for m in METRICS}
+
+# How each column of a metric or gap table reads to a person: its label and its format (count: thousands
+# separators; percent: a share shown as %; usd: dollars to a hundredth of a cent, for per-request costs;
+# usd_total: dollars and cents; ms: whole milliseconds; score: a 1..5 mean; pvalue: scientific notation).
+# Downloads and --format json keep the machine names and raw values.
+Format = Literal["count", "percent", "usd", "usd_total", "ms", "score", "pvalue"]
+COLUMN_FORMATS: dict[str, tuple[str, Format]] = {
+    "requests": ("Requests", "count"),
+    "users": ("Users", "count"),
+    "cost_usd": ("All-in cost", "usd_total"),
+    "model_cost_usd": ("Model spend", "usd_total"),
+    "router_cost_usd": ("Router spend", "usd_total"),
+    "cost_per_resolved": ("All-in cost per resolved", "usd"),
+    "cost_per_request": ("Model spend per request", "usd"),
+    "all_in_cost_per_request": ("All-in cost per request", "usd"),
+    "top_1pct_cost_usd": ("Cost of the top 1%", "usd_total"),
+    "top_1pct_share": ("Share of spend in the top 1%", "percent"),
+    "shadow_cost_delta_usd": ("Shadow cost difference", "usd_total"),
+    "escalated": ("Escalated", "count"),
+    "escalation_rate": ("Escalation rate", "percent"),
+    "errors": ("Errors", "count"),
+    "error_rate": ("Error rate", "percent"),
+    "cheap": ("On the cheap route", "count"),
+    "cheap_share": ("Cheap-route share", "percent"),
+    "resolved": ("Resolved", "count"),
+    "known": ("Known outcomes", "count"),
+    "resolution_rate": ("Resolution rate", "percent"),
+    "rated": ("Rated", "count"),
+    "thumbs_up": ("Thumbs up", "count"),
+    "thumbs_up_rate": ("Thumbs-up rate", "percent"),
+    "csat_total": ("CSAT points", "count"),
+    "mean_csat": ("Mean CSAT", "score"),
+    "feedback_coverage": ("Feedback coverage", "percent"),
+    "compared": ("Compared", "count"),
+    "diverged": ("Diverged", "count"),
+    "shadow_divergence": ("Shadow divergence", "percent"),
+    "unpriced": ("Unpriced", "count"),
+    "timed": ("Timed", "count"),
+    "p50_ms": ("p50", "ms"),
+    "p95_ms": ("p95", "ms"),
+    "p99_ms": ("p99", "ms"),
+    "p_value": ("p-value", "pvalue"),
+    "p_adjusted": ("Adjusted p-value", "pvalue"),
+}
+
+
+# The test each kind of gap metric gets (metrics.gaps), in words.
+GAP_TEST_WORDS = {
+    "binary": "score test, clustered by user",
+    "ordinal": "Brunner-Munzel (probability of a higher rating)",
+    "quantile": "ratio of p95s, user-level bootstrap",
+    "mean": "ratio of means, clustered by user",
+}
+
+
+def _margin_words(metric: Metric) -> str:
+    margin = metric.margin or 0.0
+    if metric.relative:
+        return f"{margin:+.0%}"
+    return f"{margin:.2f}" if metric.kind == "ordinal" else f"{margin * 100:g} points"
+
+
+def markdown_table() -> str:
+    """The README's table of metrics, made from this table (tests/test_metric_table.py keeps the README equal)."""
+    lines = ["| metric | what it measures | columns (after the `--by` ones) | segment gaps |", "|---|---|---|---|"]
+    for m in METRICS:
+        gap = f"`{m.gap.name}`: {GAP_TEST_WORDS[m.kind]}; margin {_margin_words(m)}" if m.gap else ""
+        columns = ", ".join(f"`{c}`" for c in m.columns)
+        lines.append(f"| `{m.name}` ({m.label}, {m.unit}) | {m.help} | {columns} | {gap} |")
+    return "\n".join(lines)
 
 
 class UnknownMetric(KeyError):
@@ -246,3 +381,7 @@ def compute(
     if bucket:  # labelled in UTC whatever the host's time zone
         frame["bucket"] = pd.to_datetime(frame["bucket"]).dt.tz_localize("UTC")
     return frame.sort_values(keys, ignore_index=True) if keys else frame
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -25,9 +25,10 @@ def _gaps() -> pd.DataFrame:
 
 def test_forest_draws_one_trace_per_status_with_asymmetric_intervals() -> None:
     figure = charts.forest(_gaps(), "gaps")
-    assert [t.name for t in figure.data] == ["confirmed", "no evidence", "equivalent"]
+    assert [t.name for t in figure.data] == ["✖ Real gap", "○ No evidence", "✔ Served the same"]
     confirmed = figure.data[0]
     assert confirmed.marker.color == charts.STATUS_COLORS["confirmed"]
+    assert confirmed.marker.symbol == charts.STATUS_MARKERS["confirmed"]
     assert abs(confirmed.error_x.arrayminus[0] - 0.03) < 1e-12
     assert abs(confirmed.error_x.array[0] - 0.03) < 1e-12
 
@@ -68,3 +69,18 @@ def test_lines_and_cost_quality_keep_one_series_per_group() -> None:
         "mid",
     ]
     assert len(charts.cost_quality(frame, "route", "t").data) == 2
+
+
+def test_every_status_has_its_own_colour_marker_and_label() -> None:
+    from metrics.gaps import STATUS_LABELS, Status
+
+    for styles in (charts.STATUS_COLORS, charts.STATUS_MARKERS, STATUS_LABELS):
+        assert set(styles) == set(Status) and len(set(styles.values())) == len(Status)
+
+
+def test_a_rate_axis_stays_within_0_and_100_percent_and_the_legend_clears_the_title() -> None:
+    frame = pd.DataFrame({"route": ["cheap", "frontier"], "resolution_rate": [0.97, 0.99], "m": ["a", "b"]})
+    figure = charts.bars(frame, "route", "resolution_rate", "Resolution", "resolved", color="m", percent=True)
+    axis = figure.layout.yaxis
+    assert axis.rangemode == "tozero" and axis.autorangeoptions.clipmax == 1 and axis.autorangeoptions.clipmin == 0
+    assert figure.layout.legend.y < 0  # below the plot, never over the title

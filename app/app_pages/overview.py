@@ -7,7 +7,7 @@ from app import context as ctx
 from app.components import charts, display
 from app.components.alerts import show_decided_alerts
 from app.filters import current_filters
-from app.formatting import help_of, percent, usd
+from app.formatting import percent, usd
 from metrics import overview
 
 filters = current_filters()
@@ -19,17 +19,6 @@ with ctx.friendly_errors():
     show_decided_alerts()
 
 FORMAT = {k.name: k for k in overview.KPIS}
-HELP = {
-    "requests": help_of("volume"),
-    "cost_per_resolved": help_of("cost_per_resolved"),
-    "cost_per_request": "Model spend per request: the figure a cost dashboard shows, blind to failed answers.",
-    "escalation_rate": help_of("escalation_rate"),
-    "p95_ms": "95th percentile of end-to-end latency, read from the daily rollup's histogram (within 1.3%).",
-    "resolution_rate": help_of("resolution_rate"),
-    "thumbs_up_rate": help_of("thumbs_up_rate"),
-    "error_rate": help_of("error_rate"),
-    "cheap_share": help_of("cheap_share"),
-}
 
 
 def _shown(value: float, fmt: str) -> str:
@@ -61,7 +50,7 @@ with ctx.friendly_errors():
                     _shown(values["current"], kpi.fmt),
                     delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
                     delta_color="normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off",
-                    help=HELP[name],
+                    help=kpi.help,
                 )
                 if len(trend) > 1:
                     display.chart(charts.sparkline(trend, "day", name, percent=kpi.fmt == "percent"))

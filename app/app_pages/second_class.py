@@ -11,6 +11,7 @@ from app.components.alerts import show_decided_alerts
 from app.filters import current_filters
 from app.formatting import help_of, percent, usd
 from metrics.decisions import second_class_users
+from metrics.gaps import Status
 
 filters = current_filters()
 st.title("Second-class users")
@@ -46,7 +47,7 @@ with ctx.friendly_errors():
             st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
             st.markdown(row.evidence)
             scored = ctx.answer("calibration", dimension=row.dimension, since=since, until=until, where=where).tests
-            mis = scored[(scored["segment"] == row.segment) & (scored["status"] == "confirmed")]
+            mis = scored[(scored["segment"] == row.segment) & (scored["status"] == Status.CONFIRMED)]
             for sentence in mis["evidence"]:
                 st.markdown(f"Why: {sentence}.")
             mine = reach.loc[(row.dimension, row.segment)]

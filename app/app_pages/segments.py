@@ -8,9 +8,11 @@ from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
 from app.formatting import help_of
 from metrics import calibration
-from metrics.gaps import ALL_METRICS, BINARY, STATUS_WORDS, traffic_to_decide
+from metrics.gaps import ALL_METRICS, DEFAULT_METRICS, STATUS_WORDS, Status, traffic_to_decide
+from metrics.registry import METRICS
 
-RATES = ["escalation_rate", "resolution_rate", "thumbs_up_rate", "cheap_share", "error_rate"]
+# The heatmap's rates: every binary metric of the metric table.
+RATES = [m.name for m in METRICS if m.kind == "binary"]
 
 filters = current_filters()
 st.title("Segments")
@@ -23,7 +25,7 @@ dimensions = left.multiselect(
     max_selections=2,
     key="segments_dims",
 )
-chosen = right.multiselect("Metrics", list(ALL_METRICS), default=list(BINARY), key="segments_metrics")
+chosen = right.multiselect("Metrics", list(ALL_METRICS), default=list(DEFAULT_METRICS), key="segments_metrics")
 if not dimensions or not chosen:
     st.info("Choose at least one dimension and one metric.")
     st.stop()
@@ -46,7 +48,7 @@ shown = [
     "ci_low", "ci_high", "adjusted_gap", "p_adjusted", "requests", "users", "more_requests_to_decide",
 ]  # fmt: skip
 display.table(table[shown], "gaps")
-undecided = table[table["status"] == "underpowered"]
+undecided = table[table["status"] == Status.UNDERPOWERED]
 for row in undecided.itertuples():
     st.caption(
         f"{row.dimension} = {row.segment}, {row.metric}: no gap shown yet, and not enough traffic to rule one out; "
@@ -57,7 +59,7 @@ judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
 if not judged.empty:
     display.chart(charts.forest(judged, "Gaps with their 95% intervals"))
 
-explained = table[table["status"] == "explained_by_task_mix"]
+explained = table[table["status"] == Status.EXPLAINED_BY_TASK_MIX]
 for dimension in explained["dimension"].unique():
     st.subheader(f"Task mix by {dimension}")
     st.caption("These segments ask different things; within each task type the gap disappears or reverses.")
@@ -87,7 +89,7 @@ else:
     curve = scored.curves.assign(score=scored.curves["mean_score"].round(2))
     title = f"{outcome} by router score, per {dimensions[0]}"
     display.chart(charts.lines(curve, "score", "rate", "segment", title, outcome, percent=True))
-    for row in scored.tests[scored.tests["status"] == "confirmed"].itertuples():
+    for row in scored.tests[scored.tests["status"] == Status.CONFIRMED].itertuples():
         st.warning(row.evidence)
     display.table(scored.tests, f"calibration-{dimensions[0]}")
 

@@ -6,17 +6,31 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-# Status colours read the same on every page: red confirmed, amber warning, grey undecided, green equivalent.
-STATUS_COLORS = {
-    "confirmed": "#c62828",
-    "warning": "#ef6c00",
-    "explained_by_task_mix": "#6a1b9a",
-    "underpowered": "#9e9e9e",
-    "insufficient_data": "#bdbdbd",
-    "nonresponse_biased": "#8d6e63",
-    "equivalent": "#2e7d32",
-    "no_evidence": "#607d8b",
-    "model_failed": "#000000",
+from metrics.gaps import STATUS_LABELS, Status
+
+# Status colours read the same on every page, from the Okabe-Ito palette (safe for colour-blind readers), and each
+# status also has its own marker and label (STATUS_LABELS), so no reading depends on colour alone.
+STATUS_COLORS: dict[str, str] = {
+    Status.CONFIRMED: "#D55E00",  # vermillion
+    Status.WARNING: "#E69F00",  # orange
+    Status.EXPLAINED_BY_TASK_MIX: "#CC79A7",  # reddish purple
+    Status.UNDERPOWERED: "#999999",
+    Status.INSUFFICIENT_DATA: "#C8C8C8",
+    Status.NONRESPONSE_BIASED: "#56B4E9",  # sky blue
+    Status.EQUIVALENT: "#009E73",  # bluish green
+    Status.NO_EVIDENCE: "#0072B2",  # blue
+    Status.MODEL_FAILED: "#000000",
+}
+STATUS_MARKERS: dict[str, str] = {
+    Status.CONFIRMED: "x",
+    Status.WARNING: "triangle-up",
+    Status.EXPLAINED_BY_TASK_MIX: "diamond",
+    Status.UNDERPOWERED: "circle-open",
+    Status.INSUFFICIENT_DATA: "circle-open-dot",
+    Status.NONRESPONSE_BIASED: "square-open",
+    Status.EQUIVALENT: "circle",
+    Status.NO_EVIDENCE: "square",
+    Status.MODEL_FAILED: "asterisk-open",
 }
 HEIGHT = 360
 
@@ -26,13 +40,14 @@ def _finish(fig: go.Figure, title: str, y_title: str | None = None, percent: boo
         title=title,
         height=HEIGHT,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        # Below the plot: a legend above it sat on the title.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "title": None},
         template="plotly_white",
     )
     if y_title is not None:
         fig.update_yaxes(title=y_title)
-    if percent:
-        fig.update_yaxes(tickformat=".0%")
+    if percent:  # a rate never reads past 0% or 100%, whatever the markers' padding asks for
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero", autorangeoptions={"clipmin": 0, "clipmax": 1})
     return fig
 
 
@@ -57,6 +72,7 @@ def bars(
 ) -> go.Figure:
     """Grouped (or stacked) bars."""
     fig = px.bar(frame, x=x, y=y, color=color, barmode="stack" if stacked else "group")
+    fig.update_yaxes(rangemode="tozero")  # a bar's length is its value: bars start at zero
     return _finish(fig, title, y_title, percent)
 
 
@@ -99,8 +115,12 @@ def forest(gaps: pd.DataFrame, title: str) -> go.Figure:
                 x=group["gap"],
                 y=group["label"],
                 mode="markers",
-                name=str(status).replace("_", " "),
-                marker={"color": STATUS_COLORS.get(str(status), "#333333"), "size": 9},
+                name=STATUS_LABELS.get(str(status), str(status)),
+                marker={
+                    "color": STATUS_COLORS.get(str(status), "#333333"),
+                    "symbol": STATUS_MARKERS.get(str(status), "circle"),
+                    "size": 10,
+                },
                 error_x={"type": "data", "symmetric": False, "array": group["plus"], "arrayminus": group["minus"]},
                 customdata=group[["requests", "p_adjusted"]],
                 hovertemplate="%{y}<br>gap %{x:.3f}<br>requests %{customdata[0]:,}<br>"

@@ -19,8 +19,8 @@ from metrics.gaps._sums import (
 )
 from metrics.gaps._table import gap_table_from_cells
 from metrics.gaps._vocabulary import (
-    BINARY,
     COST,
+    DEFAULT_METRICS,
     LATENCY,
     ORDINAL,
     GapSettings,
@@ -202,7 +202,7 @@ def gap_table(
     if shards is None and store.cluster:
         shards = Shards.of_cluster(store, store.cluster)
     grain = "cell" if settings.audit else "moments"  # the audit's models fit on the cells
-    more = bool(set(metrics or BINARY) & {ORDINAL, COST})
+    more = bool(set(metrics or DEFAULT_METRICS) & {ORDINAL, COST})
     cells = {d: load_cells(store, d, since, until, where, grain, more, shards) for d in dimensions}
     latency = None
     if metrics and LATENCY in metrics:

@@ -18,6 +18,7 @@ from metrics.gaps._sums import DimensionSums
 from metrics.gaps._vocabulary import (
     ALL_METRICS,
     BINARY,
+    DEFAULT_METRICS,
     GapSettings,
     Progress,
     Status,
@@ -135,7 +136,7 @@ def gap_table_from_cells(
     ``progress(stage, done, total)`` hears of each comparison tested, then of each one audited.
     """
     report = progress or (lambda stage, done, total: None)
-    chosen = metrics or list(BINARY)
+    chosen = metrics or list(DEFAULT_METRICS)
     unknown = sorted(set(chosen) - set(ALL_METRICS))
     if unknown:
         raise ValueError(f"no gap test for {unknown}: choose from {', '.join(ALL_METRICS)}")

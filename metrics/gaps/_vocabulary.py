@@ -6,6 +6,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from metrics.registry import METRICS, Metric
+
 
 class Status(enum.StrEnum):
     """What a comparison says (the values of the status column)."""
@@ -38,13 +40,34 @@ STATUS_WORDS: dict[str, str] = {
 }
 
 
+# The gap metrics, from the metric table (metrics.registry): a metric's kind chooses its test, its margin is the
+# verdicts' margin. Keyed by the gap name that gap tables, decisions and alert rules carry.
+GAP_METRICS: dict[str, Metric] = {m.gap.name: m for m in METRICS if m.gap is not None}
+
+# Each status in two words and an icon, so that it reads without its colour (tables, legends, cards).
+STATUS_LABELS: dict[str, str] = {
+    Status.CONFIRMED: "✖ Real gap",
+    Status.WARNING: "⚠ Early warning",
+    Status.EXPLAINED_BY_TASK_MIX: "⇄ Task mix",
+    Status.UNDERPOWERED: "… Needs traffic",
+    Status.INSUFFICIENT_DATA: "∅ Too little data",
+    Status.NONRESPONSE_BIASED: "? Too few ratings",
+    Status.EQUIVALENT: "✔ Served the same",
+    Status.NO_EVIDENCE: "○ No evidence",
+    Status.MODEL_FAILED: "! Not computed",
+}
+
+
 # Binary metrics: (events column, trials column) of gap_cells.
 BINARY: dict[str, tuple[str, str]] = {
-    "escalation_rate": ("escalated", "requests"),
-    "error_rate": ("errors", "requests"),
-    "resolution_rate": ("resolved", "known"),
-    "thumbs_up_rate": ("thumbs_up", "rated"),
+    name: m.gap.sums for name, m in GAP_METRICS.items() if m.kind == "binary" and m.gap and m.gap.sums
 }
+
+
+def _the_one(kind: str) -> str:
+    """The gap metric of a kind that has one test of its own (its sums are specific to it)."""
+    (name,) = (name for name, m in GAP_METRICS.items() if m.kind == kind)
+    return name
 
 
 # Every ratio of per-user sums whose cluster-robust variance a test needs: numerator -> denominator.
@@ -55,20 +78,28 @@ RATIOS: dict[str, str] = {
 }
 
 
-# Other kinds: CSAT as ordinal, p95 latency and cost per request as ratios.
-ORDINAL = "csat"
+# Other kinds: CSAT as ordinal, p95 latency as a quantile and cost per request as a mean, each compared as a ratio.
+ORDINAL = _the_one("ordinal")
 
 
-LATENCY = "latency_p95"
+LATENCY = _the_one("quantile")
 
 
-COST = "cost_per_request"
+COST = _the_one("mean")
 
 
 OTHER = (ORDINAL, LATENCY, COST)
 
 
 ALL_METRICS = (*BINARY, *OTHER)
+
+
+# What a gap run tests when no metric is named.
+DEFAULT_METRICS = tuple(name for name, m in GAP_METRICS.items() if m.gap and m.gap.default)
+
+
+# The practical margin of each gap metric (see metrics.registry.Metric).
+MARGINS: dict[str, float] = {name: float(m.margin or 0.0) for name, m in GAP_METRICS.items()}
 
 
 COLUMNS = (
@@ -97,18 +128,8 @@ class GapSettings:
     q: float = 0.05  # false discovery rate across the run
     alpha: float = 0.05  # level of the displayed intervals
     # Margins: rate points for binary metrics, probability of superiority away from 0.5 for CSAT, and the
-    # relative change (ratio - 1) for p95 latency and cost per request.
-    delta: dict[str, float] = field(
-        default_factory=lambda: {
-            "escalation_rate": 0.02,
-            "error_rate": 0.02,
-            "resolution_rate": 0.03,
-            "thumbs_up_rate": 0.03,
-            "csat": 0.05,
-            "latency_p95": 0.15,
-            "cost_per_request": 0.10,
-        }
-    )
+    # relative change (ratio - 1) for p95 latency and cost per request; the metric table's unless a run sets them.
+    delta: dict[str, float] = field(default_factory=lambda: dict(MARGINS))
     min_requests: int = 200
     min_ratings: int = 100  # CSAT
     min_tail_requests: int = 1000  # p95: and n * 0.05 >= 50
