@@ -56,12 +56,16 @@ class OutsideTheStore(ValueError):
     """A read-only client's statement would read or write outside the store."""
 
 
-def check(sql: str, table_functions: Iterable[str]) -> None:
+def check(sql: str, table_functions: Iterable[str], own_cluster: str = "") -> None:
     """Raise ``OutsideTheStore`` if ``sql`` calls a function that reaches outside the store or writes a file.
 
     ``table_functions``: the engine's table functions (``SELECT name FROM system.table_functions``); names are
-    compared without case, so a spelling the engine would reject is refused too.
+    compared without case, so a spelling the engine would reject is refused too. ``own_cluster``: the cluster that
+    holds the store, whose shards the gap queries read with ``cluster('<own_cluster>', view(...))``
+    (sql/queries/cluster_shards.sql); the query inside is checked like any other.
     """
+    if own_cluster:
+        sql = sql.replace(f"cluster('{own_cluster}', view(", "(view(")
     code = _code(sql)
     if _INTO_OUTFILE.search(code):
         raise OutsideTheStore("read-only clients cannot write files (INTO OUTFILE)")

@@ -2,7 +2,9 @@
 
 With a cluster name the same schema is rendered for a ClickHouse cluster: every table becomes a replicated
 ``<name>_local`` table ``ON CLUSTER`` with a ``Distributed`` table named ``<name>`` over it, and materialized
-views read and write the local tables, so each shard rolls up its own rows.
+views read and write the local tables, so each shard rolls up its own rows. A Distributed table shards on the
+expression of the ``-- shard key:`` line above its table (``rand()`` without one); a table that replaces or
+collapses rows shards on columns that the rows which must meet share (tests/test_cluster.py checks it).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from routewatch.sqlfiles import Migration, migrations, query
-from routewatch.store import Store
+from routewatch.store import Store, check_cluster_name
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 _VIEW = re.compile(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+)")
@@ -26,7 +28,6 @@ _INSERT = re.compile(r"^INSERT INTO ", re.MULTILINE)
 _REWRITE = re.compile(r"\bMATERIALIZE COLUMN\b")
 # A data step may use a row version greater than any in the store, bound as this parameter.
 FRESH_VERSION = "{fresh_version:UInt64}"
-_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def _tables(all_migrations: list[Migration]) -> list[str]:
@@ -36,9 +37,7 @@ def _tables(all_migrations: list[Migration]) -> list[str]:
 
 def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[str]:
     """Rewrite one schema statement for a cluster (see the module docstring)."""
-    if not _CLUSTER_NAME.fullmatch(cluster):
-        raise ValueError(f"invalid cluster name {cluster!r}")
-    on = f"ON CLUSTER `{cluster}`"
+    on = f"ON CLUSTER `{check_cluster_name(cluster)}`"
     table = _TABLE.search(statement)
     if table:
         name = table.group(1)
@@ -111,7 +110,9 @@ def table_exists(store: Store, name: str) -> bool:
 
 
 def migrate(store: Store, cluster: str | None = None, until: int | None = None) -> list[int]:
-    """Apply pending migrations in order (up to version ``until`` if given) and return the versions applied now."""
+    """Apply pending migrations in order (up to version ``until`` if given) and return the versions applied now;
+    on ``cluster`` (by default the one the store's DSN names) as ON CLUSTER statements."""
+    cluster = cluster or store.cluster or None
     applied_now = []
     with store.session():
         for statement in ledger_statements(cluster):

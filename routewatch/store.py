@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import clickhouse_connect
 import pandas as pd
@@ -28,6 +28,7 @@ from routewatch.locks import POLL_S, file_lock, others_waiting
 from routewatch.sqlfiles import query
 
 _CHDB_BUSY = "Cannot lock file"
+_CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 class StoreError(RuntimeError):
@@ -40,6 +41,14 @@ class StoreBusy(StoreError):
 
 class StoreTimeout(StoreError):
     """A read-only client's query ran past its time limit (``max_execution_time``)."""
+
+
+def check_cluster_name(cluster: str) -> str:
+    """``cluster`` when it is a cluster name (letters, digits, ``_`` and ``-``; it becomes an identifier), else
+    ``ValueError``."""
+    if not _CLUSTER_NAME.fullmatch(cluster):
+        raise ValueError(f"invalid cluster name {cluster!r}")
+    return cluster
 
 
 def redact(text: str) -> str:
@@ -76,13 +85,22 @@ class Store:
         another process waits for the store), so that the next unit of work skips opening it again (the
         dashboard's pages)."""
         self.dsn = dsn
+        parts = urlsplit(dsn)
+        # A store on a ClickHouse cluster names it in its DSN (?cluster=NAME): migrations then create the cluster's
+        # tables, and the gap statistics are computed shard by shard (README, "Past one machine").
+        options = dict(parse_qsl(parts.query))
+        self.cluster = options.pop("cluster", "")
+        if self.cluster and not _CLUSTER_NAME.fullmatch(self.cluster):
+            raise StoreError(f"invalid cluster name {self.cluster!r} in the store's DSN (letters, digits, _ and -)")
+        self._client_dsn = parts._replace(query=urlencode(options)).geturl() if self.cluster else dsn
         self.read_only = read_only or fixed_settings
         self.time_limit_s = time_limit_s
         self.fixed_settings = fixed_settings
         self._table_functions: frozenset[str] | None = None
         self.lock_timeout_s = lock_timeout_s
-        parts = urlsplit(dsn)
         self.embedded = parts.scheme == "chdb"
+        if self.embedded and self.cluster:
+            raise StoreError("an embedded store lives on one machine: a cluster needs a ClickHouse server DSN")
         self._password = parts.password or ""
         if self.embedded:
             raw_path = dsn[len("chdb://") :]
@@ -122,10 +140,10 @@ class Store:
             if self.embedded:
                 assert self.path is not None
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                return clickhouse_connect.get_client(dsn=self.dsn, settings=self._settings())
+                return clickhouse_connect.get_client(dsn=self._client_dsn, settings=self._settings())
             if getattr(self._local, "server_client", None) is None:  # one client (and session) per thread
                 self._local.server_client = clickhouse_connect.get_client(
-                    dsn=self.dsn, settings=self._settings(), connect_timeout=10, send_receive_timeout=300
+                    dsn=self._client_dsn, settings=self._settings(), connect_timeout=10, send_receive_timeout=300
                 )
             return self._local.server_client
         except Exception as exc:
@@ -318,7 +336,7 @@ class Store:
             names = client.query(query("table_functions").text).result_rows
             self._table_functions = frozenset(str(row[0]) for row in names)
         try:
-            guard.check(sql, self._table_functions)
+            guard.check(sql, self._table_functions, self.cluster)
         except guard.OutsideTheStore as exc:
             raise StoreError(str(exc)) from None
 

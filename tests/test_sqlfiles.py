@@ -69,6 +69,7 @@ def _representative(template: Query, full: bool) -> dict[str, str]:
         "cost": "cost / 1e9" if full else "NULL",
         "columns": '"request_id", "startTime"',
         "cluster": "fleet",
+        "query": "SELECT count() FROM requests_live",
         "sharding_key": "cityHash64(request_id)" if full else "rand()",
     }
     unknown = set(template.slots) - set(values)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pytest
 
 from routewatch.migrations import latest_version, migrate, plan, schema_version
@@ -83,7 +88,8 @@ def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> 
     assert "CREATE TABLE IF NOT EXISTS requests_local ON CLUSTER `prod`" in text
     engine = "ReplicatedVersionedCollapsingMergeTree('/clickhouse/tables/{shard}/{database}/requests_local'"
     assert f"{engine}, '{{replica}}', sign, version)" in text
-    assert "ENGINE = Distributed(`prod`, currentDatabase(), requests_local, cityHash64(request_id))" in text
+    assert "ENGINE = Distributed(`prod`, currentDatabase(), requests_local, cityHash64(user_id))" in text
+    assert "ENGINE = Distributed(`prod`, currentDatabase(), request_keys_local, cityHash64(request_id))" in text
     views = [s for s in statements if "MATERIALIZED VIEW" in s]
     assert views and all("FROM requests_local" in v and "_local AS" in v for v in views)
     assert "non_replicated_deduplication_window" not in text
@@ -142,6 +148,50 @@ def test_a_clickhouse_server_round_trip(tmp_path: object) -> None:
     report = ingest(server, [str(path)])
     assert report.total("read") == 1
     assert server.query_rows("SELECT count() FROM requests FINAL WHERE request_id = 'server-1'")[0][0] == 1
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("ROUTEWATCH_TEST_CLICKHOUSE_URL") and os.environ.get("ROUTEWATCH_TEST_CLICKHOUSE_CLUSTER")),
+    reason="set ROUTEWATCH_TEST_CLICKHOUSE_URL to a node of a ClickHouse cluster and ROUTEWATCH_TEST_CLICKHOUSE_CLUSTER"
+    " to its name (deploy/cluster/compose.yaml)",
+)
+def test_a_clickhouse_cluster_runs_the_gap_table_and_decide(tmp_path: Path) -> None:
+    """On a fresh database of the cluster, with a DSN that names it: the schema ON CLUSTER (by the ingest), rows
+    through the Distributed tables, the gap table through them and shard by shard (the same table), and `decide`,
+    which judges each day once."""
+    from alerts.judge import decide
+    from ingest.load import ingest
+    from ingest.synthetic import generate, write_jsonl
+    from metrics.gaps import ALL_METRICS, gap_table
+
+    cluster = os.environ["ROUTEWATCH_TEST_CLICKHOUSE_CLUSTER"]
+    node = Store(os.environ["ROUTEWATCH_TEST_CLICKHOUSE_URL"])
+    database = f"routewatch_test_{uuid.uuid4().hex[:12]}"
+    node.command(f"CREATE DATABASE {database} ON CLUSTER `{cluster}`")
+    try:
+        address = urlsplit(node.dsn)._replace(path=f"/{database}")
+        server = Store(urlunsplit(address._replace(query=f"cluster={cluster}")))  # as a team's DSN names it
+        through_distributed = Store(urlunsplit(address))
+        ingest(server, [str(write_jsonl(generate(20_000, seed=5, days=10), tmp_path / "t.jsonl"))])  # migrates
+        distributed = server.query_rows(
+            "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'requests'"
+        )
+        assert "Distributed" in distributed[0][0] and "cityHash64(user_id)" in distributed[0][0]
+        assert server.query_rows("SELECT count() FROM requests FINAL")[0][0] == 20_000
+        dimensions, metrics = ["language", "channel"], list(ALL_METRICS)
+        key = ["dimension", "segment", "metric"]
+        whole = gap_table(through_distributed, dimensions, metrics=metrics).sort_values(key)
+        sharded = gap_table(server, dimensions, metrics=metrics).sort_values(key)  # shard by shard
+        assert sharded["requests"].tolist() == whole["requests"].tolist() and whole["requests"].sum() > 0
+        assert sharded["status"].tolist() == whole["status"].tolist()
+        for column in ("gap", "ci_low", "ci_high", "p_value", "adjusted_gap"):
+            np.testing.assert_allclose(sharded[column], whole[column], rtol=1e-7, atol=1e-12, err_msg=column)
+        now = datetime(2026, 11, 2, tzinfo=UTC)
+        run = decide(server, ["language", "channel", "tier"], now=now)
+        assert run.windows and run.rows > 0
+        assert decide(server, ["language", "channel", "tier"], now=now).windows == []
+    finally:
+        node.command(f"DROP DATABASE IF EXISTS {database} ON CLUSTER `{cluster}` SYNC")
 
 
 def test_compact_merges_parts_and_changes_no_number(store: Store, tmp_path: object) -> None:

@@ -23,10 +23,11 @@ request as ratios (a user-level bootstrap, a linearized ratio of means).
 
 The package: ``_vocabulary`` (statuses, metric kinds, settings), ``_sums`` (sums over users and their
 cluster-robust variances), ``_statistics`` (the tests and intervals), ``_contrasts`` (one segment against its
-reference, per metric kind), ``_table`` (the run: correction and verdicts) and ``_loading`` (from the store).
+reference, per metric kind), ``_table`` (the run: correction and verdicts) and ``_loading`` (from the store, or
+shard by shard from a store sharded by user: ``Shards``).
 """
 
-from metrics.gaps._loading import gap_table, load_cells, load_latency, segment_query
+from metrics.gaps._loading import Shards, gap_table, load_cells, load_latency, segment_query
 from metrics.gaps._statistics import (
     detectable_effect,
     minimum_detectable_gap,
@@ -41,6 +42,7 @@ from metrics.gaps._sums import (
     DimensionSums,
     cluster_counts,
     effective_users,
+    merge_shard_sums,
     pooled_design_effect,
     segment_moments,
 )
@@ -88,6 +90,7 @@ __all__ = [
     "GapRow",
     "GapSettings",
     "Progress",
+    "Shards",
     "Status",
     "cluster_counts",
     "detectable_effect",
@@ -98,6 +101,7 @@ __all__ = [
     "join_note",
     "load_cells",
     "load_latency",
+    "merge_shard_sums",
     "minimum_detectable_gap",
     "pooled_design_effect",
     "score_interval",

@@ -152,6 +152,20 @@ def pooled_design_effect(groups: tuple[pd.Series, ...], events: str, trials: str
     return max(1.0, residual / binomial) if binomial > 0 else 1.0
 
 
+# The keys of a row of gap_cells or gap_moments; the other columns are sums.
+SUM_KEYS = ("grain", "segment", "task_type", "user_id")
+
+
+def merge_shard_sums(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of gap_cells or gap_moments of a whole store from those of its shards (a list of frames, each any
+    number of shards' rows), sorted by their keys: the sums of rows with the same keys. Exact, integers staying
+    integers, when each user's requests are on one shard: a user's sums, and so their squares, never straddle two
+    shards (README, "Past one machine")."""
+    frame = pd.concat(parts, ignore_index=True)
+    keys = [key for key in SUM_KEYS if key in frame]
+    return frame.groupby(keys, as_index=False, sort=True).sum()
+
+
 def moments_and_tasks(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per segment, its sums and their moments over users; per (segment, task_type), its sums: from rows of any
     grain of gap_cells or from gap_moments."""

@@ -1,6 +1,7 @@
 -- name: migrations_ledger
 -- params: none
 -- returns: nothing; creates the table that records applied schema migrations
+-- shard key: version
 CREATE TABLE IF NOT EXISTS schema_migrations
 (
     version UInt32,

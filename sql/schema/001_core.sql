@@ -5,7 +5,11 @@
 -- live version per request. Read live rows with FINAL, or aggregate with sign. written_version is the version
 -- of the ingest chunk that wrote the row, so a chunk can be decided again exactly as it was (see ingest/load.py).
 
--- shard key: cityHash64(request_id)
+-- On a cluster a user's requests live on one shard (the gap statistics group by user shard-local). Every row a
+-- request gets keeps its user except a re-sent version that names another: the cancel row is a copy of the
+-- version it replaces, so it lands beside it, and the new version on its own user's shard (README, "Past one
+-- machine").
+-- shard key: cityHash64(user_id)
 CREATE TABLE IF NOT EXISTS requests
 (
     request_id String,
@@ -114,6 +118,7 @@ SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Rows that failed parsing or validation, with every reason. Keyed by file content and line, so loading the
 -- same file twice quarantines nothing twice.
+-- shard key: cityHash64(file_hash)
 CREATE TABLE IF NOT EXISTS quarantine
 (
     file_hash String,
@@ -129,6 +134,7 @@ ORDER BY (file_hash, source_line)
 SETTINGS non_replicated_deduplication_window = 10000;
 
 -- The ledger: one row per ingest batch (one input file in one run), rewritten as it progresses.
+-- shard key: cityHash64(batch_id)
 CREATE TABLE IF NOT EXISTS ingest_batches
 (
     batch_id String,

@@ -1,6 +1,7 @@
 -- gap_decisions: the verdict on every segment contrast for every closed decision window (a UTC day), written
 -- once by `routewatch decide`; running the job again on a decided window changes nothing. The CUSUM columns
 -- carry the early-warning statistic from window to window.
+-- shard key: cityHash64(dimension, segment, metric)
 CREATE TABLE IF NOT EXISTS gap_decisions
 (
     window_start Date,
