@@ -20,17 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from alerts.delivery import DeliveryReport, Retry, deliver, email_body, record
-from alerts.lifecycle import AlreadyEvaluated, Change, evaluate, incident_table, last_evaluated
+from alerts.lifecycle import AlreadyEvaluated, Change, Evaluation, evaluate, incident_table, windows_to_evaluate
 from alerts.message import AlertItem, Digest, Underpowered, compose, dashboard_link, requests_to_decide, sentence
 from alerts.rules import Recipient, Rules, check_address
 from alerts.state import incidents, open_state, outbox, state_url
-from alerts.verdicts import decisions_since, period, segment_reach
+from alerts.verdicts import decided_windows, decisions_since, period, segment_reach
 from metrics.gaps import Status
 from routewatch.settings import Settings
 from routewatch.store import Store
 
 LOG = logging.getLogger("routewatch.alerts")
-FIRST_WINDOW = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,37 @@ class Outgoing:
     body: str
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What an evaluation found and the messages it calls for (recorded in the outbox unless a preview)."""
+
+    evaluation: Evaluation
+    messages: list[Outgoing]
+
+    @property
+    def windows(self) -> list[date]:
+        return self.evaluation.windows
+
+    def notes(self) -> list[str]:
+        """What a person should know about how the windows were evaluated: a first run that caught up with a long
+        history, and windows judged again."""
+        notes = []
+        caught_up = self.windows[:-1] if self.evaluation.first else []
+        if caught_up:
+            notes.append(
+                f"first run: {len(caught_up)} older decided day(s) ({caught_up[0]} to {caught_up[-1]}) were "
+                f"evaluated and recorded as seen without a message each; the messages tell what is open as of "
+                f"{self.windows[-1]}"
+            )
+        if self.evaluation.rejudged:
+            days = self.evaluation.rejudged
+            notes.append(
+                f"{len(days)} day(s) judged again since they were evaluated ({days[0]} to {days[-1]}): only their "
+                "changed verdicts were evaluated again"
+            )
+        return notes
+
+
 @dataclass
 class JobReport:
     """What one ``alerts run`` did."""
@@ -53,6 +83,17 @@ class JobReport:
     changes: int
     recorded: int
     delivery: DeliveryReport
+    notes: list[str]
+
+    def summary(self) -> list[str]:
+        """The run's output, one line each."""
+        delivery = self.delivery
+        return [
+            *self.notes,
+            f"judged {len(self.judged)} day(s), evaluated {len(self.evaluated)} window(s): {self.changes} change(s), "
+            f"{self.recorded} message(s) recorded; sent {len(delivery.sent)}, failed {len(delivery.failed)}"
+            + (f", {len(delivery.busy)} being sent by another run" if delivery.busy else ""),
+        ]
 
 
 def judge(store: Store, rules: Rules, now: datetime | None = None) -> list[date]:
@@ -64,8 +105,10 @@ def judge(store: Store, rules: Rules, now: datetime | None = None) -> list[date]
     return decide(store, list(rules.dimensions), now=now).windows
 
 
-def _notices(changes: Sequence[Change]) -> dict[int, tuple[str, date]]:
-    """Each changed incident's notice for this run: an alert opened and closed within one run is not told."""
+def _notices(changes: Sequence[Change], first: date | None = None) -> dict[int, tuple[str, date]]:
+    """Each changed incident's notice for this run: an alert opened and closed within one run is not told. On a
+    first run (``first``: its newest window) every notice is told as of that window, so that a long history
+    gives one message, not one per decided day."""
     kinds: dict[int, list[Change]] = defaultdict(list)
     for change in changes:
         kinds[change.incident_id].append(change)
@@ -74,7 +117,7 @@ def _notices(changes: Sequence[Change]) -> dict[int, tuple[str, date]]:
         opened = any(c.kind == "new" for c in seen)
         if opened and seen[-1].kind == "resolved":
             continue
-        notices[incident_id] = ("new" if opened else seen[-1].kind, seen[-1].window)
+        notices[incident_id] = ("new" if opened else seen[-1].kind, first or seen[-1].window)
     return notices
 
 
@@ -162,46 +205,60 @@ def _underpowered(decisions: pd.DataFrame, window: date, rules: Rules, recipient
     return found
 
 
+def _again(evaluation: Evaluation, decisions: pd.DataFrame) -> str:
+    """The outbox key suffix of a run that evaluated windows judged again (their messages are new ones): when
+    they were judged; empty otherwise."""
+    if not evaluation.rejudged:
+        return ""
+    rows = decisions[decisions["window_start"].isin(evaluation.rejudged)]
+    return f":judged-again:{pd.Timestamp(rows['decided_at'].max()).isoformat()}"
+
+
 def plan_messages(
     connection: sa.Connection,
     store: Store,
     settings: Settings,
     rules: Rules,
-    windows: Sequence[date],
-    changes: Sequence[Change],
+    evaluation: Evaluation,
     decisions: pd.DataFrame,
     chart: bool = True,
 ) -> list[Outgoing]:
-    """The emails and webhook bodies that the evaluation of ``windows`` calls for: one email a run to each
-    immediate subscriber, one per decided day to each daily one, a digest on each closing Sunday to each weekly
-    one (even when nothing is new), and one body a run to each webhook."""
+    """The emails and webhook bodies that an evaluation calls for: one email a run to each immediate subscriber,
+    one per decided day with news to each daily one, a digest on each newly closing Sunday to each weekly one
+    (even when nothing is new), and one body a run to each webhook. A first run over a long history tells what
+    is open as of its newest window only: one daily email, the newest Sunday's digest."""
     check_address("ROUTEWATCH_MAIL_FROM", settings.mail_from)
-    notices = _notices(changes)
+    windows = evaluation.windows
+    last = max(windows) if windows else None
+    notices = _notices(evaluation.changes, last if evaluation.first else None)
     rows = _incidents(connection, list(notices))
     changed = _items(store, settings, [(notices[i][0], rows[i]) for i in sorted(notices)])
     windows_of = {item.incident["id"]: notices[item.incident["id"]][1] for item in changed}
-    last = max(windows) if windows else None
+    sundays = [w for w in windows if w.isoweekday() == 7 and w not in evaluation.rejudged]
+    if evaluation.first:
+        sundays = sundays[-1:]
+    again = _again(evaluation, decisions)
     messages: list[Outgoing] = []
     for recipient in rules.recipients:
         mine = [
             i for i in changed if recipient.wants(i.incident["dimension"], i.incident["segment"], i.incident["metric"])
         ]
         if recipient.schedule == "immediate" and mine:
-            messages.append(_email(f"immediate:{recipient.address}:{last}", recipient.address, settings, mine,
+            messages.append(_email(f"immediate:{recipient.address}:{last}{again}", recipient.address, settings, mine,
                                    chart=chart))  # fmt: skip
         elif recipient.schedule == "daily":
             for window in sorted({windows_of[i.incident["id"]] for i in mine}):
                 today = [i for i in mine if windows_of[i.incident["id"]] == window]
-                messages.append(_email(f"daily:{recipient.address}:{window}", recipient.address, settings, today,
-                                       chart=chart))  # fmt: skip
+                messages.append(_email(f"daily:{recipient.address}:{window}{again}", recipient.address, settings,
+                                       today, chart=chart))  # fmt: skip
         elif recipient.schedule == "weekly":
-            for sunday in (w for w in windows if w.isoweekday() == 7):
+            for sunday in sundays:
                 messages.append(_weekly(connection, store, settings, rules, recipient, sunday, decisions, chart))
     if changed:
         for webhook in rules.webhooks:
             title = f"routewatch: {len(changed)} alert change(s) up to {last}"
             body = _webhook_body(webhook.format, changed, settings, title)
-            messages.append(Outgoing(f"webhook:{webhook.name}:{last}", "webhook", webhook.name, title, body))
+            messages.append(Outgoing(f"webhook:{webhook.name}:{last}{again}", "webhook", webhook.name, title, body))
     return messages
 
 
@@ -235,29 +292,37 @@ def _weekly(
     return _email(f"weekly:{recipient.address}:{sunday}", recipient.address, settings, still, digest, chart)
 
 
+def _first_pending(engine: Engine, store: Store) -> date | None:
+    """The oldest decided window that is new to the alerts or judged again since they evaluated it."""
+    with engine.connect() as connection:
+        new, rejudged = windows_to_evaluate(connection, decided_windows(store))
+    pending = [*new, *rejudged]
+    return min(pending) if pending else None
+
+
 def evaluate_and_record(
     engine: Engine, store: Store, settings: Settings, rules: Rules, *, chart: bool = True, commit: bool = True
-) -> tuple[list[date], int, list[Outgoing]]:
-    """Evaluate the verdicts not evaluated yet and put the messages they call for in the outbox, in one
-    transaction (rolled back when ``commit`` is false: a preview). Returns the windows, the changes and the
-    messages; nothing when another run evaluated the same windows first."""
-    with engine.connect() as connection:
-        since = last_evaluated(connection) or FIRST_WINDOW
-    decisions = decisions_since(store, since)
+) -> Plan:
+    """Evaluate the verdicts not evaluated yet (and those of windows judged again) and put the messages they call
+    for in the outbox, in one transaction (rolled back when ``commit`` is false: a preview). Nothing when another
+    run evaluated the same windows first."""
+    nothing = Plan(Evaluation([], []), [])
+    first = _first_pending(engine, store)
+    if first is None:
+        return nothing
+    decisions = decisions_since(store, first - timedelta(days=1))
     with engine.connect() as connection:
         transaction = connection.begin()
         try:
             evaluation = evaluate(connection, decisions, rules)
-            messages = plan_messages(
-                connection, store, settings, rules, evaluation.windows, evaluation.changes, decisions, chart
-            )
+            messages = plan_messages(connection, store, settings, rules, evaluation, decisions, chart)
             for message in messages:
                 record(connection, key=message.key, channel=message.channel, target=message.target,
                        subject=message.subject, body=message.body)  # fmt: skip
         except AlreadyEvaluated:
             transaction.rollback()
             LOG.info("another run evaluated these windows first")
-            return [], 0, []
+            return nothing
         except BaseException:
             transaction.rollback()
             raise
@@ -265,7 +330,7 @@ def evaluate_and_record(
             transaction.commit()
         else:
             transaction.rollback()
-    return evaluation.windows, len(evaluation.changes), messages
+    return Plan(evaluation, messages)
 
 
 def run(
@@ -281,9 +346,9 @@ def run(
     """``routewatch alerts run``: judge, evaluate, record, deliver (what failed before is sent too)."""
     judged = judge(store, rules, now)
     engine = engine or open_state(state_url(settings))
-    windows, changes, messages = evaluate_and_record(engine, store, settings, rules, chart=chart)
+    plan = evaluate_and_record(engine, store, settings, rules, chart=chart)
     report = deliver(engine, settings, rules, retry)
-    return JobReport(judged, windows, changes, len(messages), report)
+    return JobReport(judged, plan.windows, len(plan.evaluation.changes), len(plan.messages), report, plan.notes())
 
 
 def preview(store: Store, settings: Settings, rules: Rules, out: Path, engine: Engine | None = None) -> list[Path]:
@@ -293,7 +358,7 @@ def preview(store: Store, settings: Settings, rules: Rules, out: Path, engine: E
     from email import policy
 
     engine = engine or open_state(state_url(settings))
-    _, _, planned = evaluate_and_record(engine, store, settings, rules, commit=False)
+    planned = evaluate_and_record(engine, store, settings, rules, commit=False).messages
     with engine.connect() as connection:
         waiting = connection.execute(
             sa.select(outbox.c.key, outbox.c.channel, outbox.c.target, outbox.c.subject, outbox.c.body)

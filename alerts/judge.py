@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.decisions import DECISION_COLUMNS, WEEKLY_AUDIT
-from metrics.gaps import GapSettings, Status, gap_table
+from metrics.gaps import GapSettings, Status, gap_table, join_note
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
@@ -30,10 +30,13 @@ ARL0_REFERENCE = 168.0  # in-control run length of a two-sided CUSUM with k = 0.
 WEEKLY_STEP = "CUSUM stepped on the week"  # the note of a small segment's weekly CUSUM step
 
 
+SMALLEST_THRESHOLD = 4.0  # h at ARL0 = 168, the floor of ``threshold``
+
+
 def threshold(contrasts: int, days_between_false_alarms: float = 30.0) -> float:
     """CUSUM threshold h for at most one false alarm across ``contrasts`` per that many days (h = 4 + ln(ARL0/168))."""
     arl0 = max(contrasts, 1) * days_between_false_alarms
-    return 4.0 + math.log(max(arl0, ARL0_REFERENCE) / ARL0_REFERENCE)
+    return SMALLEST_THRESHOLD + math.log(max(arl0, ARL0_REFERENCE) / ARL0_REFERENCE)
 
 
 def cusum_step(up: float, down: float, gap: float, se: float, delta: float) -> tuple[float, float]:
@@ -112,7 +115,7 @@ def judge_window(
         downs.append(down)
         alarms.append(alarm)
         statuses.append(status)
-    return table.assign(cusum_up=ups, cusum_down=downs, cusum_alarm=alarms, status=statuses)
+    return table.assign(cusum_up=ups, cusum_down=downs, cusum_alarm=alarms, cusum_h=h, status=statuses)
 
 
 def decide(
@@ -150,14 +153,12 @@ def decide(
         if start.isoweekday() == 7:  # the day closes an ISO week: the confirmatory audit pools Monday to Sunday
             monday = end - timedelta(days=7)
             table = gap_table(store, dimensions, settings, since=monday, until=end)
-            table = table.assign(note=table["note"].fillna("").astype(str) + f" {WEEKLY_AUDIT}")
+            table = table.assign(note=_noted(table["note"], WEEKLY_AUDIT))
             table, increments = _weekly_steps(store, table, daily, monday)
-        note = table["note"].fillna("").astype(str)
         previous = served.get(start.date() - timedelta(days=1))
         if previous is not None and previous != served.get(start.date()):
             state.clear()  # a router deploy is a known change point: the CUSUM starts again
-            note = note + " CUSUM restarted: the router changed"
-        table = table.assign(note=note.str.strip())
+            table = table.assign(note=_noted(table["note"], "CUSUM restarted: the router changed"))
         tested = int(daily["p_value"].notna().sum()) if "p_value" in daily else 0
         judged = judge_window(table, state, settings, threshold(tested, days_between_false_alarms), increments)
         if start.isoweekday() != 7:
@@ -170,13 +171,16 @@ def decide(
     return DecisionRun(decided, rows, warned, confirmed)
 
 
+def _noted(notes: pd.Series, clause: str) -> pd.Series:
+    """Each note with one more clause, separated as ``metrics.gaps.join_note`` separates them."""
+    return notes.fillna("").astype(str).map(lambda note: join_note(note, clause))
+
+
 def _early_only(judged: pd.DataFrame) -> pd.DataFrame:
     """A day's verdicts: only the weekly audit confirms (testing every day would multiply false alarms, R7), so
     a day whose own gap is confirmed beyond the margin is an early warning for the audit to confirm or close."""
     early = judged["status"] == Status.CONFIRMED.value
-    note = judged["note"].where(
-        ~early, (judged["note"] + " the day's gap is beyond the margin: an early warning").str.strip()
-    )
+    note = judged["note"].where(~early, _noted(judged["note"], "the day's gap is beyond the margin: an early warning"))
     return judged.assign(status=judged["status"].where(~early, Status.WARNING.value), note=note)
 
 
@@ -200,7 +204,7 @@ def _weekly_steps(
     weekly = _stepping(week) - done
     keys = pd.Series(list(zip(week["dimension"], week["segment"], week["metric"], strict=True)), index=week.index)
     pooled = keys.isin(weekly)
-    week = week.assign(note=week["note"].where(~pooled, week["note"] + f" {WEEKLY_STEP}"))
+    week = week.assign(note=week["note"].where(~pooled, _noted(week["note"], WEEKLY_STEP)))
     return week, pd.concat([sunday, week[pooled]], ignore_index=True)
 
 
@@ -220,6 +224,7 @@ def _store_window(store: Store, window: date, judged: pd.DataFrame) -> None:
         "adjusted_se",
         "p_value",
         "p_adjusted",
+        "cusum_h",
     )
     for column in numbers:
         frame[column] = frame[column].astype("Float64")

@@ -6,16 +6,17 @@ audits in a row); acknowledged or snoozed by a named person with a note. Only ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
 
+from alerts.judge import SMALLEST_THRESHOLD
 from alerts.rules import ALERTING_STATUSES, Rules
-from alerts.state import evaluated_windows, incident_events, incidents, now
-from alerts.verdicts import is_harm, is_weekly_audit, metric_facts
+from alerts.state import evaluated_verdicts, evaluated_windows, incident_events, incidents, now
+from alerts.verdicts import is_harm, is_weekly_audit, metric_facts, utc_time
 from metrics.gaps import Status
 
 Severity = Literal["warning", "high", "critical"]
@@ -50,11 +51,21 @@ def severity(metric: str, status: str, ci_low: float | None, ci_high: float | No
     return "critical" if beyond else "high"
 
 
+def is_clean_audit(row: Any) -> bool:
+    """Whether a weekly audit counts towards closing an incident (R7.5): its verdict does not alert, and its CUSUM
+    statistic S = max(S+, S-) is below h/2, so the early warning is not half-way to an alarm either. A verdict
+    stored without its h is held to the smallest h the judge uses (stricter than any h it stored)."""
+    h = _number(getattr(row, "cusum_h", None))
+    h = SMALLEST_THRESHOLD if h is None else h
+    statistic = max(_number(row.cusum_up) or 0.0, _number(row.cusum_down) or 0.0)
+    return row.status not in ALERTING_STATUSES and statistic < h / 2
+
+
 def resolution_reason(status: str) -> str:
     """Why an incident whose last verdict has ``status`` was closed."""
     if status == Status.EQUIVALENT:
         return "the equivalence test holds"
-    return f"{CLEAN_AUDITS_TO_CLOSE} clean weekly audits in a row"
+    return f"{CLEAN_AUDITS_TO_CLOSE} clean weekly audits in a row (no alert, CUSUM below h/2)"
 
 
 def _number(value: Any) -> float | None:
@@ -79,14 +90,31 @@ def _numbers(row: Any) -> dict[str, Any]:
     }
 
 
+def _current(incident: Any, row: Any, **more: Any) -> dict[str, Any]:
+    """The incident columns a verdict updates: none when an incident has a newer window already (an older window
+    judged again does not turn its numbers back)."""
+    return {**_numbers(row), **more} if row.window_start >= incident.last_window else {}
+
+
 def _event(connection: sa.Connection, incident_id: int, kind: str, **values: Any) -> None:
     connection.execute(incident_events.insert().values(incident_id=incident_id, kind=kind, at=now(), **values))
 
 
-def pending_windows(connection: sa.Connection, decided: list[date]) -> list[date]:
-    """The decided windows that no run has evaluated yet, oldest first."""
-    done = set(connection.scalars(sa.select(evaluated_windows.c.window_start)))
-    return sorted(set(decided) - done)
+def windows_to_evaluate(
+    connection: sa.Connection, decided: dict[date, datetime | None]
+) -> tuple[list[date], dict[date, Any]]:
+    """Of the decided windows (each with when its newest verdict was stored): those no run has evaluated yet,
+    oldest first, and those judged again since a run evaluated them (``decide --redo-from``), each with the
+    time of that evaluation."""
+    done = {row.window_start: row.evaluated_at for row in connection.execute(sa.select(evaluated_windows))}
+    new = sorted(set(decided) - set(done))
+    rejudged: dict[date, Any] = {}
+    for window, when in decided.items():
+        evaluated_at = done.get(window)
+        last = utc_time(evaluated_at)
+        if when is not None and last is not None and when > last:
+            rejudged[window] = evaluated_at  # as stored: the claim compares it
+    return new, rejudged
 
 
 def last_evaluated(connection: sa.Connection) -> date | None:
@@ -96,35 +124,85 @@ def last_evaluated(connection: sa.Connection) -> date | None:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The windows one run evaluated, oldest first, and the changes to tell."""
+    """The windows one run evaluated, oldest first, and the changes to tell; of those windows, the ones judged
+    again since an earlier run evaluated them; and whether it was the first run on this state database."""
 
     windows: list[date]
     changes: list[Change]
+    rejudged: list[date] = field(default_factory=list)
+    first: bool = False
+
+
+def fingerprint(row: Any) -> str:
+    """What a verdict says, to 9 significant digits (a verdict judged again on the same rows is unchanged)."""
+    numbers = (_number(getattr(row, name)) for name in ("gap", "adjusted_gap", "ci_low", "ci_high", "cusum_up",
+                                                        "cusum_down"))  # fmt: skip
+    return "|".join([str(row.status), *("" if n is None else f"{n:.9g}" for n in numbers)])
+
+
+def _claim(connection: sa.Connection, new: list[date], rejudged: dict[date, Any]) -> None:
+    """Mark the windows evaluated first, so that a second run at once fails (and rolls back) instead of applying
+    them twice: a new window by its key, a re-judged one by the time of the evaluation it replaces."""
+    try:
+        if new:
+            connection.execute(evaluated_windows.insert(), [{"window_start": w, "evaluated_at": now()} for w in new])
+        for window, evaluated_at in rejudged.items():
+            same = (evaluated_windows.c.window_start == window) & (evaluated_windows.c.evaluated_at == evaluated_at)
+            claimed = connection.execute(evaluated_windows.update().where(same).values(evaluated_at=now()))
+            if claimed.rowcount != 1:
+                raise AlreadyEvaluated(str(window))
+    except sa.exc.IntegrityError as exc:
+        raise AlreadyEvaluated(str(new)) from exc
+
+
+def _verdict_key(row: Any) -> tuple[date, str, str, str]:
+    return (row.window_start, row.dimension, row.segment, row.metric)
 
 
 def evaluate(connection: sa.Connection, decisions: pd.DataFrame, rules: Rules) -> Evaluation:
-    """Apply the verdicts of every window of ``decisions`` not evaluated yet, in order, to the incidents.
+    """Apply the verdicts of every window of ``decisions`` not evaluated yet, in order, to the incidents; and of
+    every window judged again since it was evaluated (its ``decided_at`` is newer), the verdicts that changed
+    (an unchanged verdict is not applied again, so it tells nothing twice).
 
     Runs inside the caller's transaction: the windows are marked evaluated first, so a second run at once
     fails with AlreadyEvaluated (and rolls back) instead of applying them twice.
     """
-    windows = pending_windows(connection, list(decisions["window_start"].unique()))
-    if not windows:
+    first = last_evaluated(connection) is None
+    stored = decisions.get("decided_at", pd.Series(None, index=decisions.index, dtype=object))
+    decided = {w: max((t for t in map(utc_time, stored[decisions["window_start"] == w]) if t is not None), default=None)
+               for w in decisions["window_start"].unique()}  # fmt: skip
+    new, rejudged = windows_to_evaluate(connection, decided)
+    if not new and not rejudged:
         return Evaluation([], [])
-    try:
-        connection.execute(evaluated_windows.insert(), [{"window_start": w, "evaluated_at": now()} for w in windows])
-    except sa.exc.IntegrityError as exc:
-        raise AlreadyEvaluated(str(windows)) from exc
+    _claim(connection, new, rejudged)
+    previous = {}
+    if rejudged:
+        told = sa.select(evaluated_verdicts).where(evaluated_verdicts.c.window_start.in_(list(rejudged)))
+        previous = {_verdict_key(r): (r.fingerprint, r.clean_audit) for r in connection.execute(told)}
+        connection.execute(evaluated_verdicts.delete().where(evaluated_verdicts.c.window_start.in_(list(rejudged))))
+    windows = sorted([*new, *rejudged])
     changes: list[Change] = []
+    seen = []
     for window in windows:
         for row in decisions[decisions["window_start"] == window].itertuples(index=False):
-            change = _apply(connection, row, rules)
+            before = previous.get(_verdict_key(row))
+            said = fingerprint(row)
+            seen.append({"window_start": window, "dimension": row.dimension, "segment": row.segment,
+                         "metric": row.metric, "fingerprint": said,
+                         "clean_audit": is_weekly_audit(row.note) and is_clean_audit(row)})  # fmt: skip
+            if before is not None and before[0] == said:
+                continue
+            change = _apply(connection, row, rules, counted=before is not None and before[1])
             if change is not None:
                 changes.append(change)
-    return Evaluation(windows, changes)
+    if seen:
+        connection.execute(evaluated_verdicts.insert(), seen)
+    return Evaluation(windows, changes, sorted(rejudged), first)
 
 
-def _apply(connection: sa.Connection, row: Any, rules: Rules) -> Change | None:
+def _apply(connection: sa.Connection, row: Any, rules: Rules, counted: bool = False) -> Change | None:
+    """Apply one verdict to its incident; ``counted``: an earlier version of this verdict was a clean audit that
+    already counted towards closing it (a window judged again)."""
     key = (incidents.c.dimension == row.dimension) & (incidents.c.segment == row.segment)
     open_ = connection.execute(
         sa.select(incidents).where(key & (incidents.c.metric == row.metric) & (incidents.c.state == "open"))
@@ -162,7 +240,7 @@ def _apply(connection: sa.Connection, row: Any, rules: Rules) -> Change | None:
             SEVERITY_RANK[level] > SEVERITY_RANK[open_.notified_severity or "warning"]
             or abs(gap) >= abs(open_.notified_gap or 0.0) + metric_facts(row.metric).margin
         )
-        values: dict[str, Any] = {"severity": level, "clean_audits": 0, **_numbers(row)}
+        values: dict[str, Any] = {"clean_audits": 0, **_current(open_, row, severity=level)}
         snoozed = open_.snoozed_until is not None and window <= open_.snoozed_until
         if worse and not snoozed:
             values.update(notified_gap=gap, notified_severity=level)
@@ -173,12 +251,12 @@ def _apply(connection: sa.Connection, row: Any, rules: Rules) -> Change | None:
         return Change("worse", open_.id, window) if worse and not snoozed else None
     if open_ is None:
         return None
-    values = _numbers(row)
+    values = _current(open_, row)
     reason = None
     if row.status == Status.EQUIVALENT:
         reason = resolution_reason(row.status)
-    elif is_weekly_audit(row.note) and row.status not in ALERTING_STATUSES:
-        values["clean_audits"] = open_.clean_audits + 1
+    elif is_weekly_audit(row.note):
+        values["clean_audits"] = open_.clean_audits + (0 if counted else 1) if is_clean_audit(row) else 0
         if values["clean_audits"] >= CLEAN_AUDITS_TO_CLOSE:
             reason = resolution_reason(row.status)
     if reason is not None:

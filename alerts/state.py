@@ -91,6 +91,19 @@ evaluated_windows = sa.Table(
     sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# What each evaluated verdict was (its status and numbers, as a fingerprint), so that a window judged again
+# (``decide --redo-from``) is evaluated again on the verdicts that changed only.
+evaluated_verdicts = sa.Table(
+    "evaluated_verdicts",
+    METADATA,
+    sa.Column("window_start", sa.Date, primary_key=True),
+    sa.Column("dimension", sa.String(200), primary_key=True),
+    sa.Column("segment", sa.Text, primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("clean_audit", sa.Boolean, nullable=False),  # it counted towards closing an incident
+)
+
 # A message is recorded here before it is sent and marked after; ``key`` makes the same message unique.
 outbox = sa.Table(
     "outbox",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pandas as pd
 
@@ -53,6 +54,24 @@ def decisions_since(store: Store, since: date) -> pd.DataFrame:
     frame = store.query_df(query("alerts_decisions_since").text, {"since": since})
     frame["window_start"] = pd.to_datetime(frame["window_start"]).dt.date
     return frame
+
+
+def decided_windows(store: Store) -> dict[date, datetime | None]:
+    """Each decided window and when its newest verdict was stored (UTC; empty before the first ``decide``)."""
+    if not table_exists(store, "gap_decisions"):
+        return {}
+    frame = store.query_df(query("alerts_decided_windows").text)
+    return {
+        pd.Timestamp(w).date(): utc_time(t) for w, t in zip(frame["window_start"], frame["decided_at"], strict=True)
+    }
+
+
+def utc_time(when: Any) -> datetime | None:
+    """An aware UTC time from the store or the state database (SQLite gives naive UTC), None for a missing one."""
+    if when is None or pd.isna(when):
+        return None
+    moment: datetime = pd.Timestamp(when).to_pydatetime()
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def is_weekly_audit(note: str) -> bool:

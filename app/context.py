@@ -48,6 +48,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "freshness": health.freshness,
     "readiness": readiness,
     "orphan_feedback": health.orphan_feedback,
+    "unpriced": health.unpriced_requests,
     "segment_dimensions": segment_dimensions,
 }
 

@@ -40,20 +40,18 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         from alerts.state import open_state, state_url
 
-        windows, changes, planned = job.evaluate_and_record(
-            open_state(state_url(settings)), store, settings, rules, commit=False
-        )
-        say(f"dry run: {len(windows)} window(s) to evaluate, {changes} change(s), nothing recorded or sent")
-        for message in planned:
+        plan = job.evaluate_and_record(open_state(state_url(settings)), store, settings, rules, commit=False)
+        for line in plan.notes():
+            say(line)
+        say(f"dry run: {len(plan.windows)} window(s) to evaluate, {len(plan.evaluation.changes)} change(s), "
+            "nothing recorded or sent")  # fmt: skip
+        for message in plan.messages:
             print(f"{message.channel}\t{message.target}\t{message.subject}")
         return EXIT_OK
     report = job.run(store, settings, rules)
     delivery = report.delivery
-    say(
-        f"judged {len(report.judged)} day(s), evaluated {len(report.evaluated)} window(s): {report.changes} change(s), "
-        f"{report.recorded} message(s) recorded; sent {len(delivery.sent)}, failed {len(delivery.failed)}"
-        + (f", {len(delivery.busy)} being sent by another run" if delivery.busy else "")
-    )
+    for line in report.summary():
+        say(line)
     if delivery.failed:
         say(f"{len(delivery.failed)} message(s) stay in the outbox; the next run tries them again")
         return EXIT_ERROR

@@ -40,6 +40,18 @@ def cmd_gaps(args: argparse.Namespace, settings: Settings) -> int:
         )
     except (DimensionError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+    span = f"{args.since or 'the first request'} to {args.until or 'the last'} (UTC)"
+    if table.empty:
+        say(
+            f"gaps over {span}: nothing to compare, each dimension has a single segment here (a segments.<key> that "
+            "no request carries is one empty segment)"
+        )
+    else:
+        family = int(table["p_adjusted"].notna().sum())
+        say(
+            f"gaps over {span}: {len(table):,} comparisons, {family:,} of them tested and corrected together "
+            "(Benjamini-Hochberg over this run's dimensions and metrics)"
+        )
     output.write(table if args.format == "json" else table[list(COLUMNS)], args.format)
     return EXIT_OK
 

@@ -11,8 +11,9 @@ group into one canonical record:
   it gives: ``rate_limited`` (HTTP 429), ``timeout``, ``validator_failed``, ``error``, else ``other``;
 - ``retries`` counts calls on the same tier as the call before them; ``attempts`` every call;
 - tokens and cost are summed over every call, the failed ones too; a call without a reported cost costs tokens x
-  its model's price, and ``segments.cost_source`` says which (``reported``, ``price`` or ``mixed``). A call with
-  neither makes the request unpriced: it is quarantined with that reason (counted and shown, never loaded as $0).
+  its model's price, and ``cost_source`` says which (``reported``, ``tokens_x_price`` or ``mixed``). A call with
+  neither makes the request unpriced: it loads with ``cost_usd`` null and ``cost_source`` ``unpriced``, so that it
+  counts in volume and quality and in no cost (never as $0).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from ingest.contract import UNPRICED
 from ingest.readers import Chunk
 from ingest.routes import RouteTable
 
@@ -62,6 +64,7 @@ class Call:
     is_call: bool = True
     context: dict[str, str] = field(default_factory=dict)
     segments: dict[str, str] = field(default_factory=dict)
+    feedback: dict[str, Any] = field(default_factory=dict)  # the request's thumb, csat or resolved, if told
 
 
 @dataclass
@@ -92,7 +95,9 @@ def to_request(calls: list[Call], routes: RouteTable) -> dict[str, Any]:
     """One canonical request record (with ``__line``, and ``__error`` when it cannot load) from its calls."""
     context = {name: "" for name in CONTEXT_FIELDS}
     segments: dict[str, str] = {}
+    feedback: dict[str, Any] = {}
     for call in sorted(calls, key=lambda c: c.position):
+        feedback = {**call.feedback, **feedback}  # the first call that tells a kind wins, as for context
         for name, value in call.context.items():
             context[name] = context[name] or value
         for name, value in call.segments.items():
@@ -123,12 +128,11 @@ def to_request(calls: list[Call], routes: RouteTable) -> dict[str, Any]:
             unpriced.append(call.model or "(no model)")
         else:
             costs.append(priced)
-            sources.add("price")
+            sources.add("tokens_x_price")
     start = made[0].start_ns
     end = max(c.end_ns for c in made)
     answer = made[answering]
     ttft = None if answer.ttft_ms is None else (answer.start_ns - start) / 1e6 + answer.ttft_ms
-    segments["cost_source"] = "unpriced" if unpriced else sources.pop() if len(sources) == 1 else "mixed"
     record.update(
         ts=start // 1_000_000,
         user_id=context.pop("user_id") or UNKNOWN_USER,
@@ -143,19 +147,15 @@ def to_request(calls: list[Call], routes: RouteTable) -> dict[str, Any]:
         retries=retries,
         input_tokens=sum(c.input_tokens for c in made),
         output_tokens=sum(c.output_tokens for c in made),
-        cost_usd=round(sum(costs), 9),
+        cost_usd=None if unpriced else round(sum(costs), 9),
+        cost_source=UNPRICED if unpriced else sources.pop() if len(sources) == 1 else "mixed",
         latency_ms=max(0, end - start) / 1e6,
         ttft_ms=ttft,
         status=answer.status,
         error_type=answer.error_type,
         calls=[_call_detail(c, t, routes) for c, t in zip(made, tiers, strict=True)],
+        **feedback,
     )
-    if unpriced:
-        names = ", ".join(sorted(set(unpriced)))
-        record["__error"] = (
-            f"cost_usd: unpriced: no reported cost and no price in {routes.source} for {names} "
-            f"(add a price to routes.toml and ingest again)"
-        )
     return record
 
 

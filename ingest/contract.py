@@ -22,6 +22,10 @@ ESCALATION_REASONS = (
     "other",
 )
 FEEDBACK_KINDS = ("thumb", "csat", "resolved", "ticket")
+# Where a request's model spend comes from: reported by the source, tokens x routes.toml's price, both over its
+# calls, or neither (an unpriced request: cost_usd is null, and it counts in no cost numerator or denominator).
+COST_SOURCES = ("reported", "tokens_x_price", "mixed", "unpriced")
+UNPRICED = "unpriced"
 # Timestamps outside this window are impossible for a request log (typos, seconds read as milliseconds).
 MIN_TS_EPOCH_S = 946_684_800  # 2000-01-01
 MAX_FUTURE_S = 86_400  # a day of clock skew
@@ -67,6 +71,7 @@ FIELDS: tuple[Field, ...] = (
     Field("cost_usd", "decimal", required=True, min_value=0, max_value=1e6, doc="model spend, all calls"),
     Field("router_cost_usd", "decimal", default=0, min_value=0, max_value=1e6, doc="the routing decision's cost"),
     Field("human_cost_usd", "decimal", default=0, min_value=0, max_value=1e6, doc="review or support cost"),
+    Field("cost_source", "string", default="reported", allowed=COST_SOURCES, doc="where cost_usd comes from"),
     Field("latency_ms", "float", required=True, min_value=0, max_value=86_400_000, doc="end to end"),
     Field("ttft_ms", "float", min_value=0, max_value=86_400_000, doc="time to first token"),
     Field("router_latency_ms", "float", min_value=0, max_value=86_400_000, doc="time deciding the route"),
@@ -87,7 +92,7 @@ CALL_FIELDS: tuple[Field, ...] = (
     Field("route", "string", default=""),
     Field("input_tokens", "int", default=0, min_value=0),
     Field("output_tokens", "int", default=0, min_value=0),
-    Field("cost_usd", "decimal", default=0, min_value=0),
+    Field("cost_usd", "decimal", min_value=0),  # null: the call's cost is not known
     Field("latency_ms", "float", default=0, min_value=0),
     Field("status", "string", default="ok"),
     Field("error_type", "string", default=""),

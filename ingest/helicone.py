@@ -10,7 +10,13 @@ One row is one request through Helicone's proxy. Fields, as Helicone's export (`
   ``segments.<name>``, per ingest/mapping.py;
 - ``model``, its tier in routes.toml -> ``route``; ``prompt_tokens``/``completion_tokens`` -> tokens; ``cost``
   (USD) -> ``cost_usd`` (none: tokens x price);
-- ``response_status`` other than 2xx -> ``status`` error with ``error_type`` ``http_<status>``.
+- ``response_status`` other than 2xx -> ``status`` error with ``error_type`` ``http_<status>``;
+- ``scores`` (an object of score name to number or boolean, JSON text in CSV; Helicone's
+  ``POST /v1/request/{id}/score``) -> the request's feedback: ``helicone-score-feedback`` (Helicone's thumbs,
+  1 up, 0 down) -> ``thumb`` +1 / -1; ``csat`` or ``satisfaction`` (a whole 1..5) -> ``csat``; ``resolved``,
+  ``resolution`` or ``task_resolved`` (above 0: true) -> ``resolved``. Which names mean what is set by
+  ``[sources.helicone]`` ``thumb``, ``csat``, ``resolved`` in routewatch.toml; other scores (evaluators') are not
+  feedback and are skipped. Later scores come with a later export of the row: the request is updated.
 
 ``request_response_rmt`` keeps cost as USD x 1e9 and other column names; the ClickHouse table source renames
 and scales them in the engine into these fields (sql/queries/helicone_rmt_page.sql).
@@ -42,6 +48,7 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
     latency_ms = number(row.get("latency"), "latency") or 0.0
     context, segments = mapped(mapping, lambda path: lookup(row, path, request_properties=properties))
     cost_usd = number(row.get("cost"), "cost")
+    feedback = score_feedback(row, mapping)
     status = whole(row, "response_status")
     failed = status and not 200 <= status < 300
     return [
@@ -60,8 +67,38 @@ def row_calls(row: dict[str, Any], mapping: Mapping, position: int, where: str) 
             error_type=f"http_{status}" if failed else "",
             context=context,
             segments=segments,
+            feedback=feedback,
         )
     ]
+
+
+FEEDBACK_KINDS = ("thumb", "csat", "resolved")
+
+
+def score_feedback(row: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
+    """The request's thumb, csat and resolved from a row's ``scores``; raises RowError naming a bad score."""
+    scores = json_field(row, "scores") or {}
+    if not isinstance(scores, dict):
+        raise RowError("scores: expected a JSON object of score name to value")
+    kinds = {name.lower(): kind for kind in FEEDBACK_KINDS for name in mapping.get(kind, ())}
+    found: dict[str, Any] = {}
+    for name, value in scores.items():
+        kind = kinds.get(str(name).lower())
+        if kind is None or value is None or kind in found:
+            continue
+        if isinstance(value, bool):
+            value = int(value)
+        if not isinstance(value, int | float):
+            raise RowError(f"scores.{name}: {value!r} is not a number")
+        if kind == "thumb":
+            found[kind] = 1 if value > 0 else -1
+        elif kind == "resolved":
+            found[kind] = value > 0
+        elif value in range(1, 6):
+            found[kind] = int(value)
+        else:
+            raise RowError(f"scores.{name}: {value!r} is not a CSAT, a whole number from 1 to 5")
+    return found
 
 
 def read_calls(path: Path, mapping: Mapping, opener: Any) -> Iterator[list[Call] | Rejected]:

@@ -55,6 +55,11 @@ DEFAULTS: dict[str, Mapping] = {
         "task_type": ("request_properties.task_type",),
         "region": ("request_properties.region", "country_code"),
         "segments": ("request_properties",),
+        # score names (of the row's scores) that are user feedback, case-insensitive: Helicone's own thumbs
+        # (POST /v1/request/{id}/feedback) are the score helicone-score-feedback, 1 for up and 0 for down
+        "thumb": ("helicone-score-feedback",),
+        "csat": ("csat", "satisfaction"),
+        "resolved": ("resolved", "resolution", "task_resolved"),
     },
     "langfuse": {
         "user_id": ("userId", "metadata.user_id"),

@@ -69,14 +69,6 @@ def _identifier(name: str, quote: str = '"') -> str:
     return f"{quote}{name}{quote}"
 
 
-def _fill(name: str, **identifiers: str) -> str:
-    """A named query with its {identifier} slots filled (already allow-listed and quoted); values stay bound."""
-    text = query(name).text
-    for slot, value in identifiers.items():
-        text = text.replace("{" + slot + "}", value)
-    return text
-
-
 class Watermarks:
     """The newest time read per table source, in ``<state>/watermarks.json`` (written atomically)."""
 
@@ -129,7 +121,7 @@ def _postgres(given: str) -> tuple[str, Fetch]:
                 if not {"request_id", "startTime"} <= have:
                     raise RemoteError(f"{display}: no request_id and startTime columns: not LiteLLM spend logs")
                 columns = ", ".join(_identifier(c) for c in SPEND_LOG_COLUMNS if c in have)
-                sql = _fill("litellm_spend_logs_since", columns=columns, table=_identifier(table))
+                sql = query("litellm_spend_logs_since").render(columns=columns, table=_identifier(table))
                 result = connection.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(
                     text(sql), {"since": newest}
                 )
@@ -191,7 +183,7 @@ def _pages(source: Store, sql: str, params: dict[str, Any], after: Callable[[Any
 
 
 def _otel_pages(source: Store, table: str, since_ns: int, out: IO[bytes]) -> str:
-    sql = _fill("otel_traces_page", table=table)
+    sql = query("otel_traces_page").render(table=table)
     start = {"since_ns": since_ns, "after_ns": -1, "after_trace": "", "after_span": ""}
     newest = since_ns
     for row in _pages(source, sql, start, lambda r: {"after_ns": int(r.start_ns), "after_trace": r.TraceId,
@@ -220,7 +212,7 @@ def _as_traces_data(row: Any) -> dict[str, Any]:
 
 
 def _helicone_pages(source: Store, table: str, cost: str, since_ms: int, out: IO[bytes]) -> str:
-    sql = _fill("helicone_rmt_page", table=table, cost=cost)
+    sql = query("helicone_rmt_page").render(table=table, cost=cost)
     start = {"since_ms": since_ms, "after_ms": -1, "after_id": ""}
     newest = since_ms
     for row in _pages(source, sql, start, lambda r: {"after_ms": int(r.created_ms), "after_id": r.request_id}):

@@ -119,14 +119,15 @@ def standardized_cost_ratio(
 ) -> Adjusted | None:
     """Direct standardization of cost per request: the ratio of the two groups' task means weighted by the
     reference's mix, with the delta-method variance of its log (each group's part times its design effect).
-    Both frames have one row per task type with ``requests``, ``cost`` and ``cost_sq`` (the sum of squares)."""
-    weights, coverage = reference_weights(segment["requests"], reference["requests"])
+    Both frames have one row per task type with ``priced`` (the requests whose cost is known), ``cost`` and
+    ``cost_sq`` (the sum of squares)."""
+    weights, coverage = reference_weights(segment["priced"], reference["priced"])
     if weights.empty:
         return None
     means, log_variance = [], 0.0
     for frame, design in zip((segment, reference), deff, strict=True):
         cells = frame.loc[weights.index]
-        n = cells["requests"].astype(float)
+        n = cells["priced"].astype(float)
         mean = cells["cost"] / n
         spread = (cells["cost_sq"] / n - mean**2).clip(lower=0) * n / (n - 1).clip(lower=1)
         level = float(np.sum(weights * mean))
@@ -237,10 +238,10 @@ def gamma_cost_gap(seg_cells: pd.DataFrame, ref_cells: pd.DataFrame) -> Adjusted
     import statsmodels.formula.api as smf
 
     cells = pd.concat([seg_cells.assign(is_seg=1), ref_cells.assign(is_seg=0)], ignore_index=True)
-    cells = cells[cells["requests"] > 0]
-    cells = cells.assign(mean_cost=cells["cost"] / cells["requests"])
+    cells = cells[cells["priced"] > 0]  # over priced requests: an unpriced one has no cost to model
+    cells = cells.assign(mean_cost=cells["cost"] / cells["priced"])
     family = sm.families.Gamma(link=sm.families.links.Log())
-    model = smf.glm(_formula("mean_cost", cells), data=cells, family=family, var_weights=cells["requests"])
+    model = smf.glm(_formula("mean_cost", cells), data=cells, family=family, var_weights=cells["priced"])
     with warnings.catch_warnings():
         # statsmodels has not verified cluster errors with weights in general; for these weights (a cell's
         # requests) tests/test_adjust.py checks them against the request-level fit.

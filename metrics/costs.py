@@ -31,18 +31,21 @@ def escalation_double_pay(
     by = [d for d in (by or []) if d not in ("final_route", "escalated")]
     rendered = render([*by, "final_route", "escalated"], where or {}, rollup=True)
     params = {"since_day": since.date(), "until_day": until.date(), **rendered.params}
-    frame = store.query_df(fill(query("cost_by_final_route").text, rendered), params, settings=COLUMNS_FIRST)
+    frame = store.query_df(fill(query("cost_by_final_route"), rendered), params, settings=COLUMNS_FIRST)
     frame["spend"] = frame["spend"].astype(float)
     keys = [*by, "final_route"]
     escalated_flag = frame["escalated"].astype(str).str.lower().isin(("true", "1"))
-    esc = frame[escalated_flag].groupby(keys)[["requests", "spend"]].sum()
-    direct = frame[~escalated_flag].groupby(keys)[["requests", "spend"]].sum()
+    esc = frame[escalated_flag].groupby(keys)[["requests", "priced", "spend"]].sum()
+    direct = frame[~escalated_flag].groupby(keys)[["requests", "priced", "spend"]].sum()
     table = esc.join(direct, lsuffix="_escalated", rsuffix="_direct", how="left").reset_index()
     table = table.rename(columns={"requests_escalated": "escalated", "requests_direct": "direct"})
-    table["escalated_cost_per_request"] = table["spend_escalated"] / table["escalated"]
-    table["direct_cost_per_request"] = table["spend_direct"] / table["direct"]
+    # spend covers priced requests only: the means divide by them, and the double pay counts them
+    table["escalated_cost_per_request"] = table["spend_escalated"] / table["priced_escalated"].where(
+        table["priced_escalated"] > 0
+    )
+    table["direct_cost_per_request"] = table["spend_direct"] / table["priced_direct"].where(table["priced_direct"] > 0)
     extra = table["escalated_cost_per_request"] - table["direct_cost_per_request"]
-    table["double_paid_usd"] = (table["escalated"] * extra).clip(lower=0)
+    table["double_paid_usd"] = (table["priced_escalated"] * extra).clip(lower=0)
     columns = [*keys, "escalated", "escalated_cost_per_request", "direct", "direct_cost_per_request"]
     return table[[*columns, "double_paid_usd"]].sort_values(keys, ignore_index=True)
 
@@ -66,13 +69,15 @@ def top_share(counts: Mapping[int, int], nanousd: Mapping[int, int], share: floa
 def spend_concentration(
     store: Store, *, since: datetime, until: datetime, by: list[str] | None = None, where: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """Per cut: requests, all-in ``cost_usd``, the spend of the costliest 1% of requests and its share, from the
-    rollup's cost histograms (``top_share``); the ``spend_concentration`` metric gives the exact figures."""
+    """Per cut: requests, unpriced requests, all-in ``cost_usd`` (of the priced ones), the spend of the costliest
+    1% of priced requests and its share, from the rollup's cost histograms (``top_share``); the
+    ``spend_concentration`` metric gives the exact figures."""
     by = by or []
     rendered = render(by, where or {}, rollup=True)
     params = {"since_day": since.date(), "until_day": until.date(), **rendered.params}
-    frame = store.query_df(fill(query("spend_histogram").text, rendered), params, settings=COLUMNS_FIRST)
+    frame = store.query_df(fill(query("spend_histogram"), rendered), params, settings=COLUMNS_FIRST)
     frame["cost_usd"] = frame["cost_usd"].astype(float)
+    frame["unpriced"] = frame["requests"] - frame["priced"]
     frame["top_1pct_cost_usd"] = [top_share(c, u) for c, u in zip(frame["counts"], frame["nanousd"], strict=True)]
     frame["top_1pct_share"] = (frame["top_1pct_cost_usd"] / frame["cost_usd"]).where(frame["cost_usd"] > 0)
-    return frame[[*by, "requests", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"]]
+    return frame[[*by, "requests", "unpriced", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"]]

@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 
 from metrics.dimensions import expression, fill, render
-from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table
+from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table, gap_words
 from metrics.window import EPOCH, FAR_FUTURE
-from routewatch.sqlfiles import query
+from routewatch.sqlfiles import part, query
 from routewatch.store import Store
 
 # Quality in rate points, where worse = lower: the binary gap metrics that serve users better when higher.
@@ -29,6 +29,7 @@ DECISION_COLUMNS = (
     "cusum_up",
     "cusum_down",
     "cusum_alarm",
+    "cusum_h",
     "note",
     "decided_at",
 )
@@ -168,12 +169,12 @@ def touched_users(
         return pd.DataFrame(columns=columns)
     rendered = render([], where or {})
     params: dict[str, Any] = {"since": since or EPOCH, "until": until or FAR_FUTURE, **rendered.params}
-    pair = query("second_class_touched_pair").text
     pairs = []
     for i, (dimension, segment) in enumerate(segments):
         params[f"s{i}"] = segment
-        pairs.append(pair.replace("{{dimension}}", expression(dimension, f"tk{i}", params)).replace("{{i}}", str(i)))
-    sql = fill(query("second_class_touched").text, rendered).replace("{{pairs}}", "\n".join(pairs))
+        column = expression(dimension, f"tk{i}", params)
+        pairs.append(part("second_class_touched_pair").render(dimension=column, i=str(i)))
+    sql = fill(query("second_class_touched"), rendered, pairs="\n".join(pairs))
     counts = store.query_df(sql, params).iloc[0]
     total = int(counts["users"])
     rows = []
@@ -193,9 +194,9 @@ def early_warnings(decisions: pd.DataFrame) -> pd.DataFrame:
             "segment": row.segment,
             "metric": row.metric,
             "adjusted_gap": row.adjusted_gap,
-            "evidence": f"{row.dimension}={row.segment}: {_label(row.metric)} {row.adjusted_gap * 100:+.1f} points "
-            f"against {row.reference} at the same task mix on {row.window_start:%Y-%m-%d}, an early warning; the "
-            "weekly audit confirms or closes it.",
+            "evidence": f"{row.dimension}={row.segment}: {_label(row.metric)} "
+            f"{gap_words(row.metric, row.adjusted_gap)} than {row.reference} at the same task mix on "
+            f"{row.window_start:%Y-%m-%d}, an early warning; the weekly audit confirms or closes it.",
         }
         for row in warned.itertuples(index=False)
     ]

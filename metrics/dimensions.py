@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from routewatch.sqlfiles import query
+from routewatch.sqlfiles import Query, query
 
 if TYPE_CHECKING:
     from routewatch.store import Store
@@ -131,9 +131,9 @@ def render(by: list[str], where: dict[str, str], bucket: str | None = None, roll
         filters.append(f"AND {expression(name, f'wk{i}', params)} = {{wv{i}:String}}")
         params[f"wv{i}"] = nfc(value)
     return Rendered(
-        dims="\n    ".join(dims),
+        dims="\n".join(dims),
         group_by=f"GROUP BY {', '.join(names)}" if names else "",
-        filters="\n    ".join(filters),
+        filters="\n".join(filters),
         params=params,
     )
 
@@ -143,10 +143,8 @@ def answers_from_rollup(by: list[str], where: dict[str, str], bucket: str | None
     return set(by) | set(where) <= ROLLUP_DIMENSIONS and bucket in (None, *ROLLUP_BUCKETS)
 
 
-def fill(sql: str, rendered: Rendered) -> str:
-    """Put rendered fragments into a query's ``{{dims}}``, ``{{filters}}`` and ``{{group_by}}`` slots."""
-    return (
-        sql.replace("{{dims}}", rendered.dims)
-        .replace("{{filters}}", rendered.filters)
-        .replace("{{group_by}}", rendered.group_by)
-    )
+def fill(template: Query, rendered: Rendered, **slots: str) -> str:
+    """A query rendered with the fragments of ``rendered`` in those of its ``dims``, ``filters`` and ``group_by``
+    slots it declares, and ``slots`` in the others (SlotError for a slot left unfilled or unknown)."""
+    fragments = {"dims": rendered.dims, "filters": rendered.filters, "group_by": rendered.group_by}
+    return template.render(**{slot: text for slot, text in fragments.items() if slot in template.slots}, **slots)

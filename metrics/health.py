@@ -45,6 +45,26 @@ def describe_orphans(orphans: dict[str, object]) -> str:
     )
 
 
+def unpriced_requests(store: Store) -> dict[str, object]:
+    """Requests with neither a cost nor a price (loaded with cost_usd NULL: in volume and quality, in no cost):
+    ``requests`` (live), ``unpriced`` and ``models`` (up to 5 of their models, the most frequent first)."""
+    row = store.query_df(query("health_unpriced").text).iloc[0]
+    return {"requests": int(row["requests"]), "unpriced": int(row["unpriced"]), "models": list(row["models"])}
+
+
+def describe_unpriced(found: dict[str, object]) -> str:
+    """One line on unpriced requests for people: how many, which models, and what to do."""
+    unpriced, requests = int(found["unpriced"]), int(found["requests"])  # type: ignore[call-overload]
+    if not unpriced:
+        return "none: every request has a cost"
+    models = ", ".join(found["models"])  # type: ignore[arg-type]
+    return (
+        f"{unpriced:,} of {requests:,} requests ({unpriced / requests:.1%}) have neither a cost nor a price "
+        f"(models: {models}); they count in volume and quality, in no cost. Add their prices to routes.toml and "
+        "ingest them again"
+    )
+
+
 def freshness(store: Store) -> dict[str, object]:
     """The newest request time, the last ingest, and the live request and feedback counts."""
     row = store.query_df(query("health_freshness").text).iloc[0]

@@ -78,7 +78,7 @@ def histograms(
         raise DimensionError(f"unknown measure {measure!r}: use one of {', '.join(MEASURES)}")
     rendered = render(by, where, bucket, rollup=True)
     params = {"since_day": since.date(), "until_day": until.date(), **rendered.params}
-    sql = fill(query("latency_histograms").text, rendered).replace("{{histogram}}", MEASURES[measure])
+    sql = fill(query("latency_histograms"), rendered, histogram=MEASURES[measure])
     frame = store.query_df(sql, params, settings=COLUMNS_FIRST)
     frame["timed"] = frame["latency_hist"].map(lambda h: sum(v for v in h.values() if v > 0))
     frame = frame[frame["timed"] > 0].reset_index(drop=True)

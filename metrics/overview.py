@@ -47,15 +47,16 @@ class Kpi:
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("requests", "Requests", "requests", None, "count", "volume"),
-    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "resolved", "usd", "cost_per_resolved"),
+    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "priced_resolved", "usd", "cost_per_resolved"),
     Kpi(
         "cost_per_request",
         "Naive cost per request",
         "spend",
-        "requests",
+        "priced",
         "usd",
         "cost_per_resolved",
-        "Model spend per request: the figure a cost dashboard shows, blind to failed answers.",
+        "Model spend per request: the figure a cost dashboard shows, blind to failed answers. Over priced requests "
+        "(an unpriced one, with neither a cost nor a price, is in no cost figure).",
     ),
     Kpi("escalation_rate", "Escalation rate", "escalated", "requests", "percent", "escalation_rate"),
     Kpi(
@@ -72,7 +73,9 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("error_rate", "Error rate", "errors", "requests", "percent", "error_rate"),
     Kpi("cheap_share", "Cheap-route share", "cheap", "requests", "percent", "cheap_share"),
 )
-SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "resolved", "known", "thumbs_up", "rated")
+# spend and all_in cover priced requests only, so the cost KPIs divide by priced and priced_resolved
+SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "priced", "priced_resolved", "resolved", "known",
+        "thumbs_up", "rated")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def daily_sums(
     """One row per day of [since, until) with the sums every KPI is made of (whole UTC days, rollup filters)."""
     rendered = render([], where or {}, rollup=True)
     frame = store.query_df(
-        fill(query("overview_daily").text, rendered),
+        fill(query("overview_daily"), rendered),
         {"since_day": since.date(), "until_day": until.date(), "cheap_route": cheap_route, **rendered.params},
         settings=COLUMNS_FIRST,
     )
@@ -171,15 +174,17 @@ def cost_quality(cost: pd.DataFrame, quality: pd.DataFrame, dimension: str) -> p
     and possibly finer (their counts add up), so one pair of queries serves several dimensions.
     """
     money = cost.groupby(dimension)
-    sums = money[["requests", "resolved"]].sum().join(money[["cost_usd", "model_cost_usd"]].sum().astype(float))
+    counts = money[["requests", "resolved", "priced", "priced_resolved"]].sum()
+    sums = counts.join(money[["cost_usd", "model_cost_usd"]].sum().astype(float))
     outcomes = quality.groupby(dimension)[["resolved", "known"]].sum()
     table = pd.DataFrame(
         {
             "requests": sums["requests"],
             "cost_usd": sums["cost_usd"],
             "resolved": sums["resolved"],
-            "cost_per_resolved": sums["cost_usd"] / sums["resolved"].where(sums["resolved"] > 0),
-            "cost_per_request": sums["model_cost_usd"] / sums["requests"],
+            "unpriced": sums["requests"] - sums["priced"],
+            "cost_per_resolved": sums["cost_usd"] / sums["priced_resolved"].where(sums["priced_resolved"] > 0),
+            "cost_per_request": sums["model_cost_usd"] / sums["priced"].where(sums["priced"] > 0),
             "resolution_rate": outcomes["resolved"] / outcomes["known"].where(outcomes["known"] > 0),
         }
     )

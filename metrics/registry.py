@@ -79,8 +79,9 @@ METRICS: tuple[Metric, ...] = (
         unit="requests",
         better="neither",
         margin=None,
-        columns=("requests", "users", "cost_usd"),
-        help="Requests, distinct users and model spend (cost_usd over every call, failed ones included).",
+        columns=("requests", "users", "cost_usd", "unpriced"),
+        help="Requests, distinct users and model spend (cost_usd over every call, failed ones included), and the "
+        "unpriced requests (neither a cost nor a price): counted in requests, never in cost_usd as $0.",
     ),
     Metric(
         name="escalation_rate",
@@ -113,14 +114,18 @@ METRICS: tuple[Metric, ...] = (
             "cost_usd",
             "model_cost_usd",
             "resolved",
+            "priced",
+            "priced_resolved",
+            "unpriced",
             "cost_per_resolved",
             "cost_per_request",
             "all_in_cost_per_request",
         ),
         gap=GapTest(name="cost_per_request", short="cost per request", label="cost per request"),
-        help="All-in cost (cost_usd: model + router + human, over every request, failed and unresolved included) "
-        "divided by resolved requests, beside the naive model spend per request (model_cost_usd / requests) and the "
-        "all-in cost per request (cost_usd / requests). The difference is the point.",
+        help="All-in cost (cost_usd: model + router + human, over every priced request, failed and unresolved "
+        "included) divided by resolved priced requests, beside the naive model spend per request (model_cost_usd / "
+        "priced) and the all-in cost per request (cost_usd / priced). The difference is the point. An unpriced "
+        "request (no cost, no price) is in requests and resolved, in no cost numerator or denominator.",
         rollup=True,
     ),
     Metric(
@@ -227,9 +232,9 @@ METRICS: tuple[Metric, ...] = (
         margin=None,
         columns=("requests", "compared", "diverged", "shadow_divergence", "unpriced", "shadow_cost_delta_usd"),
         help="Share of requests where a shadow router would have chosen another route, and what that would "
-        "have cost more (or less), priced at each route's mean spend per request in the window. A shadow route "
-        "that served nothing in the window has no price: its requests are counted in unpriced and left out of the "
-        "delta (NULL when no diverged request has a price).",
+        "have cost more (or less), priced at each route's mean spend per priced request in the window. A shadow "
+        "route that served no priced request has no price, and an unpriced request no cost: those are counted in "
+        "unpriced and left out of the delta (NULL when no diverged request has a price).",
         rollup=True,
     ),
     Metric(
@@ -239,7 +244,7 @@ METRICS: tuple[Metric, ...] = (
         unit="ms",
         better="lower",
         margin=0.15,
-        columns=("requests", "timed", "p50_ms", "p95_ms", "router_cost_usd"),
+        columns=("requests", "timed", "p50_ms", "p95_ms", "router_cost_usd", "unpriced"),
         help="What routing itself costs: the router's own latency (exact p50 and p95, over requests that "
         "report router_latency_ms) and its spend, router_cost_usd.",
     ),
@@ -250,7 +255,7 @@ METRICS: tuple[Metric, ...] = (
         unit="share of spend",
         better="neither",
         margin=None,
-        columns=("requests", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"),
+        columns=("requests", "unpriced", "cost_usd", "top_1pct_cost_usd", "top_1pct_share"),
         help="Where the money goes: the all-in cost of the most expensive 1% of requests and their share of "
         "the spend. A high share means a few requests (long contexts, retries, escalations) drive the bill.",
     ),
@@ -293,6 +298,8 @@ COLUMN_FORMATS: dict[str, tuple[str, Format]] = {
     "diverged": ("Diverged", "count"),
     "shadow_divergence": ("Shadow divergence", "percent"),
     "unpriced": ("Unpriced", "count"),
+    "priced": ("Priced", "count"),
+    "priced_resolved": ("Priced and resolved", "count"),
     "timed": ("Timed", "count"),
     "p50_ms": ("p50", "ms"),
     "p95_ms": ("p95", "ms"),
@@ -373,7 +380,7 @@ def compute(
     params = {"since": since, "until": until, "cheap_route": cheap_route, **rendered.params}
     if rollup:
         params.update(since_day=since.date(), until_day=until.date())
-    sql = query(f"{metric.sql}_rollup" if rollup else metric.sql).text
+    sql = query(f"{metric.sql}_rollup" if rollup else metric.sql)
     frame = store.query_df(fill(sql, rendered), params, settings=COLUMNS_FIRST)
     keys = [*(["bucket"] if bucket else []), *(by or [])]
     # An empty window or cut is no rows on both paths (without GROUP BY, SQL would answer one row of zeros).

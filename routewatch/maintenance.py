@@ -23,6 +23,6 @@ def compact(store: Store) -> tuple[int, float]:
         for table, partition, _ in candidates:
             if table not in _TABLES or not _PARTITION.fullmatch(partition):
                 raise ValueError(f"refusing to compact {table!r} partition {partition!r}")
-            statement = query("compact_partition").text.replace("{{table}}", table).replace("{{partition}}", partition)
+            statement = query("compact_partition").render(table=table, partition=partition)
             store.command(statement)
     return len(candidates), time.monotonic() - started

@@ -54,9 +54,8 @@ def render_for_cluster(statement: str, cluster: str, tables: list[str]) -> list[
         body = re.sub(r"\s*SETTINGS non_replicated_deduplication_window = \d+", "", body)
         shard = _SHARD_KEY.search(statement)
         key = shard.group(1) if shard else "rand()"
-        template = query("cluster_distributed_table").text
-        distributed = "\n".join(line for line in template.splitlines() if not line.startswith("--"))
-        return [body, distributed.format(table=name, cluster=cluster, sharding_key=key)]
+        distributed = query("cluster_distributed_table").render(table=name, cluster=cluster, sharding_key=key)
+        return [body, distributed]
     view = _VIEW.search(statement)
     if view:
         body = statement.replace(view.group(0), f"{view.group(0).rsplit(' TO ', 1)[0]} {on} TO {view.group(2)}_local")

@@ -73,6 +73,7 @@ def _cells(requests: pd.DataFrame) -> pd.DataFrame:
     """Per-(segment, task, user) sums, as sql/queries/gap_cells.sql returns them."""
     frame = requests.assign(
         requests=1,
+        priced=1,
         cost_sq=requests["cost"] ** 2,
         **{level: (requests["rating"] == i + 1).astype(int) for i, level in enumerate(CSAT_LEVELS)},
     )
@@ -80,7 +81,8 @@ def _cells(requests: pd.DataFrame) -> pd.DataFrame:
         frame[column] = 0
     task_mean = frame.groupby(["segment", "task_type"])["cost"].transform("mean")
     frame["cost_within"] = frame["cost"] - task_mean
-    keep = ["requests", "cost", "cost_sq", "cost_within", *CSAT_LEVELS, "escalated", "errors", "known", "resolved"]
+    keep = ["requests", "priced", "cost", "cost_sq", "cost_within", *CSAT_LEVELS]
+    keep += ["escalated", "errors", "known", "resolved"]
     return frame.groupby(["segment", "task_type", "user_id"], as_index=False)[[*keep, "rated", "thumbs_up"]].sum()
 
 

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 from alerts import job
 from alerts.delivery import Retry, deliver, record, send_email
+from alerts.judge import decide
 from alerts.message import AlertItem, compose, format_gap
 from alerts.rules import Recipient, Rules, Webhook
-from alerts.state import incidents, open_state, outbox
+from alerts.state import evaluated_windows, incidents, open_state, outbox
 from ingest.load import ingest
 from ingest.synthetic import generate, write_jsonl
 from routewatch.settings import Settings
@@ -163,6 +164,58 @@ def test_a_rerun_sends_nothing(world: World, first_run: Any) -> None:
         report = world.run()
     assert box.messages == [] and report.recorded == 0 and report.delivery.sent == []
     assert len(world.hooks.received) == 2
+
+
+def test_a_day_judged_again_unchanged_sends_nothing(world: World, first_run: Any) -> None:
+    redo = decide(world.store, list(world.rules.dimensions), now=NOW, redo_from=SUNDAY)
+    assert redo.windows == [SUNDAY]
+    with smtp_server(world.settings.smtp_port) as box:
+        report = world.run()
+    assert report.evaluated == [SUNDAY] and report.changes == 0 and report.recorded == 0 and box.messages == []
+    assert report.summary()[0] == (
+        "1 day(s) judged again since they were evaluated (2026-11-01 to 2026-11-01): only their changed verdicts "
+        "were evaluated again"
+    )
+
+
+def test_a_first_run_over_a_long_history_starts_at_the_newest_window(
+    world: World, first_run: Any, tmp_path: Path
+) -> None:
+    """A new state database over days of decided verdicts: one daily email, about the newest day, not one per
+    day; the older days are recorded as seen and the run says so."""
+    daily, weekly = "daily@example.com", "weekly@example.com"
+    config = tmp_path / "routewatch.toml"
+    config.write_text(
+        '[alerts]\nmetrics = ["resolution_rate", "escalation_rate"]\ndimensions = ["language", "channel"]\n'
+        'statuses = ["confirmed", "warning"]\n'
+        f'[[alerts.recipients]]\naddress = "{daily}"\nschedule = "daily"\n'
+        f'[[alerts.recipients]]\naddress = "{weekly}"\nschedule = "weekly"\n'
+    )
+    state_db = f"sqlite:///{tmp_path / 'first.sqlite'}"
+    env = {
+        "ROUTEWATCH_STORE": world.store.dsn, "ROUTEWATCH_STATE_DB": state_db, "ROUTEWATCH_CONFIG": str(config),
+        "ROUTEWATCH_SMTP_HOST": "127.0.0.1", "ROUTEWATCH_SMTP_PORT": str(world.settings.smtp_port),
+        "ROUTEWATCH_MAIL_FROM": "routewatch@example.com",
+    }  # fmt: skip
+    with smtp_server(world.settings.smtp_port) as box:
+        result = run_cli("alerts", "run", env_extra=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    decided = sorted(world.store.query_df("SELECT DISTINCT window_start FROM gap_decisions")["window_start"])
+    days = [pd.Timestamp(d).date() for d in decided]
+    engine = open_state(state_db)
+    with engine.connect() as connection:
+        seen = sorted(connection.scalars(sa.select(evaluated_windows.c.window_start)))
+        opened = set(connection.scalars(sa.select(incidents.c.opened_window)))
+        keys = list(connection.scalars(sa.select(outbox.c.key).where(outbox.c.target == daily)))
+    engine.dispose()
+    assert seen == days and len(days) >= 7
+    assert len(opened) > 1  # news on several days: each would have had its own daily email
+    assert keys == [f"daily:{daily}:{days[-1]}"] and len(to(box, daily)) == 1
+    assert len(to(box, weekly)) == 1  # the newest Sunday's digest
+    assert (
+        f"first run: {len(days) - 1} older decided day(s) ({days[0]} to {days[-2]}) were evaluated and recorded "
+        f"as seen without a message each; the messages tell what is open as of {days[-1]}"
+    ) in result.stderr
 
 
 def test_a_worse_gap_renotifies_and_a_closed_gap_sends_a_resolution(world: World, first_run: Any) -> None:

@@ -51,9 +51,9 @@ def evaluated(engine: Engine, *rows: dict[str, Any], rules: Rules = RULES) -> li
 
 
 def test_schema_is_at_the_newest_revision(engine: Engine) -> None:
-    assert revision(engine) == "0001"
+    assert revision(engine) == "0002"
     open_state(engine.url.render_as_string(hide_password=False)).dispose()  # a second upgrade is a no-op
-    assert revision(engine) == "0001"
+    assert revision(engine) == "0002"
 
 
 def test_new_then_ongoing_then_worse_then_resolved(engine: Engine) -> None:
@@ -108,6 +108,56 @@ def test_two_clean_weekly_audits_close_an_incident(engine: Engine) -> None:
     assert evaluated(engine, verdict(sunday + timedelta(days=3), -0.01, status="no_evidence")) == []  # not an audit
     later = sunday + timedelta(days=7)
     assert evaluated(engine, verdict(later, -0.01, status="underpowered", note=WEEKLY_AUDIT)) == [("resolved", later)]
+
+
+def test_an_audit_whose_cusum_is_half_way_to_an_alarm_is_not_clean(engine: Engine) -> None:
+    """R7.5: two consecutive clean weekly audits with S < h/2. An audit with S >= h/2 does not count and breaks
+    the run; one stored without its h is held to the smallest h (4), so S = 2.5 is not clean either."""
+    sundays = [MONDAY + timedelta(days=6 + 7 * i) for i in range(5)]
+    evaluated(engine, verdict(MONDAY, -0.05))
+
+    def audit(sunday: date, s: float, h: float | None = 6.0) -> list[tuple[str, date]]:
+        return evaluated(engine, verdict(sunday, -0.01, status="no_evidence", note=WEEKLY_AUDIT, cusum_up=0.0,
+                                         cusum_down=s, cusum_h=h))  # fmt: skip
+
+    assert audit(sundays[0], 2.9) == []  # clean: 2.9 < 6/2
+    assert audit(sundays[1], 3.0) == []  # S = h/2: not clean, and the run of clean audits starts again
+    with engine.connect() as connection:
+        assert incident_table(connection)["clean_audits"].iloc[0] == 0
+    assert audit(sundays[2], 1.0) == []
+    assert audit(sundays[3], 2.5, h=None) == []  # no stored h: 2.5 >= 4/2
+    assert audit(sundays[4], 1.0) == []
+    assert audit(sundays[4] + timedelta(days=7), 0.5) == [("resolved", sundays[4] + timedelta(days=7))]
+    with engine.connect() as connection:
+        history = incident_history(connection, int(incident_table(connection)["id"].iloc[0]))
+    assert history["note"].iloc[-1] == "2 clean weekly audits in a row (no alert, CUSUM below h/2)"
+
+
+def test_a_window_judged_again_is_evaluated_again_on_what_changed(engine: Engine) -> None:
+    """``decide --redo-from``: a window's verdicts stored again (a newer decided_at) are evaluated again; an
+    unchanged verdict tells nothing twice, a changed one makes its transition."""
+    day, later = MONDAY, MONDAY + timedelta(days=1)
+
+    def judged(window: date, gap: float, **more: Any) -> dict[str, Any]:
+        return verdict(window, gap, decided_at=pd.Timestamp.now(tz="UTC"), **more)
+
+    assert evaluated(engine, judged(day, -0.05), judged(day, -0.01, status="no_evidence", segment="es")) == [
+        ("new", day)
+    ]
+    assert evaluated(engine, judged(day, -0.05), judged(day, -0.01, status="no_evidence", segment="es")) == []
+    assert evaluated(engine, judged(day, -0.09), judged(day, -0.06, segment="es")) == [("worse", day), ("new", day)]
+    assert evaluated(engine, judged(later, -0.08)) == []  # ongoing: hi's incident now shows the later window
+    assert evaluated(engine, judged(day, -0.004, status="equivalent"), judged(day, -0.06, segment="es")) == [
+        ("resolved", day)
+    ]
+    with engine.connect() as connection:
+        frame = incident_table(connection).set_index("segment")
+        windows = connection.execute(sa.select(evaluated_windows.c.window_start)).scalars().all()
+    assert frame.loc["hi", "state"] == "resolved" and frame.loc["es", "state"] == "open"
+    assert frame.loc["es", "adjusted_gap"] == pytest.approx(-0.06)
+    assert sorted(windows) == [day, later]  # each window once, its evaluation time moved on
+    # The same rows without a newer decided_at: nothing to evaluate.
+    assert evaluated(engine, verdict(day, -0.20)) == []
 
 
 def test_a_snoozed_incident_does_not_renotify_until_its_date(engine: Engine) -> None:

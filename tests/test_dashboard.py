@@ -161,8 +161,9 @@ def test_a_mangled_link_falls_back_to_the_defaults(
 def _the_other_panels_drew(at: AppTest) -> None:
     """The data health page's panels before and after the Quarantine panel all drew."""
     assert {"Live requests", "Last ingest"} <= {m.label for m in at.metric}
-    assert [h.value for h in at.subheader][:4] == [
+    assert [h.value for h in at.subheader][:5] == [
         "Orphan feedback",
+        "Unpriced requests",
         "Quarantine",
         "Ingest batches",
         "Feedback coverage",
@@ -206,3 +207,28 @@ def test_a_panel_past_the_time_limit_shows_its_own_message_and_the_page_draws_on
     slow = [w.value for w in at.warning if "took too long" in w.value]
     assert len(slow) == 1 and "time limit of 3 s" in slow[0], [w.value for w in at.warning]
     _the_other_panels_drew(at)
+
+
+def test_unpriced_requests_are_shown_on_the_data_health_and_costs_pages(
+    synthetic_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    import json
+
+    from ingest.load import ingest
+    from tests.conftest import write_lines
+
+    lines = [json.loads(line) for line in synthetic_file.read_text().splitlines()]
+    for record in lines[::125]:  # 40, spread over the days
+        del record["cost_usd"]
+        record["cost_source"] = "unpriced"
+    store = Store(f"chdb://{tmp_path / 'store'}", lock_timeout_s=30)
+    ingest(store, [str(write_lines(tmp_path / "traffic.jsonl", [json.dumps(r) for r in lines]))])
+    at = _app(monkeypatch, store.dsn)
+    at.switch_page("app_pages/health.py").run()
+    assert not _problems(at), _problems(at)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith(f"Unpriced requests: 40 of {len(lines):,} requests (0.8%)") for w in warnings), warnings
+    at.switch_page("app_pages/costs.py").run()
+    assert not _problems(at), _problems(at)
+    shown = [w.value for w in at.warning]
+    assert any("are unpriced" in w and "never counted as $0" in w for w in shown), shown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,13 @@ def test_each_closed_day_is_decided_once(decided_store: Store) -> None:
         decided_store.query_rows("SELECT count(), round(sum(cusum_up + cusum_down), 6) FROM gap_decisions FINAL")
         == before
     )
+    thresholds = decided_store.query_df(
+        "SELECT window_start, toDayOfWeek(window_start) = 7 AS sunday, min(cusum_h) AS low, max(cusum_h) AS high, "
+        "countIf(p_value IS NOT NULL) AS tested FROM gap_decisions FINAL GROUP BY window_start"
+    )
+    assert (thresholds["low"] == thresholds["high"]).all()  # one h a window, stored with every verdict
+    days = thresholds[thresholds["sunday"] == 0]
+    assert list(days["low"]) == pytest.approx([threshold(int(n)) for n in days["tested"]])
     statuses = decided_store.query_df(
         "SELECT segment, metric, status FROM gap_decisions FINAL WHERE metric = 'escalation_rate'"
     )
@@ -170,3 +177,29 @@ def test_touched_users_match_pandas_in_one_scan(synthetic_store: tuple[Store, An
         assert got.loc[segment, "cost_usd"] == pytest.approx(rows["cost_usd"].sum(), abs=1e-9)
     assert got.loc["hi", "users"] > 0 and got.loc["no", "users"] > 0
     assert touched_users(store, []).empty
+
+
+def test_an_early_warning_reads_in_the_units_of_its_metric() -> None:
+    from metrics.decisions import early_warnings
+
+    stored = pd.DataFrame(
+        {
+            "window_start": [date(2026, 11, 20)] * 2,
+            "dimension": ["channel"] * 2,
+            "segment": ["api"] * 2,
+            "reference": ["chat"] * 2,
+            "metric": ["resolution_rate", "latency_p95"],
+            "adjusted_gap": [-0.03, 0.169],
+            "status": ["warning"] * 2,
+        }
+    )
+    evidence = early_warnings(stored)["evidence"].tolist()
+    assert "resolved 3.0 points lower than chat" in evidence[0]
+    assert "p95 latency 16.9% higher than chat" in evidence[1]
+
+
+def test_a_decision_note_separates_its_clauses() -> None:
+    from alerts.judge import _noted
+
+    notes = _noted(pd.Series(["", "no variation in escalated in zz", None]), "weekly audit")
+    assert notes.tolist() == ["weekly audit", "no variation in escalated in zz; weekly audit", "weekly audit"]

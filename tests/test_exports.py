@@ -8,16 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from ingest.load import ingest
 from ingest.readers import resolve
 from routewatch.store import Store
 
-# The columns @helicone/export writes to CSV (examples/export/typescript/index.ts), plus request_id.
+# The columns @helicone/export writes to CSV (examples/export/typescript/index.ts), plus the request's scores
+# (an object of score name to value, as POST /v1/request/{id}/score sets them; JSON text in CSV).
 HELICONE_CSV = (
     "response_id", "response_created_at", "response_status", "request_created_at", "request_body",
     "request_properties", "request_user_id", "model", "prompt_tokens", "completion_tokens", "latency", "cost",
+    "scores",
 )  # fmt: skip
 
 
@@ -26,11 +29,16 @@ def _helicone_rows() -> list[dict[str, Any]]:
     return [
         {**base, "response_id": "h1", "request_created_at": "2026-09-01T10:00:00.000Z", "response_status": 200,
          "request_user_id": "alice", "model": "gpt-4o", "cost": 0.00075,
-         "request_properties": json.dumps({"language": "fr", "plan": "team"})},
+         "request_properties": json.dumps({"language": "fr", "plan": "team"}),
+         "scores": {"helicone-score-feedback": 1, "CSAT": 4, "accuracy": 0.9}},
         {**base, "response_id": "h2", "request_created_at": "2026-09-01T10:00:01.000Z", "response_status": 500,
-         "request_user_id": "", "model": "gpt-4o-mini", "cost": "", "request_properties": "{}"},
+         "request_user_id": "", "model": "gpt-4o-mini", "cost": "", "request_properties": "{}",
+         "scores": {"helicone-score-feedback": 0, "resolved": False}},
         {**base, "response_id": "h3", "request_created_at": "not a time", "response_status": 200,
          "request_user_id": "bob", "model": "gpt-4o", "cost": 0.1, "request_properties": "{}"},
+        {**base, "response_id": "h4", "request_created_at": "2026-09-01T10:00:02.000Z", "response_status": 200,
+         "request_user_id": "carol", "model": "gpt-4o", "cost": 0.1, "request_properties": "{}",
+         "scores": {"csat": 4.5}},
     ]  # fmt: skip
 
 
@@ -42,24 +50,29 @@ def test_helicone_exports_load_as_requests(store: Store, tmp_path: Path, kind: s
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(HELICONE_CSV), quoting=csv.QUOTE_ALL)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({**r, "scores": json.dumps(r["scores"]) if "scores" in r else ""} for r in rows)
     else:
         path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     assert resolve([str(path)])[0].format == "helicone"
     report = ingest(store, [str(path)])
-    assert (report.total("read"), report.total("loaded"), report.total("quarantined")) == (3, 2, 1)
+    assert (report.total("read"), report.total("loaded"), report.total("quarantined")) == (4, 2, 2)
     live = store.query_df(
-        "SELECT request_id, user_id, language, segments, toFloat64(cost_usd) AS cost, status, error_type, latency_ms"
-        " FROM requests FINAL ORDER BY request_id"
+        "SELECT request_id, user_id, language, segments, toFloat64(cost_usd) AS cost, status, error_type, latency_ms,"
+        " thumb, csat, resolved FROM requests FINAL ORDER BY request_id"
     ).set_index("request_id")
+    # scores are feedback: Helicone's thumbs (1 up, 0 down), a CSAT and resolved by name; an evaluator's is not
+    h1, h2 = live.loc["h1"], live.loc["h2"]
+    assert (h1["thumb"], h1["csat"]) == (1, 4) and pd.isna(h1["resolved"])
+    assert (h2["thumb"], h2["resolved"]) == (-1, False) and pd.isna(h2["csat"])
     assert live.loc["h1", "cost"] == pytest.approx(0.00075) and live.loc["h1", "segments"]["plan"] == "team"
     assert (live.loc["h1", "language"], live.loc["h1", "latency_ms"]) == ("fr", 800)
     assert live.loc["h2", "cost"] == pytest.approx((100 * 0.15 + 50 * 0.6) / 1e6)  # priced from routes.toml
     assert (live.loc["h2", "user_id"], live.loc["h2", "status"], live.loc["h2", "error_type"]) == (
         "unknown", "error", "http_500",
     )  # fmt: skip
-    reasons = store.query_rows("SELECT reasons FROM quarantine FINAL")[0][0]
-    assert any("request_created_at: 'not a time' is not a time" in r for r in reasons)
+    first, second = (r for (r,) in store.query_rows("SELECT reasons FROM quarantine FINAL ORDER BY source_line"))
+    assert any("request_created_at: 'not a time' is not a time" in r for r in first)
+    assert any("scores.csat: 4.5 is not a CSAT, a whole number from 1 to 5" in r for r in second), second
 
 
 def _generation(trace: str, obs: str, start: str, end: str, model: str, **extra: Any) -> dict[str, Any]:

@@ -263,6 +263,34 @@ def test_orphan_feedback_is_counted_with_its_age(store: Store, tmp_path: Path) -
     assert store.query_rows("SELECT thumb FROM requests FINAL WHERE request_id = 'late'")[0][0] == -1
 
 
+def test_an_unpriced_request_loads_counts_in_volume_and_in_no_cost(store: Store, tmp_path: Path) -> None:
+    """Neither a cost nor a price: loaded with cost_usd NULL and cost_source 'unpriced' (a departure from DESIGN.md's
+    contract, where cost_usd is required); a contradiction or an unknown source is quarantined with its reason."""
+    records = [
+        {"request_id": "priced", "ts": "2026-11-20T10:00:00Z", **R},
+        {"request_id": "unpriced", "ts": "2026-11-20T10:00:00Z", **R, "cost_usd": None, "cost_source": "unpriced"},
+        {"request_id": "both", "ts": "2026-11-20T10:00:00Z", **R, "cost_source": "unpriced"},
+        {"request_id": "silent", "ts": "2026-11-20T10:00:00Z", **{k: v for k, v in R.items() if k != "cost_usd"}},
+        {"request_id": "guess", "ts": "2026-11-20T10:00:00Z", **R, "cost_source": "guess"},
+    ]
+    path = write_lines(tmp_path / "u.jsonl", [json.dumps(r) for r in records])
+    report = ingest(store, [str(path)])
+    assert (report.total("loaded"), report.total("quarantined")) == (2, 3)
+    reasons = dict(store.query_rows("SELECT source_line, reasons FROM quarantine FINAL"))
+    assert reasons[3] == ["cost_source: unpriced, yet cost_usd is given (0.001)"]
+    assert any("cost_usd" in r and "required" in r for r in reasons[4]), reasons[4]
+    assert any(r.startswith("cost_source: 'guess'") for r in reasons[5]), reasons[5]
+    stored = dict(store.query_rows("SELECT request_id, tuple(cost_usd, cost_source) FROM requests FINAL"))
+    assert stored == {"priced": (Decimal("0.001"), "reported"), "unpriced": (None, "unpriced")}
+    volume = compute(store, "volume").iloc[0]
+    assert (volume["requests"], float(volume["cost_usd"]), volume["unpriced"]) == (2, 0.001, 1)
+    cost = compute(store, "cost_per_resolved").iloc[0]
+    assert (cost["requests"], cost["priced"], cost["unpriced"], cost["cost_per_request"]) == (2, 1, 1, 0.001)
+    assert ingest(store, [str(path)]).total("loaded") == 0  # a second load changes nothing
+    doctor = run_cli("doctor", store=store)
+    assert "1 of 2 requests (50.0%) have neither a cost nor a price (models: m)" in doctor.stdout
+
+
 def test_segment_values_null_numbers_booleans_and_objects(store: Store, tmp_path: Path) -> None:
     segments: list[dict[str, Any]] = [
         {"plan": None},

@@ -259,7 +259,7 @@ def _rated_cells(rng: np.random.Generator, segment: str, users: int, probabiliti
     frame = pd.DataFrame({"segment": segment, "task_type": "t", "user_id": [f"{segment}-{u}" for u in range(users)]})
     for level in range(5):
         frame[f"csat_{level + 1}"] = (ratings == level).astype(int)
-    frame["requests"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 0.01, 0.0001, 0.0
+    frame["requests"], frame["priced"], frame["cost"], frame["cost_sq"], frame["cost_within"] = 1, 1, 0.01, 0.0001, 0.0
     for column in ("escalated", "errors", "known", "resolved", "rated", "thumbs_up"):
         frame[column] = 0
     return frame
@@ -285,7 +285,7 @@ def test_cost_per_request_ratio_finds_a_planted_difference_and_not_a_null_one() 
 
     def spend(segment: str, users: int, scale: float) -> pd.DataFrame:
         frame = _rated_cells(rng, segment, users, [0.2] * 5)
-        frame["requests"] = rng.integers(5, 30, users)
+        frame["requests"] = frame["priced"] = rng.integers(5, 30, users)
         per_request = rng.lognormal(np.log(0.002 * scale), 0.6, users)  # each user's requests cost the same
         frame["cost"], frame["cost_sq"] = frame["requests"] * per_request, frame["requests"] * per_request**2
         frame["cost_within"] = frame["cost"] - frame["requests"] * frame["cost"].sum() / frame["requests"].sum()
@@ -331,6 +331,7 @@ def test_p95_bootstrap_keeps_its_level_and_finds_a_slower_tail() -> None:
             "resolved",
             "rated",
             "thumbs_up",
+            "priced",
             "cost",
             "cost_sq",
             "cost_within",
@@ -441,7 +442,8 @@ def test_the_store_sums_each_users_moments_as_pandas_does(
             "resolved": frame["resolved"].eq(True).astype(int),
             "rated": frame["thumb"].notna().astype(int),
             "thumbs_up": frame["thumb"].eq(1).astype(int),
-            "cost": frame["cost_usd"].astype(float),
+            "priced": frame["cost_usd"].notna().astype(int),
+            "cost": frame["cost_usd"].astype(float).fillna(0.0),
             **{f"csat_{level}": frame["csat"].eq(level).astype(int) for level in range(1, 6)},
         }
     )
@@ -598,3 +600,46 @@ def test_every_gap_table_has_the_same_columns() -> None:
     assert (small["status"] == "insufficient_data").all() and (large["status"] == "confirmed").any()
     assert list(small.columns) == list(large.columns) == list(empty.columns) == list(GAP_ROW_FIELDS)
     assert GAP_ROW_FIELDS[: len(COLUMNS)] == COLUMNS
+
+
+def test_a_real_gap_smaller_than_the_margin_is_below_margin_never_no_evidence() -> None:
+    # 1.2 points more escalation in 100,000 requests a side: certain, but under the 2-point margin.
+    rng = np.random.default_rng(11)
+    reference = _cells(rng, "ref", 5000, {"t": 1.0}, {"t": 0.100})
+    segment = _cells(rng, "seg", 5000, {"t": 1.0}, {"t": 0.112})
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, segment])}, REF), "seg")
+    assert row["p_adjusted"] < 1e-4 and 0 < row["adjusted_gap"] < 0.02
+    assert row["status"] == Status.BELOW_MARGIN
+
+
+def test_task_mix_explains_a_gap_only_when_the_adjusted_test_does_not_reject() -> None:
+    # Raw gap beyond the margin, mostly task mix, but a real 1-point gap remains within each task type.
+    rng = np.random.default_rng(12)
+    reference = _cells(rng, "ref", 6000, {"easy": 0.8, "hard": 0.2}, {"easy": 0.10, "hard": 0.40})
+    segment = _cells(rng, "seg", 6000, {"easy": 0.5, "hard": 0.5}, {"easy": 0.11, "hard": 0.41})
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, segment])}, REF), "seg")
+    assert row["gap"] > 0.05 and row["p_adjusted"] < 0.05  # the adjusted test rejects ...
+    assert row["status"] == Status.BELOW_MARGIN  # ... so the task mix does not explain it away
+    # Without the remaining gap, the task mix does explain it.
+    same = _cells(rng, "seg", 6000, {"easy": 0.5, "hard": 0.5}, {"easy": 0.10, "hard": 0.40})
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, same])}, REF), "seg")
+    assert row["status"] in (Status.EXPLAINED_BY_TASK_MIX, Status.EQUIVALENT)
+    assert row["p_adjusted"] >= 0.05 or row["status"] == Status.EQUIVALENT
+
+
+def test_task_types_are_compared_raw_not_adjusted_for_themselves() -> None:
+    rng = np.random.default_rng(13)
+    chat = _cells(rng, "chat", 500, {"chat": 0.9, "code": 0.1}, {"chat": 0.10, "code": 0.30})
+    code = _cells(rng, "code", 500, {"chat": 0.1, "code": 0.9}, {"chat": 0.10, "code": 0.30})
+    cells = pd.concat([chat, code])
+    row = _escalation(gap_table_from_cells({"task_type": cells}, GapSettings(reference={"task_type": "chat"})), "code")
+    assert row["coverage"] == 0 and "no task type in both groups" in row["note"]
+    assert row["adjusted_gap"] == pytest.approx(row["gap"])
+
+
+def test_the_design_effect_shown_is_the_one_behind_the_effective_count() -> None:
+    rng = np.random.default_rng(14)
+    reference = _cells(rng, "ref", 300, {"t": 1.0}, {"t": 0.2}, spread=0.15)
+    segment = _cells(rng, "seg", 300, {"t": 1.0}, {"t": 0.2})
+    row = _escalation(gap_table_from_cells({"d": pd.concat([reference, segment])}, REF), "seg")
+    assert row["n_eff"] == pytest.approx(row["requests"] / row["deff"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.sqlfiles import SQL_DIR
+from routewatch.sqlfiles import SQL_DIR, part, query
 
 ROOT = Path(__file__).resolve().parent.parent
 # Top-level packages of the product.
@@ -113,8 +113,8 @@ def test_no_sql_lives_outside_sql() -> None:
     assert not found, "SQL belongs in sql/queries/ (one named query a file):\n" + "\n".join(found)
 
 
-def _query_files() -> list[str]:
-    return sorted(p.name.removesuffix(".sql") for p in (SQL_DIR / "queries").iterdir() if p.name.endswith(".sql"))
+def _query_files(folder: str = "queries") -> list[str]:
+    return sorted(p.name.removesuffix(".sql") for p in (SQL_DIR / folder).iterdir() if p.name.endswith(".sql"))
 
 
 def test_every_query_file_is_used_by_code() -> None:
@@ -134,10 +134,34 @@ def test_every_query_file_is_used_by_code() -> None:
     assert not unused, f"query files no code reads: {unused}"
 
 
-@pytest.mark.parametrize("name", _query_files())
-def test_every_query_file_carries_its_header(name: str) -> None:
-    text = (SQL_DIR / "queries" / f"{name}.sql").read_text(encoding="utf-8")
-    header = dict(re.findall(r"^--\s*(name|params|returns):\s*(.*\S)\s*$", text, flags=re.MULTILINE))
-    assert header.get("name") == name, f"{name}.sql: '-- name: {name}' is missing or wrong"
+def test_every_part_is_included_or_read_by_code() -> None:
+    """A part (sql/parts/) is used by a query that includes it, ``{{> name}}``, or by code that fills a slot with it."""
+    included = {
+        name
+        for folder in ("queries", "parts")
+        for path in (SQL_DIR / folder).iterdir()
+        for name in re.findall(r"\{\{>\s*([a-z0-9_]+)\s*\}\}", path.read_text(encoding="utf-8"))
+    }
+    read = [text for _, path in _modules(CODE) for _, text, _ in _strings(path)]
+    patterns = [re.compile(".+".join(map(re.escape, text.split("{}")))) for text in read if "{}" in text]
+    unused = [
+        name
+        for name in _query_files("parts")
+        if name not in included and name not in read and not any(pattern.fullmatch(name) for pattern in patterns)
+    ]
+    assert not unused, f"parts no query includes and no code reads: {unused}"
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"), [(folder, name) for folder in ("queries", "parts") for name in _query_files(folder)]
+)
+def test_every_query_file_carries_its_header(folder: str, name: str) -> None:
+    """``-- name`` (``-- part`` for a part), ``-- params`` and ``-- returns``; a template's ``-- slots`` line must
+    name the slots it uses, which loading it checks."""
+    key = "name" if folder == "queries" else "part"
+    text = (SQL_DIR / folder / f"{name}.sql").read_text(encoding="utf-8")
+    header = dict(re.findall(rf"^--\s*({key}|params|returns):\s*(.*\S)\s*$", text, flags=re.MULTILINE))
+    assert header.get(key) == name, f"{name}.sql: '-- {key}: {name}' is missing or wrong"
     assert header.get("params"), f"{name}.sql: '-- params:' is missing (write 'none' when it takes none)"
     assert header.get("returns"), f"{name}.sql: '-- returns:' is missing"
+    (query if folder == "queries" else part)(name)

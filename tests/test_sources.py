@@ -31,8 +31,8 @@ from tests.test_reliability import _ingest_process, _truth
 SAMPLES = REAL_DATA / "format_samples"
 LIVE = (
     "SELECT request_id, user_id, session_id, language, route, final_route, model, escalated, escalation_reason,"
-    " attempts, retries, input_tokens, output_tokens, toFloat64(cost_usd) AS cost, latency_ms, ttft_ms, status,"
-    " error_type, segments, source_line FROM requests FINAL ORDER BY request_id"
+    " attempts, retries, input_tokens, output_tokens, toFloat64(cost_usd) AS cost, cost_source, latency_ms, ttft_ms,"
+    " status, error_type, segments, source_line FROM requests FINAL ORDER BY request_id"
 )
 TRACE_A = "5B8EFFF798038103D269B633813FC60C"  # upper-case hex, as the OTLP example writes it
 TRACE_B = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
@@ -184,28 +184,30 @@ def test_otlp_spans_of_every_generation_fold_into_requests(store: Store, tmp_pat
     path = _write_otlp(tmp_path / "spans.jsonl")
     assert resolve([str(path)])[0].format == "otlp"
     report = ingest(store, [str(path)])
-    assert (report.total("read"), report.total("loaded"), report.total("quarantined")) == (5, 3, 2)
+    assert (report.total("read"), report.total("loaded"), report.total("quarantined")) == (5, 4, 1)
     live = _live(store)
-    assert sorted(live.index) == sorted([TRACE_A.lower(), TRACE_B.hex(), TRACE_D])
+    assert sorted(live.index) == sorted([TRACE_A.lower(), TRACE_B.hex(), TRACE_C, TRACE_D])
     a = live.loc[TRACE_A.lower()]
     assert (a.route, a.final_route, a.model, a.escalated, a.escalation_reason) == (
         "cheap", "frontier", "gpt-4o", True, "rate_limited",
     )  # fmt: skip
     assert (a.attempts, a.retries, a.input_tokens, a.output_tokens) == (2, 0, 200, 50)
     assert a.cost == pytest.approx(0.002 + 100 * 0.15 / 1e6)  # the failed call priced from routes.toml
-    assert a.segments == {"cost_source": "mixed", "plan": "pro"}
+    assert a.segments == {"plan": "pro"} and a.cost_source == "mixed"
     assert (a.user_id, a.session_id, a.language, a.status) == ("u1", "conv-a", "es", "ok")
     assert a.latency_ms == pytest.approx(890) and a.ttft_ms == pytest.approx(50 + 200)  # from the first call's start
     b = live.loc[TRACE_B.hex()]
     assert (b.route, b.final_route, b.escalated, b.attempts, b.retries) == ("cheap", "cheap", False, 2, 1)
     assert (b.user_id, b.session_id, b.input_tokens, b.output_tokens) == ("u2", "s-b", 2000, 200)
-    assert b.cost == pytest.approx(1000 * 0.8 / 1e6 + 0.0016) and b.segments["cost_source"] == "mixed"
+    assert b.cost == pytest.approx(1000 * 0.8 / 1e6 + 0.0016) and b.cost_source == "mixed"
     d = live.loc[TRACE_D]
-    assert (d.user_id, d.route, d.model, d.cost, d.segments["cost_source"]) == (
+    assert (d.user_id, d.route, d.model, d.cost, d.cost_source) == (
         "unknown", "my-private-model", "my-private-model", 0.5, "reported",
     )  # fmt: skip
+    c = live.loc[TRACE_C]  # neither a cost nor a price: loaded, its cost unknown (not $0)
+    assert (c.model, c.input_tokens, c.cost_source) == ("my-private-model", 5, "unpriced") and pd.isna(c.cost)
     quarantine = dict(_quarantine(store))
-    assert any("unpriced" in r and "my-private-model" in r for r in quarantine[6])
+    assert 6 not in quarantine
     assert any("line 2, span 4: gen_ai.usage.input_tokens: 'many' is not a number" in r for r in quarantine[8])
 
 
@@ -261,7 +263,7 @@ def test_the_real_litellm_spend_log_row_loads_with_its_own_numbers(store: Store)
     assert got.user_id == "unknown"  # end_user is empty; `user` would be the key's owner
     assert (got.session_id, got.model, got.route) == (row["session_id"], row["model"], "frontier")
     assert (got.input_tokens, got.output_tokens) == (row["prompt_tokens"], row["completion_tokens"])
-    assert got.cost == pytest.approx(row["spend"]) and got.segments["cost_source"] == "reported"
+    assert got.cost == pytest.approx(row["spend"]) and got.cost_source == "reported"
     assert got.latency_ms == pytest.approx(elapsed.total_seconds() * 1000)
     assert (got.retries, got.escalated, got.status) == (0, False, "ok")
 
@@ -386,7 +388,7 @@ def test_the_cli_recognises_each_format_by_content(store: Store, tmp_path: Path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert [f["format"] for f in summary["files"]] == ["otlp", "litellm"]
-    assert (summary["read"], summary["loaded"], summary["quarantined"]) == (10, 6, 4)
+    assert (summary["read"], summary["loaded"], summary["quarantined"]) == (10, 7, 3)  # the unpriced trace loads
 
 
 def test_an_otlp_line_that_is_not_json_is_quarantined_and_the_rest_loads(store: Store, tmp_path: Path) -> None:

@@ -98,7 +98,9 @@ def test_cluster_rendering_builds_replicated_tables_under_distributed_ones() -> 
     assert "ALTER TABLE requests_local ON CLUSTER `prod` MATERIALIZE COLUMN user_key" in text
     assert "ALTER TABLE requests ON CLUSTER `prod` MATERIALIZE" not in text
     backfill = [s for s in statements if "INSERT INTO rollup_daily\nSELECT" in s]
-    assert len(backfill) == 1 and "ON CLUSTER" not in backfill[0] and "FROM requests\n" in backfill[0]
+    assert len(backfill) == 2  # 006 and 011 rebuild the daily rollup
+    assert all("ON CLUSTER" not in b and "FROM requests" in b and "requests_local" not in b for b in backfill)
+    assert "ALTER TABLE requests_local ON CLUSTER `prod` MODIFY COLUMN cost_usd Nullable" in text
     with pytest.raises(ValueError, match="invalid cluster name"):
         plan("prod; DROP TABLE x")
 

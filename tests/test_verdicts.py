@@ -49,8 +49,9 @@ def _traffic(path: Path, groups: list[dict[str, Any]], seed: int) -> Path:
                 "escalated": bool(escalated[i]),
                 "resolved": bool(resolved[i]),
                 "thumb": 1 if thumbs_up[i] else -1,
+                "segments": {"भाषा": language},  # the same groups under a key in another script
             }
-            lines.append(json.dumps(record))
+            lines.append(json.dumps(record, ensure_ascii=False))
     return write_lines(path, lines)
 
 
@@ -162,3 +163,20 @@ def test_the_audit_confirms_the_planted_gap_too(planted: tuple[Store, str]) -> N
     assert row["status"] == "confirmed" and row["adjusted_gap"] < -0.08 and row["p_adjusted"] < 1e-6
     # Never escalated separates the logit perfectly: the standardized test stands, and the note says why.
     assert row["adjusted_by"] == ("standardization" if segment == "xx" else "logit")
+
+
+def test_decide_judges_a_segment_key_in_any_script(tmp_path: Path) -> None:
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    ingest(store, [str(_traffic(tmp_path / "traffic.jsonl", NEVER_ESCALATED, seed=12))])
+    decided = run_cli("decide", "--by", "segments.भाषा", store=store)
+    assert decided.returncode == 0, decided.stderr
+    sunday = store.query_df(
+        "SELECT dimension, segment, status FROM gap_decisions FINAL "
+        "WHERE window_start = {day:Date} AND metric = 'escalation_rate'",
+        {"day": MONDAY + timedelta(days=6)},
+    )
+    assert sunday[["dimension", "segment", "status"]].values.tolist() == [["segments.भाषा", "xx", "confirmed"]]
+    found = cli_json(
+        "second-class", "--by", "segments.भाषा", "--until", NEXT_MONDAY.isoformat(), "--format", "json", store=store
+    )
+    assert [row["segment"] for row in found] == ["xx"]

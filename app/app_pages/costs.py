@@ -16,6 +16,13 @@ st.subheader("All-in cost per resolved request", help=help_of("cost_per_resolved
 dimension = st.selectbox("Cut by", ["route", "model", "final_route", *FILTER_DIMENSIONS, "router"], key="costs_by")
 with ctx.friendly_errors():
     cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
+    unpriced = int(cost["unpriced"].sum()) if not cost.empty else 0
+    if unpriced:
+        st.warning(
+            f"{unpriced:,} of {int(cost['requests'].sum()):,} requests are unpriced (neither a cost nor a price in "
+            "routes.toml): they are in no cost figure on this page, never counted as $0. The data health page names "
+            "their models."
+        )
     shown = cost.melt(id_vars=[dimension], value_vars=["cost_per_resolved", "cost_per_request"], var_name="measure")
     display.chart(
         charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure")

@@ -20,17 +20,37 @@ with ctx.friendly_errors():
     right.metric("Newest request", f"{pd.Timestamp(fresh['newest_request']):%Y-%m-%d %H:%M} UTC")
     last.metric("Last ingest", f"{pd.Timestamp(fresh['last_ingest']):%Y-%m-%d %H:%M} UTC")
 
+
+def _finding(title: str, help: str, found: bool, warning: str, fine: str) -> None:
+    """A panel that names a data problem when there is one, else says that all is well."""
+    st.subheader(title, help=help)
+    if found:
+        st.warning(f"{title}: {warning}.")
+    else:
+        st.success(fine)
+
+
 with ctx.friendly_errors():
     orphans = ctx.answer("orphan_feedback")
-    st.subheader(
+    _finding(
         "Orphan feedback",
-        help="Feedback events whose request was never loaded. They are kept: a request "
-        "that arrives late still gets its feedback. Old ones point at requests lost upstream or at wrong request ids.",
+        "Feedback events whose request was never loaded. They are kept: a request that arrives late still gets its "
+        "feedback. Old ones point at requests lost upstream or at wrong request ids.",
+        bool(orphans["orphan_events"]),
+        health.describe_orphans(orphans),
+        "No orphan feedback: every feedback event rates a loaded request.",
     )
-    if orphans["orphan_events"]:
-        st.warning(f"Orphan feedback: {health.describe_orphans(orphans)}.")
-    else:
-        st.success("No orphan feedback: every feedback event rates a loaded request.")
+
+with ctx.friendly_errors():
+    unpriced = ctx.answer("unpriced")
+    _finding(
+        "Unpriced requests",
+        "Requests with neither a reported cost nor a price in routes.toml. They are loaded with no cost: they count "
+        "in volume and quality, and in no cost figure (never as $0).",
+        bool(unpriced["unpriced"]),
+        health.describe_unpriced(unpriced),
+        "No unpriced requests: every request has a cost.",
+    )
 
 with ctx.friendly_errors():
     st.subheader("Quarantine")

@@ -17,6 +17,7 @@ STATUS_COLORS: dict[str, str] = {
     Status.UNDERPOWERED: "#999999",
     Status.INSUFFICIENT_DATA: "#C8C8C8",
     Status.NONRESPONSE_BIASED: "#56B4E9",  # sky blue
+    Status.BELOW_MARGIN: "#F0E442",  # yellow
     Status.EQUIVALENT: "#009E73",  # bluish green
     Status.NO_EVIDENCE: "#0072B2",  # blue
     Status.MODEL_FAILED: "#000000",
@@ -28,6 +29,7 @@ STATUS_MARKERS: dict[str, str] = {
     Status.UNDERPOWERED: "circle-open",
     Status.INSUFFICIENT_DATA: "circle-open-dot",
     Status.NONRESPONSE_BIASED: "square-open",
+    Status.BELOW_MARGIN: "triangle-down-open",
     Status.EQUIVALENT: "circle",
     Status.NO_EVIDENCE: "square",
     Status.MODEL_FAILED: "asterisk-open",

@@ -62,6 +62,8 @@ from metrics.gaps._vocabulary import (
     GapSettings,
     Progress,
     Status,
+    gap_words,
+    join_note,
 )
 
 __all__ = [
@@ -90,6 +92,8 @@ __all__ = [
     "effective_users",
     "gap_table",
     "gap_table_from_cells",
+    "gap_words",
+    "join_note",
     "load_cells",
     "load_latency",
     "minimum_detectable_gap",

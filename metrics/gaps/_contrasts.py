@@ -82,7 +82,7 @@ def binary_contrast(
         "users": seg.users,
         "reference_requests": int(ref_moments["requests"]),
         "trials": seg.trials,
-        "deff": max(seg.deff, ref.deff),
+        "deff": seg.deff,  # the segment's: n_eff = trials / deff
         "n_eff": seg.n_eff,
         "note": "",
     }
@@ -100,7 +100,7 @@ def binary_contrast(
     if flat:  # R2: no variation to estimate a design effect from, so borrow the pooled groups'
         deff = pooled_design_effect((seg_moments, ref_moments), events, trials)
         seg, ref = (replace(group, deff=deff) if group.rate in (0.0, 1.0) else group for group in (seg, ref))
-        row.update(deff=max(seg.deff, ref.deff), n_eff=seg.n_eff)
+        row.update(deff=seg.deff, n_eff=seg.n_eff)
         row["note"] = f"no variation in {events} in {' and '.join(flat)}: the design effect is the pooled groups'"
     row["mde"] = minimum_detectable_gap(seg, ref, settings.q / max(family_size, 1), settings.power)
     if trials == "rated":  # thumbs: is the feedback itself representative?
@@ -224,8 +224,8 @@ def _within_task_design_effect(group: Group) -> float:
     """Kish's design effect of cost per request within task types: the cluster-robust variance of the users'
     residuals from their segment's task means, over the same residuals' variance as if requests were independent.
     The spread between task types, which standardization removes, stays out of both."""
-    tasks = group.tasks[group.tasks["requests"] > 0]
-    within = float((tasks["cost_sq"] - tasks["cost"] ** 2 / tasks["requests"]).clip(lower=0).sum())
+    tasks = group.tasks[group.tasks["priced"] > 0]
+    within = float((tasks["cost_sq"] - tasks["cost"] ** 2 / tasks["priced"]).clip(lower=0).sum())
     users = int(group.moments["users"])
     if users < 2 or within <= 0:
         return 1.0
@@ -235,13 +235,14 @@ def _within_task_design_effect(group: Group) -> float:
 def _cost_contrast(row: dict[str, Any], seg: Group, ref: Group, settings: GapSettings, m: int) -> dict[str, Any]:
     """R5: cost per request as a ratio of means over users; the gap is ratio - 1, tested on the log scale, and
     standardized to the reference's task mix for the alert test."""
-    seg_mean, seg_var, seg_users = mean_counts(seg.moments, "cost", "requests")
-    ref_mean, ref_var, ref_users = mean_counts(ref.moments, "cost", "requests")
+    # over priced requests: an unpriced one (its cost unknown) is in neither the spend nor the count
+    seg_mean, seg_var, seg_users = mean_counts(seg.moments, "cost", "priced")
+    ref_mean, ref_var, ref_users = mean_counts(ref.moments, "cost", "priced")
     row.update(value=seg_mean, reference_value=ref_mean)
     gated = volume_gate(
         {
-            row["segment"]: (row["requests"], seg_users, effective_users(seg.moments, "requests")),
-            row["reference"]: (row["reference_requests"], ref_users, effective_users(ref.moments, "requests")),
+            row["segment"]: (int(seg.moments["priced"]), seg_users, effective_users(seg.moments, "priced")),
+            row["reference"]: (int(ref.moments["priced"]), ref_users, effective_users(ref.moments, "priced")),
         },
         settings,
     )

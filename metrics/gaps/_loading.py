@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +22,7 @@ from metrics.gaps._vocabulary import (
     Progress,
 )
 from metrics.window import EPOCH, FAR_FUTURE
-from routewatch.sqlfiles import query
+from routewatch.sqlfiles import part, query
 from routewatch.store import Store
 
 # The grains gap_cells can return: (SQL for the grain column, GROUP BY keys).
@@ -36,12 +35,9 @@ GRAINS = {
 }
 
 
-def _more_slots(wanted: bool) -> dict[str, str]:
-    """The slots of gap_cells filled with the parts of gap_cells_more (or emptied)."""
-    parts = re.split(r"^-- slot: (\w+)\n", query("gap_cells_more").text, flags=re.MULTILINE)
-    return {
-        f"{{{{{slot}}}}}": text.strip() if wanted else "" for slot, text in zip(parts[1::2], parts[2::2], strict=True)
-    }
+def _more_slots(wanted: bool, *slots: str) -> dict[str, str]:
+    """Slots filled with their parts gap_more_<slot> (the columns CSAT and cost need), or emptied."""
+    return {slot: part(f"gap_more_{slot}").render() if wanted else "" for slot in slots}
 
 
 def segment_query(
@@ -56,14 +52,14 @@ def segment_query(
     ``more`` the columns CSAT and cost need. The grain ``moments`` wraps the ``groups`` grain in gap_moments."""
     rendered = render([], where or {})
     params.update(rendered.params)
-    column, keys = GRAINS["groups" if grain == "moments" else grain]
-    sql = query(name).text.replace("{{modal}}", query("gap_modal_segment").text.replace("\n", "\n    "))
-    sql = fill(sql, rendered).replace("{{grain_column}}", column).replace("{{grain_keys}}", keys)
+    slots = {"segment": expression(dimension, "segment_key", params)}
+    if name == "gap_cells":
+        column, keys = GRAINS["groups" if grain == "moments" else grain]
+        slots.update(grain_column=column, grain_keys=keys, **_more_slots(more, "counts", "window", "sums"))
+    sql = fill(query(name), rendered, **slots)
     if grain == "moments":
-        sql = query("gap_moments").text.replace("{{cells}}", sql.replace("\n", "\n    "))
-    for slot, text in _more_slots(more).items():
-        sql = sql.replace(slot, text)
-    return sql.replace("{{segment}}", expression(dimension, "segment_key", params))
+        sql = query("gap_moments").render(cells=sql, **_more_slots(more, "moments"))
+    return sql
 
 
 def load_cells(

@@ -22,6 +22,7 @@ from metrics.gaps._vocabulary import (
     GapSettings,
     Progress,
     Status,
+    gap_words,
     join_note,
 )
 
@@ -83,10 +84,14 @@ def _decide(row: dict[str, Any], reject_adjusted: bool, reject_raw: bool, settin
                 "reversal: the raw gap points the other way (task mix); for human review", row["note"]
             )
         return Status.CONFIRMED
-    if reject_raw and abs(raw) >= delta:
-        if reject_adjusted and math.copysign(1, raw) != math.copysign(1, adjusted):
-            row["note"] = join_note(f"within each task type the gap is {adjusted:+.1%}, the other way", row["note"])
-        return Status.EXPLAINED_BY_TASK_MIX
+    if reject_raw and not reject_adjusted and abs(raw) >= delta:
+        return Status.EXPLAINED_BY_TASK_MIX  # R3's matrix: the raw gap is real, the task mix accounts for it
+    if reject_adjusted:  # a gap the data shows, only smaller than the margin: never "no evidence" nor "the same"
+        if reject_raw and math.copysign(1, raw) != math.copysign(1, adjusted):
+            row["note"] = join_note(
+                f"within each task type it is {gap_words(row['metric'], adjusted)}, the other way", row["note"]
+            )
+        return Status.BELOW_MARGIN
     # Equivalent when the (1 - 2 alpha) interval of the adjusted gap lies inside the margin (TOST).
     half_width = NormalDist().inv_cdf(1 - settings.alpha) * row["adjusted_se"]
     if -delta < adjusted - half_width and adjusted + half_width < delta:
@@ -120,6 +125,19 @@ def _false_coverage_intervals(tested: list[dict[str, Any]], selected: int, setti
             row["severity"] = "critical" if low > delta or high < -delta else "high"
 
 
+# The variable the adjusted tests hold at the reference's mix; segments of it cannot be adjusted for it.
+TASK_TYPE = "task_type"
+
+
+def _unadjustable(dimension: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with, when the segments are task types, each row's stratum set to its segment: a segment then
+    shares no stratum with its reference, so its tests are the raw ones (adjusting a task type for the task mix
+    would compare it with itself), and the note says so."""
+    if dimension != TASK_TYPE or frame.empty or "segment" not in frame:
+        return frame
+    return frame.assign(task_type=frame["segment"])
+
+
 def gap_table_from_cells(
     cells_by_dimension: dict[str, pd.DataFrame],
     settings: GapSettings,
@@ -141,6 +159,8 @@ def gap_table_from_cells(
     if unknown:
         raise ValueError(f"no gap test for {unknown}: choose from {', '.join(ALL_METRICS)}")
     plans: list[tuple[str, str, str, str, DimensionSums]] = []
+    cells_by_dimension = {d: _unadjustable(d, cells) for d, cells in cells_by_dimension.items()}
+    latency = {d: _unadjustable(d, sample) for d, sample in (latency_by_dimension or {}).items()}
     for dimension, cells in cells_by_dimension.items():
         if cells.empty:
             continue
@@ -152,7 +172,6 @@ def gap_table_from_cells(
         for segment in volume.index:
             if segment != reference:
                 plans.extend((dimension, metric, str(segment), reference, sums) for metric in chosen)
-    latency = latency_by_dimension or {}
     rows = []
     for dimension, metric, segment, reference, sums in plans:
         if metric in BINARY:
@@ -164,7 +183,11 @@ def gap_table_from_cells(
             )
         report("comparisons", len(rows), len(plans))
     if settings.audit:
-        audited = [r for r in rows if "adjusted_gap" in r and r.get("status") != Status.INSUFFICIENT_DATA]
+        audited = [
+            r
+            for r in rows
+            if "adjusted_gap" in r and r.get("status") != Status.INSUFFICIENT_DATA and r["dimension"] != TASK_TYPE
+        ]
         for done, row in enumerate(audited, 1):
             audit_contrast(row, cells_by_dimension[row["dimension"]], latency.get(row["dimension"]), settings)
             report("audit models", done, len(audited))

@@ -18,6 +18,7 @@ class Status(enum.StrEnum):
     UNDERPOWERED = "underpowered"
     INSUFFICIENT_DATA = "insufficient_data"
     NONRESPONSE_BIASED = "nonresponse_biased"
+    BELOW_MARGIN = "below_margin"
     EQUIVALENT = "equivalent"
     NO_EVIDENCE = "no_evidence"
     MODEL_FAILED = "model_failed"
@@ -34,6 +35,8 @@ STATUS_WORDS: dict[str, str] = {
     Status.INSUFFICIENT_DATA: "Too few requests, users or ratings to test at all.",
     Status.NONRESPONSE_BIASED: "Too few of these users rate answers (or far fewer than the reference) to trust "
     "a satisfaction gap.",
+    Status.BELOW_MARGIN: "A real gap, but smaller than the margin: shown after correcting for every comparison, "
+    "too small to act on.",
     Status.EQUIVALENT: "Served the same: any gap is within the margin.",
     Status.NO_EVIDENCE: "No evidence of a gap, but not enough to call it equivalent either.",
     Status.MODEL_FAILED: "The statistical model could not be fitted on this data (see the note).",
@@ -52,6 +55,7 @@ STATUS_LABELS: dict[str, str] = {
     Status.UNDERPOWERED: "… Needs traffic",
     Status.INSUFFICIENT_DATA: "∅ Too little data",
     Status.NONRESPONSE_BIASED: "? Too few ratings",
+    Status.BELOW_MARGIN: "▿ Small gap",
     Status.EQUIVALENT: "✔ Served the same",
     Status.NO_EVIDENCE: "○ No evidence",
     Status.MODEL_FAILED: "! Not computed",
@@ -73,7 +77,7 @@ def _the_one(kind: str) -> str:
 # Every ratio of per-user sums whose cluster-robust variance a test needs: numerator -> denominator.
 RATIOS: dict[str, str] = {
     **dict(BINARY.values()),
-    "cost": "requests",  # cost per request
+    "cost": "priced",  # cost per request, over requests whose cost is known
     "csat_sum": "csat_n",  # mean CSAT
 }
 
@@ -150,6 +154,13 @@ class GapSettings:
 
 # Told of long work: (stage, done, total).
 Progress = Callable[[str, int, int], None]
+
+
+def gap_words(metric: str, gap: float) -> str:
+    """A gap (segment minus reference) as a PM reads it: "3.0 points lower" for a rate, "16.9% higher" for a
+    quantile or a mean (a relative change)."""
+    direction = "higher" if gap > 0 else "lower"
+    return f"{abs(gap):.1%} {direction}" if GAP_METRICS[metric].relative else f"{abs(gap) * 100:.1f} points {direction}"
 
 
 def join_note(note: str, more: str) -> str:

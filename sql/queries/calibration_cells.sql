@@ -1,13 +1,15 @@
 -- name: calibration_cells
 -- params: since DateTime64(3), until DateTime64(3), edges Array(Float64) (the reference's score quintile edges);
--- the modal slot holds gap_modal_segment, the filters slot the filters of metrics.dimensions
+-- it includes the part gap_modal_segment (the segment slot); the filters slot holds the filters of
+-- metrics.dimensions
+-- slots: filters
 -- returns: segment String, task_type String (the score bin, 'bin 1' to 'bin 5', in the place of the task type so
 -- that the audit's models adjust for it), user_id UInt64 (the user's key), requests UInt64, escalated UInt64,
 -- known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64, score_sum Float64: per (segment, bin, user), over
 -- the requests with a router score, each user whole in their modal segment
 WITH modal AS
 (
-    {{modal}}
+    {{> gap_modal_segment}}
 )
 SELECT
     m.segment AS segment,

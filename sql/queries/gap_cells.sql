@@ -1,16 +1,17 @@
 -- name: gap_cells
--- params: since DateTime64(3), until DateTime64(3); the modal slot holds gap_modal_segment, the filters slot the
--- filters of metrics.dimensions, and the grain slot one of metrics.gaps.GRAINS: a row per (segment, task_type,
--- user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with grain 'user' or
--- 'task' (the other key left empty; a user's rows group on the user alone, whose segment is one). The slots sums,
--- counts and window hold the parts of gap_cells_more when the run compares CSAT or cost (20% of the query's time
--- otherwise spent for nothing), or nothing.
+-- params: since DateTime64(3), until DateTime64(3); it includes the part gap_modal_segment (the segment slot), the
+-- filters slot holds the filters of metrics.dimensions, and the grain slots one of metrics.gaps.GRAINS: a row per
+-- (segment, task_type, user_id) cell, or the far fewer rows per (segment, user_id) and per (segment, task_type) with
+-- grain 'user' or 'task' (the other key left empty; a user's rows group on the user alone, whose segment is one).
+-- The slots counts, window and sums hold the parts gap_more_counts, gap_more_window and gap_more_sums when the run
+-- compares CSAT or cost (20% of the query's time otherwise spent for nothing), or nothing.
+-- slots: filters, grain_column, grain_keys, counts, window, sums
 -- returns: grain String, segment String, task_type String, user_id UInt64 (the user's key), requests UInt64,
 -- escalated UInt64, errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64 (and the columns
--- of gap_cells_more). Each user counts whole in their modal segment.
+-- of the gap_more parts). Each user counts whole in their modal segment.
 WITH modal AS
 (
-    {{modal}}
+    {{> gap_modal_segment}}
 )
 SELECT
     {{grain_column}} AS grain,

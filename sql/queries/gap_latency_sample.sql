@@ -1,12 +1,13 @@
 -- name: gap_latency_sample
 -- params: since DateTime64(3), until DateTime64(3), segments Array(String) and shares Array(UInt8) (percent of
--- users to keep in each segment); the modal slot holds gap_modal_segment, the filters slot the filters of
--- metrics.dimensions
+-- users to keep in each segment); it includes the part gap_modal_segment (the segment slot); the filters slot
+-- holds the filters of metrics.dimensions
+-- slots: filters
 -- returns: segment String, user_id UInt64 (the user's key), latency_ms Float64, task_type String, hour_of_day UInt8
 -- for whole users sampled by hash (clusters stay intact), each user in their modal segment as in gap_cells
 WITH modal AS
 (
-    {{modal}}
+    {{> gap_modal_segment}}
 )
 SELECT
     m.segment AS segment,

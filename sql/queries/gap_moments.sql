@@ -1,9 +1,10 @@
 -- name: gap_moments
--- params: those of gap_cells; the cells slot holds gap_cells at its 'groups' grain, the more slot the moments of
--- gap_cells_more when the run compares CSAT or cost (or nothing)
+-- params: those of gap_cells; the cells slot holds gap_cells at its 'groups' grain, the moments slot the part
+-- gap_more_moments when the run compares CSAT or cost (or nothing)
+-- slots: cells, moments
 -- returns: grain String ('segment': one row per segment; 'task': one row per (segment, task_type)), segment String,
 -- task_type String (empty on segment rows), the sums of gap_cells (requests, escalated, errors, known, resolved,
--- rated, thumbs_up UInt64, and those of gap_cells_more), then, meaningful on segment rows only: users UInt64,
+-- rated, thumbs_up UInt64, and those of gap_more_sums), then, meaningful on segment rows only: users UInt64,
 -- users_T UInt64 (users with any T: requests, known, rated), sq_C UInt64 (the sum over users of C squared, for
 -- each count C) and X_x_T UInt64 (the sum over users of X times T, for each ratio X / T of metrics.gaps.RATIOS).
 -- Each user's sums stay in the store: the cluster-robust variances need only these sums over users.
@@ -33,7 +34,7 @@ SELECT
     sum(resolved * known) AS resolved_x_known,
     sum(thumbs_up * thumbs_up) AS sq_thumbs_up,
     sum(thumbs_up * rated) AS thumbs_up_x_rated
-    {{more}}
+    {{moments}}
 FROM
 (
     {{cells}}

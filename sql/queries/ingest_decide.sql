@@ -59,9 +59,10 @@ SELECT
     toUInt64(c.input_tokens),
     toUInt64(c.output_tokens),
     -- money goes through its shortest decimal text: toDecimal64 of a Float64 would truncate 0.000131 to 0.000130999
-    toDecimal64(toString(assumeNotNull(c.cost_usd)), 9),
+    if(isNull(c.cost_usd), NULL, toDecimal64(toString(assumeNotNull(c.cost_usd)), 9)),  -- NULL: unpriced
     toDecimal64(toString(c.router_cost_usd), 9),
     toDecimal64(toString(c.human_cost_usd), 9),
+    c.cost_source,
     assumeNotNull(c.latency_ms),
     c.ttft_ms,
     c.router_latency_ms,

@@ -37,6 +37,7 @@ SELECT
     toFloat64OrNull(f.cost_usd) AS cost_usd,
     coalesce(toFloat64OrNull(f.router_cost_usd), 0) AS router_cost_usd,
     coalesce(toFloat64OrNull(f.human_cost_usd), 0) AS human_cost_usd,
+    if(empty(coalesce(f.cost_source, '')), 'reported', f.cost_source) AS cost_source,
     toFloat64OrNull(f.latency_ms) AS latency_ms,
     toFloat64OrNull(f.ttft_ms) AS ttft_ms,
     toFloat64OrNull(f.router_latency_ms) AS router_latency_ms,
@@ -50,12 +51,13 @@ SELECT
     arrayMap(t -> tuple(coalesce(t.1, ''), coalesce(t.2, ''), toFloat64OrNull(t.3), toFloat64OrNull(t.4),
         toFloat64OrNull(t.5), toFloat64OrNull(t.6), if(empty(coalesce(t.7, '')), 'ok', t.7), coalesce(t.8, '')),
         call_texts) AS calls,
-    cityHash64(tuple(
+    -- a reported cost hashes as it did before cost_source existed: loading a file again still changes nothing
+    bitXor(cityHash64(tuple(
         request_id, ts, user_id, account_id, session_id, language, channel, tier, region, toString(mapSort(segments)),
         task_type, router, router_score, route, final_route, model, escalated, escalation_reason, attempts, retries,
         input_tokens, output_tokens, cost_usd, router_cost_usd, human_cost_usd, latency_ms, ttft_ms,
         router_latency_ms, status, error_type, resolved, thumb, csat, shadow_route, toString(calls)
-    )) AS row_hash,
+    )), if(cost_source = 'reported', 0, cityHash64(cost_source))) AS row_hash,
     if(line_error = '' AND isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
     line_error = '' AND isNull(f.__error) AS parsed,
     if(line_error != '', [line_error], arrayFilter(reason -> reason != '', [
@@ -63,6 +65,8 @@ SELECT
         routewatch_ts_error(f.ts),
         routewatch_number_error('router_score', f.router_score),
         routewatch_number_error('cost_usd', f.cost_usd),
+        if(cost_source = 'unpriced' AND isNotNull(f.cost_usd),
+            concat('cost_source: unpriced, yet cost_usd is given (', f.cost_usd, ')'), ''),
         routewatch_number_error('router_cost_usd', f.router_cost_usd),
         routewatch_number_error('human_cost_usd', f.human_cost_usd),
         routewatch_number_error('latency_ms', f.latency_ms),
@@ -122,7 +126,8 @@ FROM
                 model Nullable(String), escalated Nullable(String), escalation_reason Nullable(String),
                 attempts Nullable(String), retries Nullable(String), input_tokens Nullable(String),
                 output_tokens Nullable(String), cost_usd Nullable(String), router_cost_usd Nullable(String),
-                human_cost_usd Nullable(String), latency_ms Nullable(String), ttft_ms Nullable(String),
+                human_cost_usd Nullable(String), cost_source Nullable(String), latency_ms Nullable(String),
+                ttft_ms Nullable(String),
                 router_latency_ms Nullable(String), status Nullable(String), error_type Nullable(String),
                 resolved Nullable(String), thumb Nullable(String), csat Nullable(String),
                 shadow_route Nullable(String), calls Nullable(String),

@@ -32,6 +32,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS chunk_typed
     cost_usd Nullable(Float64),
     router_cost_usd Float64,
     human_cost_usd Float64,
+    cost_source String,
     latency_ms Nullable(Float64),
     ttft_ms Nullable(Float64),
     router_latency_ms Nullable(Float64),

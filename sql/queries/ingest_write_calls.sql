@@ -10,7 +10,7 @@ SELECT
     call.route,
     toUInt64(coalesce(call.input_tokens, 0)),
     toUInt64(coalesce(call.output_tokens, 0)),
-    toDecimal64(toString(coalesce(call.cost_usd, 0)), 9),  -- via text, as in ingest_decide
+    if(isNull(call.cost_usd), NULL, toDecimal64(toString(assumeNotNull(call.cost_usd)), 9)),  -- as in ingest_decide
     coalesce(call.latency_ms, 0),
     call.status,
     call.error_type

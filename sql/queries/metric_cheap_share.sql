@@ -1,5 +1,6 @@
 -- name: metric_cheap_share
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions; cheap_route String (the first of the configured route order)
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, cheap UInt64 (answered by the cheapest route), cheap_share Float64
 SELECT
     {{dims}}

@@ -1,6 +1,7 @@
 -- name: metric_cheap_share_rollup
 -- params: since_day Date32, until_day Date32 (exclusive), cheap_route String, plus the dims, filters and group_by
 -- slots (rollup dimensions)
+-- slots: dims, filters, group_by
 -- returns: the columns of metric_cheap_share, from rollup_daily (exact: its sums are sign-weighted)
 SELECT
     {{dims}}

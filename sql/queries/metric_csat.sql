@@ -1,5 +1,6 @@
 -- name: metric_csat
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, rated UInt64, csat_total Int64 (the sum of the scores),
 -- mean_csat Float64 (csat_total / rated; NULL when none is rated)
 SELECT

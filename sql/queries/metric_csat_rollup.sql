@@ -1,5 +1,6 @@
 -- name: metric_csat_rollup
 -- params: since_day Date32, until_day Date32 (exclusive), plus the dims, filters and group_by slots (rollup dimensions)
+-- slots: dims, filters, group_by
 -- returns: the columns of metric_csat, from rollup_daily (exact, late feedback included)
 SELECT
     {{dims}}

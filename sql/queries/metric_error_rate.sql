@@ -1,5 +1,6 @@
 -- name: metric_error_rate
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, errors UInt64, error_rate Float64
 SELECT
     {{dims}}

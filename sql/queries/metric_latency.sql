@@ -1,5 +1,6 @@
 -- name: metric_latency
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, p50_ms, p95_ms, p99_ms Float64 (end to end; exact and
 -- deterministic: quantileExactInclusive, never the sampling quantile())
 SELECT

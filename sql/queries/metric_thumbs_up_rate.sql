@@ -1,5 +1,6 @@
 -- name: metric_thumbs_up_rate
 -- params: since DateTime64(3), until DateTime64(3), plus the dims, filters and group_by slots of metrics.dimensions
+-- slots: dims, filters, group_by
 -- returns: one column per dimension, requests UInt64, rated UInt64, thumbs_up UInt64, thumbs_up_rate Float64
 -- (among rated; NULL when none is rated)
 SELECT

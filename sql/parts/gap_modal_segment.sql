@@ -1,9 +1,11 @@
--- name: gap_modal_segment
--- params: since DateTime64(3), until DateTime64(3); the segment slot holds one allow-listed dimension, the
--- filters slot the filters of metrics.dimensions
+-- part: gap_modal_segment
+-- params: since DateTime64(3), until DateTime64(3)
+-- slots: segment, filters
+-- The segment slot holds one allow-listed dimension (metrics.dimensions.expression), the filters slot the filters
+-- of metrics.dimensions.
 -- returns: user_key UInt64, segment String: the segment most of the user's requests in the window fall in (ties
 -- to the greatest name). Gap queries count each user whole under this segment, so that the groups compared never
--- share a user; they take this query as their modal slot.
+-- share a user; they include this part as their modal subquery.
 SELECT toUInt64(bitShiftRight(pair, 64)) AS user_key, argMax(own_segment, (n, own_segment)) AS segment
 FROM
 (
