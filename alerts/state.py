@@ -2,7 +2,8 @@
 windows already evaluated, and the outbox of messages to deliver.
 
 ``ROUTEWATCH_STATE_DB`` is a SQLAlchemy URL (``postgresql+psycopg://...`` in production); by default a SQLite file
-``alerts.sqlite`` beside the embedded store. Writers take the database's write lock at the start of a transaction
+``alerts.sqlite`` in the store's own state directory (``<store>.state/``).
+Writers take the database's write lock at the start of a transaction
 (SQLite: ``BEGIN IMMEDIATE``), so two jobs at once take turns instead of failing half-way.
 """
 
@@ -15,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from routewatch.settings import DEFAULT_STORE_PATH, Settings
+from routewatch.settings import Settings
+from routewatch.store import Store
 
 STATE_FILE = "alerts.sqlite"
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -127,11 +129,11 @@ def now() -> datetime:
 
 
 def state_url(settings: Settings) -> str:
-    """``ROUTEWATCH_STATE_DB``, or a SQLite file beside the embedded store (``./.routewatch`` for a server)."""
+    """``ROUTEWATCH_STATE_DB``, or a SQLite file in the store's own state directory (``Store.state_dir``:
+    ``<store>.state/alerts.sqlite``), so that two stores in one directory never share incidents or an outbox."""
     if settings.state_db:
         return settings.state_db
-    dsn = settings.store_dsn
-    folder = Path(dsn.removeprefix("chdb://")).parent if dsn.startswith("chdb://") else DEFAULT_STORE_PATH.parent
+    folder = Store(settings.store_dsn).state_dir
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(folder / STATE_FILE).resolve()}"
 

@@ -27,10 +27,16 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(orjson.dumps(summary).decode())
     for item in report.files:
-        state = "already loaded, skipped" if item.skipped else f"{item.seconds:.1f} s"
+        known = f"{item.already_quarantined:,} of them quarantined before; " if item.already_quarantined else ""
+        if item.skipped:
+            say(
+                f"{item.file}: already loaded, skipped: read {item.read:,} = duplicates {item.duplicates:,}"
+                f" ({known}rerun changes nothing)"
+            )
+            continue
         say(
             f"{item.file}: read {item.read:,} = loaded {item.loaded:,} + quarantined {item.quarantined:,}"
-            f" + duplicates {item.duplicates:,} ({item.updated:,} updates; {state})"
+            f" + duplicates {item.duplicates:,} ({known}{item.updated:,} updates; {item.seconds:.1f} s)"
         )
     if report.recovered_chunks:
         say(f"finished {report.recovered_chunks} chunk(s) left by an interrupted ingest")

@@ -15,7 +15,6 @@ with the same insert_deduplication_token: ClickHouse skips what had landed, mate
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -34,7 +33,7 @@ import pandas as pd
 from ingest import remote
 from ingest.contract import FEEDBACK_VALUES
 from ingest.readers import FEEDBACK_FORMATS, Chunk, InputError, Source, chunks, file_sha256, resolve
-from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up
+from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up, what_it_takes
 from routewatch.locks import file_lock
 from routewatch.migrations import migrate, next_version
 from routewatch.sqlfiles import query, split_statements
@@ -43,16 +42,27 @@ from routewatch.store import Store
 CHUNK_ROWS = 100_000
 WORKERS = 3  # chunks in flight: one writes while the next decides and the one after parses and validates
 _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
-# Which feedback values are typed as whole numbers and which as booleans: as the request fields they set.
+# Which feedback values are typed as whole numbers and which as booleans: as the request fields they set; and what
+# each kind takes, for the reason of a value of the wrong type.
 _FEEDBACK_KINDS = {
     "whole_kinds": [kind for kind, f in FEEDBACK_VALUES.items() if f.kind == "int"],
     "bool_kinds": [kind for kind, f in FEEDBACK_VALUES.items() if f.kind == "bool"],
+    "kinds": list(FEEDBACK_VALUES),
+    "takes": [what_it_takes(f) for f in FEEDBACK_VALUES.values()],
 }
+
+
+COUNTS = ("read", "loaded", "updated", "quarantined", "duplicates", "already_quarantined")
 
 
 @dataclass
 class FileReport:
-    """What happened to one input file: read = loaded + quarantined + duplicates."""
+    """What happened to one input file: read = loaded + quarantined + duplicates.
+
+    A row counts once across runs: a file loaded before is skipped and every row of it is a duplicate, and a bad
+    row that an earlier run quarantined is a duplicate too (``already_quarantined`` says how many of the
+    duplicates those are), so summing the reports of every run counts each bad row once.
+    """
 
     file: str
     format: str
@@ -62,12 +72,13 @@ class FileReport:
     updated: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    already_quarantined: int = 0
     skipped: bool = False
     seconds: float = 0.0
 
     def add(self, other: FileReport) -> None:
         """Add the counts of one chunk."""
-        for name in ("read", "loaded", "updated", "quarantined", "duplicates"):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -84,9 +95,8 @@ class IngestReport:
 
     def as_json(self) -> dict[str, Any]:
         """The JSON object printed by ``routewatch ingest --json``."""
-        keys = ("read", "loaded", "updated", "quarantined", "duplicates")
         return {
-            **{k: self.total(k) for k in keys},
+            **{k: self.total(k) for k in COUNTS},
             "recovered_chunks": self.recovered_chunks,
             "files": [asdict(f) for f in self.files],
         }
@@ -96,11 +106,8 @@ class IngestReport:
 
 
 def state_dir(store: Store) -> Path:
-    """Local directory for the ingest lock, pending records and spooled stdin of this store."""
-    if store.path is not None:
-        return store.path.with_name(store.path.name + ".state")
-    digest = hashlib.sha256(store.display.encode()).hexdigest()[:12]
-    return Path(".routewatch") / f"server-{digest}"
+    """Local directory for the ingest lock, pending records and spooled stdin of this store (Store.state_dir)."""
+    return store.state_dir
 
 
 def _ingest_lock(directory: Path, timeout_s: float) -> AbstractContextManager[None]:
@@ -200,14 +207,17 @@ def _record_rejects(store: Store, rejects: dict[int, list[str]]) -> None:
         store.insert_df("chunk_rejects", frame)
 
 
-def _counts(store: Store, name: str, params: dict[str, Any], report: FileReport) -> FileReport:
+def _counts(store: Store, name: str, params: dict[str, Any], report: FileReport, already: int) -> FileReport:
+    """The chunk's counts; ``already`` of its bad lines were quarantined by an earlier run (duplicates now)."""
     row = store.query_df(query(name).text, params).iloc[0]
     counts = FileReport(report.file, report.format, report.batch_id)
-    counts.read, counts.quarantined = int(row["read"]), int(row["quarantined"])
+    counts.read, counts.quarantined = int(row["read"]), int(row["quarantined"]) - already
     good, versions, ids = int(row["good"]), int(row["distinct_versions"]), int(row["distinct_ids"])
     counts.duplicates = (good - versions) + (ids - int(row["inserted"]))
     counts.updated = int(row["cancelled"]) + (versions - ids)
     counts.loaded = good - counts.duplicates
+    counts.duplicates += already
+    counts.already_quarantined = already
     return counts
 
 
@@ -277,10 +287,15 @@ def _write(store: Store, source: Source, pending: Pending, report: FileReport, f
             query(f"ingest_write_{table}").text,
             settings={**_DEDUP, "insert_deduplication_token": f"{token}:{table}"},
         )
+    already = int(
+        store.query_rows(
+            query("ingest_already_quarantined").text, {"file_hash": source.sha256, "batch_id": pending.batch_id}
+        )[0][0]
+    )
     store.command(query("ingest_write_quarantine").text, names)
     if feedback:
-        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report)
-    return _counts(store, "ingest_chunk_counts", {}, report)
+        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report, already)
+    return _counts(store, "ingest_chunk_counts", {}, report, already)
 
 
 class _Turns:
@@ -400,14 +415,15 @@ def _already_loaded(store: Store, source: Source) -> FileReport | None:
     if rows.empty:
         return None
     done = rows.iloc[0]
-    read, quarantined = int(done["rows_read"]), int(done["rows_quarantined"])
+    read = int(done["rows_read"])
+    known = store.query_rows(query("quarantine_count").text, {"file_hash": source.sha256})[0][0]
     return FileReport(
         file=source.display,
         format=source.format,
         batch_id=str(done["batch_id"]),
         read=read,
-        quarantined=quarantined,
-        duplicates=read - quarantined,
+        duplicates=read,
+        already_quarantined=int(known),
         skipped=True,
     )
 

@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from ingest import remote
+from ingest.contract import REQUIRED
 
 Format = Literal["jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone", "langfuse", "langfuse-scores"]
 FORMATS = ("auto", "jsonl", "csv", "parquet", "feedback", "otlp", "litellm", "helicone", "langfuse", "langfuse-scores")
@@ -216,7 +217,7 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             return
         rows: list[bytes] = []
         header = [h.strip() for h in header]
-        hint = _delimiter_hint(header)
+        hint = delimiter_hint(header, REQUIRED)
         start = reader.line_num + 1
         for row in reader:
             number, start = start, reader.line_num + 1
@@ -225,13 +226,16 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="").writerow(row)
             raw = buffer.getvalue()
-            if any("\udc80" <= ch <= "\udcff" for ch in raw):
+            if any(_undecodable(cell) for cell in row):
                 raw = raw.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
-                rows.append(_as_json({}, number, raw, "invalid UTF-8"))
-            elif hint or len(row) != len(header):
+                bad = next(i for i, cell in enumerate(row) if _undecodable(cell))
+                field = header[bad] if bad < len(header) else f"column {bad + 1}"
+                rows.append(_as_json({}, number, raw, f"{field}: invalid UTF-8"))
+            elif hint:
+                rows.append(_as_json({}, number, raw, hint))
+            elif len(row) != len(header):
                 fields = f"{len(row)} field{'s' if len(row) != 1 else ''}"
-                mismatch = f"row has {fields}, the header has {len(header)}{hint}"
-                rows.append(_as_json({}, number, raw, mismatch))
+                rows.append(_as_json({}, number, raw, f"row has {fields}, the header has {len(header)}"))
             else:
                 rows.append(_as_json(_csv_record(header, row), number, raw))
             if len(rows) >= chunk_rows:
@@ -240,13 +244,23 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[Chunk]:
         yield _rows_chunk(rows, source.size)
 
 
-def _delimiter_hint(header: list[str]) -> str:
-    """A note for a header read as one field that holds another usual delimiter (a semicolon-separated export)."""
+def _undecodable(cell: str) -> bool:
+    """Whether a cell read with errors="surrogateescape" holds bytes that are not UTF-8."""
+    return any("\udc80" <= ch <= "\udcff" for ch in cell)
+
+
+def delimiter_hint(header: list[str], required: tuple[str, ...]) -> str:
+    """The reason for the rows of a CSV whose header reads as one field holding another usual delimiter (a
+    semicolon-separated export): the ``required`` fields it lacks, and what the delimiter looks like; '' else."""
     if len(header) != 1:
         return ""
     for delimiter, name in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
         if delimiter in header[0]:
-            return f" (the delimiter looks like {name}; routewatch reads comma-separated CSV)"
+            missing = [f for f in required if f not in header]
+            lacks = f"the header lacks the required fields {', '.join(missing)}: " if missing else "the header "
+            return (
+                f"{lacks}it reads as one field (the delimiter looks like {name}; routewatch reads comma-separated CSV)"
+            )
     return ""
 
 

@@ -13,6 +13,7 @@ import orjson
 
 from ingest.calls import Call, Rejected
 from ingest.mapping import Mapping
+from ingest.readers import delimiter_hint
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -46,8 +47,9 @@ def time_ns(row: dict[str, Any], name: str, required: bool = True) -> int | None
     else:
         try:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise RowError(f"{name}: {value!r} is not a time") from None
+        except ValueError as exc:  # its words name a part out of range: "hour must be in 0..23"
+            why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
+            raise RowError(f"{name}: {value!r} is not a time{why}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
@@ -169,6 +171,7 @@ def rows(path: Path, opener: Any) -> Iterator[tuple[int, dict[str, Any] | None, 
 def _csv_rows(first: str, handle: Any) -> Iterator[tuple[int, dict[str, Any] | None, str, str]]:
     reader = csv.reader(_Prepend(first, handle))
     header = [h.strip() for h in next(reader, [])]
+    hint = delimiter_hint(header, ())
     start = reader.line_num + 1
     for row in reader:
         number, start = start, reader.line_num + 1
@@ -176,7 +179,9 @@ def _csv_rows(first: str, handle: Any) -> Iterator[tuple[int, dict[str, Any] | N
             continue
         raw = io.StringIO()
         csv.writer(raw, lineterminator="").writerow(row)
-        if len(row) != len(header):
+        if hint:
+            yield number, None, hint, raw.getvalue()
+        elif len(row) != len(header):
             yield number, None, f"row has {len(row)} fields, the header has {len(header)}", raw.getvalue()
         else:
             yield number, dict(zip(header, row, strict=True)), "", raw.getvalue()

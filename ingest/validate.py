@@ -30,6 +30,7 @@ from ingest.contract import (
 )
 
 Reasons = dict[int, list[str]]
+GIVEN = "_given"  # a frame column <name>_given holds the text of <name> as given, for the reasons
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -42,12 +43,13 @@ class Rule:
     column: str
     message: str
 
-    def explain(self, value: Any) -> str:
-        """The reason recorded for a row whose value broke this rule."""
+    def explain(self, value: Any, given: Any = None) -> str:
+        """The reason recorded for a row whose value broke this rule; ``given``, the value's text as given when
+        the typed value is not (a timestamp in epoch ms), is shown instead."""
         value = value.item() if hasattr(value, "item") else value
-        if self.column == "ts" and isinstance(value, int):
-            value = pd.Timestamp(value, unit="ms", tz="UTC").isoformat()
         shown = repr(value) if isinstance(value, str) else plain_number(value) if isinstance(value, float) else value
+        if isinstance(given, str):
+            shown = given
         return f"{self.column}: {self.message.format(value=shown)}"
 
 
@@ -63,6 +65,19 @@ def _bounds(low: float | None, high: float | None) -> str:
     if high is None:
         return f"at least {plain_number(float(low or 0))}"
     return f"[{'' if low is None else plain_number(float(low))}, {plain_number(float(high))}]"
+
+
+def what_it_takes(field: Field) -> str:
+    """What a value of ``field`` must be, in the words of its reasons: 'one of [-1, 1]', 'a whole number in [1, 5]',
+    'true/false or 1/0'."""
+    if field.allowed is not None:
+        return f"one of {list(field.allowed)}"
+    if field.kind == "bool":
+        return "true/false or 1/0"
+    whole = "a whole number" if field.kind == "int" else "a number"
+    if field.min_value is None and field.max_value is None:
+        return whole
+    return f"{whole} {'in ' if field.max_value is not None else ''}{_bounds(field.min_value, field.max_value)}"
 
 
 def _rules_for(fields: Sequence[Field], now_s: float) -> list[Rule]:
@@ -159,8 +174,10 @@ class ContractSuite:
             found = self._rule_for(rule)
             indexes = detail.result.get("unexpected_index_list") or []
             values = detail.result.get("unexpected_list") or []
+            given = frame.get(f"{found.column}{GIVEN}")
             for index, value in zip(indexes, values, strict=False):
-                reasons.setdefault(int(index), []).append(found.explain(value))
+                text = given.iloc[int(index)] if given is not None else None
+                reasons.setdefault(int(index), []).append(found.explain(value, text))
         return reasons
 
     def _rule_for(self, expectation: Any) -> Rule:

@@ -32,6 +32,9 @@ COLUMNS = (
 # Dimensions that need an expression (their values compare as text: 'true' or 'false').
 EXPRESSIONS = {"escalated": "toString(escalated)"}
 SEGMENT_PREFIX = "segments."
+# The value of segments.<key> for a request without that key (a key with a null value included), so that it never
+# groups with a real "" value; like the "unknown" of a missing language or channel, a label in every format.
+MISSING_SEGMENT = "(missing)"
 # Time buckets: only these expressions reach SQL text. The rollup has a day column instead of ts.
 BUCKETS = {"hour": "toStartOfHour(ts)", "day": "toStartOfDay(ts)", "week": "toStartOfWeek(ts, 1)"}
 ROLLUP_BUCKETS = {"day": "toStartOfDay(toDateTime(day, 'UTC'))", "week": "toStartOfWeek(day, 1)"}
@@ -95,7 +98,8 @@ def expression(name: str, slot: str, params: dict[str, Any]) -> str:
     key = name.removeprefix(SEGMENT_PREFIX)
     if name.startswith(SEGMENT_PREFIX) and segment_key_ok(key):
         params[slot] = nfc(key)
-        return f"segments[{{{slot}:String}}]"
+        params["missing_segment"] = MISSING_SEGMENT
+        return f"if(mapContains(segments, {{{slot}:String}}), segments[{{{slot}:String}}], {{missing_segment:String}})"
     allowed = ", ".join([*COLUMNS, *EXPRESSIONS])
     raise DimensionError(f"unknown dimension {name!r}: use one of {allowed}, or segments.<key>")
 

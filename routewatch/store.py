@@ -9,6 +9,7 @@ A server store needs no lock.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -126,6 +127,16 @@ class Store:
     def display(self) -> str:
         """The DSN with its password hidden, for messages."""
         return redact(self.dsn)
+
+    @property
+    def state_dir(self) -> Path:
+        """This store's own local directory for state kept outside the engine (the ingest lock, pending chunks,
+        spooled input, the default alert state): ``<store>.state`` beside an embedded store, and
+        ``.routewatch/server-<hash of the DSN>`` under the working directory for a server."""
+        if self.path is not None:
+            return self.path.with_name(self.path.name + ".state")
+        digest = hashlib.sha256(self.display.encode()).hexdigest()[:12]
+        return Path(".routewatch") / f"server-{digest}"
 
     def _settings(self) -> dict[str, Any]:
         if not self.read_only:

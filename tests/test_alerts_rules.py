@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerts.rules import DEFAULT_DIMENSIONS, DEFAULT_METRICS, RuleError, load_rules, parse_rules
+from alerts.state import state_url
 from routewatch.settings import Settings, load_settings
 from tests.conftest import run_cli
 
@@ -105,3 +106,24 @@ def test_doctor_shows_the_state_database_without_its_password(tmp_path: Path) ->
     assert "pg-pass-0f-state" not in result.stdout + result.stderr
     rows = {row["check"]: row["value"] for row in json.loads(result.stdout)}
     assert rows["setting state_db"] == "postgresql+psycopg://routewatch:***@db.example.com/routewatch"
+
+
+def test_two_stores_in_one_directory_get_two_alert_state_files(tmp_path: Path) -> None:
+    """Trial finding 2: the default state database was the store's parent directory's alerts.sqlite, shared by
+    every store there; each store now has its own, in its state directory."""
+    urls = {name: state_url(Settings(store=f"chdb://{tmp_path / 'stores' / name}")) for name in ("a", "b")}
+    assert urls == {
+        "a": f"sqlite:///{tmp_path / 'stores' / 'a.state' / 'alerts.sqlite'}",
+        "b": f"sqlite:///{tmp_path / 'stores' / 'b.state' / 'alerts.sqlite'}",
+    }
+    servers = {state_url(Settings(store=f"http://u:p@host:8123/{db}")) for db in ("one", "two")}
+    assert len(servers) == 2
+    shown = {
+        row["check"]: row["value"]
+        for row in json.loads(
+            run_cli(
+                "doctor", "--format", "json", env_extra={"ROUTEWATCH_STORE": f"chdb://{tmp_path / 'stores' / 'a'}"}
+            ).stdout
+        )
+    }
+    assert shown["setting state_db"] == urls["a"]

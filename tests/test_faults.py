@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.load import ingest
-from metrics.dimensions import segment_key_ok
+from metrics.dimensions import MISSING_SEGMENT, segment_key_ok
 from metrics.gaps import gap_table
 from metrics.health import orphan_feedback
 from metrics.registry import METRICS, compute
@@ -49,6 +49,24 @@ TIMESTAMPS: list[tuple[str, int | str]] = [
     ("2026-11-20 10:00:00+00", NOV_20_10H_MS),
     ("1795168800", NOV_20_10H_MS),
     ("1795168800000", NOV_20_10H_MS),
+    # every part in range, or quarantined naming the part as given (the engine's parser would roll it over)
+    ("2026-11-20T25:00:00Z", "hour 25 is out of range (00 to 23)"),
+    ("2026-11-20T24:00:00Z", "hour 24 is out of range (00 to 23)"),
+    ("2026-11-20T10:60:00Z", "minute 60 is out of range (00 to 59)"),
+    ("2026-11-20T10:00:60Z", "second 60 is out of range (00 to 59)"),
+    ("2026-11-31T10:00:00Z", "day 31 is out of range (November 2026 has 30 days)"),
+    ("2026-02-29T10:00:00Z", "day 29 is out of range (February 2026 has 28 days)"),
+    ("2100-02-29T10:00:00Z", "day 29 is out of range (February 2100 has 28 days)"),
+    ("2026-11-00T10:00:00Z", "day 00 is out of range (November 2026 has 30 days)"),
+    ("2026-13-01T10:00:00Z", "month 13 is out of range (01 to 12)"),
+    ("20261120T250000Z", "hour 25 is out of range"),
+    ("2026-11-20T10:00:00+24:00", "offset hour 24 is out of range (00 to 23)"),
+    ("2026-11-20T10:00:00+05:60", "offset minute 60 is out of range (00 to 59)"),
+    ("2024-02-29T10:00:00Z", 1_709_200_800_000),  # a leap day
+    ("2000-02-29T10:00:00Z", 951_818_400_000),
+    # out of the window, shown as given (not as the milliseconds it was read as)
+    ("17951688000", "ts: 17951688000 is before 2000 or in the future"),
+    ("1999-12-31T23:00:00Z", "ts: 1999-12-31T23:00:00Z is before 2000 or in the future"),
 ]
 
 
@@ -283,6 +301,7 @@ def test_segment_values_null_numbers_booleans_and_objects(store: Store, tmp_path
         {"plan": 2.5e3, "beta": False},
         {"plan": {"name": "pro"}},
         {"plan": ["pro"]},
+        {"plan": ""},
     ]
     records = [
         {"request_id": f"s{i}", "ts": "2026-11-20T10:00:00Z", **R, "segments": s} for i, s in enumerate(segments)
@@ -311,6 +330,7 @@ def test_segment_values_null_numbers_booleans_and_objects(store: Store, tmp_path
         "s3": {"plan": "1", "beta": "true"},
         "s4": {"plan": "1", "beta": "true"},
         "s5": {"plan": "2500", "beta": "false"},
+        "s8": {"plan": ""},
         "pq-null": {"beta": "x"},
     }
     reasons = _reasons(store)
@@ -321,11 +341,20 @@ def test_segment_values_null_numbers_booleans_and_objects(store: Store, tmp_path
     for exact in (False, True):
         plans = compute(store, "volume", by=["segments.plan"], exact=exact)
         assert dict(zip(plans["segments.plan"], plans["requests"], strict=True)) == {
-            "": 3,
+            MISSING_SEGMENT: 3,  # a missing key (or null) is told apart from a real "" (trial finding 13)
+            "": 1,
             "null": 1,
             "1": 2,
             "2500": 1,
         }
+        missing = compute(store, "volume", where={"segments.plan": MISSING_SEGMENT}, exact=exact)
+        assert missing["requests"].tolist() == [3]
+    printed = json.loads(run_cli("metrics", "volume", "--by", "segments.plan", "--format", "json", store=store).stdout)
+    assert {row["segments.plan"]: row["requests"] for row in printed}[MISSING_SEGMENT] == 3
+    csv = run_cli("metrics", "volume", "--by", "segments.plan", "--format", "csv", store=store).stdout
+    assert sorted(pd.read_csv(io.StringIO(csv), dtype=str, keep_default_na=False)["segments.plan"]) == sorted(
+        ["(missing)", "", "null", "1", "2500"]
+    )
 
 
 KEYS = ["भाषा", "plan tier", "région", "言語", "a.b:c-d_e"]
@@ -395,7 +424,16 @@ def test_invalid_utf8_in_text_that_is_normalized_is_quarantined_not_fatal(store:
     lines = [good, *(line.replace(b'"X"', b'"a\xffb"') for line in bad)]
     report = ingest(store, [str(write_lines(tmp_path / "u.jsonl", lines))])
     assert (report.total("loaded"), report.total("quarantined")) == (1, 3)
-    assert all(reasons == ["invalid UTF-8"] for reasons in _reasons(store).values())
+    offsets = [line.index(b"\xff") + 1 for line in lines[1:]]
+    assert [_reasons(store)[("u.jsonl", n)] for n in (2, 3, 4)] == [
+        [f"language: invalid UTF-8 at byte {offsets[0]} of the line"],
+        [f"segments: invalid UTF-8 at byte {offsets[1]} of the line"],  # in a key
+        [f"segments.k: invalid UTF-8 at byte {offsets[2]} of the line"],
+    ]
+    header = b"request_id,ts,user_id,route,model,cost_usd,latency_ms,language\n"
+    (tmp_path / "u.csv").write_bytes(header + b"c1,2026-11-20T10:00:00Z,u,cheap,m,0.1,5,a\xffb\n")
+    ingest(store, [str(tmp_path / "u.csv")])
+    assert _reasons(store)[("u.csv", 2)] == ["language: invalid UTF-8"]
 
 
 def test_a_request_cost_below_its_calls_is_quarantined(store: Store, tmp_path: Path) -> None:
@@ -496,9 +534,105 @@ def test_messages_show_the_value_as_given(store: Store, tmp_path: Path) -> None:
     assert reasons[("m.jsonl", 1)] == ["cost_usd: 1000001 is outside [0, 1000000]"]
     assert reasons[("m.jsonl", 2)] == ["latency_ms: -0.0000001 is outside [0, 86400000]"]
     assert reasons[("m.jsonl", 3)] == ["input_tokens: 12345678901234567890 is too large (at most 999999999999999)"]
-    hint = "(the delimiter looks like ';'; routewatch reads comma-separated CSV)"
-    assert reasons[("semicolon.csv", 2)] == [f"row has 2 fields, the header has 1 {hint}"]
-    assert reasons[("semicolon.csv", 3)] == [f"row has 1 field, the header has 1 {hint}"]
+    missing = "the header lacks the required fields request_id, ts, user_id, route, model, cost_usd, latency_ms"
+    hint = f"{missing}: it reads as one field (the delimiter looks like ';'; routewatch reads comma-separated CSV)"
+    assert reasons[("semicolon.csv", 2)] == [hint]
+    assert reasons[("semicolon.csv", 3)] == [hint]
+
+
+def test_reasons_name_the_field_and_the_real_problem(store: Store, tmp_path: Path) -> None:
+    """Trial findings 10 and 11: an epoch out of range as given, a number too large for a double by its key, a
+    thumb that is not a number says what a thumb takes (request row and feedback event alike)."""
+    lines = [
+        json.dumps({"request_id": "epoch", **R}).replace("{", '{"ts":17951688000,', 1),
+        json.dumps({"request_id": "big", "ts": "2026-11-20T10:00:00Z", **R}).replace(
+            "}", ',"segments":{"plan":1e400}}'
+        ),
+        json.dumps({"request_id": "up", "ts": "2026-11-20T10:00:00Z", **R, "thumb": "up"}),
+    ]
+    events = [
+        {"request_id": "up", "ts": "2026-11-20T11:00:00Z", "kind": "thumb", "value": "up"},
+        {"request_id": "up", "ts": "2026-11-20T11:00:00Z", "kind": "csat", "value": "good"},
+    ]
+    ingest(store, [str(write_lines(tmp_path / "r.jsonl", lines))])
+    ingest(store, [str(write_lines(tmp_path / "f.jsonl", [json.dumps(e) for e in events]))])
+    reasons = _reasons(store)
+    assert reasons[("r.jsonl", 1)] == ["ts: 17951688000 is before 2000 or in the future"]
+    assert reasons[("r.jsonl", 2)] == ["plan: 1e400 is too large for a number (at most about 1.8e308)"]
+    assert reasons[("r.jsonl", 3)] == ["thumb: expected a whole number, got up (a thumb takes one of [-1, 1])"]
+    assert reasons[("f.jsonl", 1)] == ["value: expected a whole number, got up (a thumb event takes one of [-1, 1])"]
+    assert reasons[("f.jsonl", 2)] == [
+        "value: expected a whole number, got good (a csat event takes a whole number in [1, 5])"
+    ]
+
+
+def test_control_characters_in_dimension_text_are_quarantined(store: Store, tmp_path: Path) -> None:
+    """Trial finding 14: a NUL (or a tab, a line break, any C0/C1 control) in a dimension's text is quarantined
+    with the field named, in JSONL, CSV and Parquet alike."""
+    bad = {
+        "nul": {"segments": {"k": "a\u0000b"}},
+        "tab": {"language": "en\tgb"},
+        "newline": {"model": "m\nx"},
+        "c1": {"route": "cheap\u0085"},
+        "del": {"channel": "api\u007f"},
+    }
+    records = [{"request_id": name, "ts": "2026-11-20T10:00:00Z", **R, **extra} for name, extra in bad.items()]
+    records.append({"request_id": "fine", "ts": "2026-11-20T10:00:00Z", **R, "segments": {"k": "a b é"}})
+    write_lines(tmp_path / "c.jsonl", [json.dumps(r) for r in records])
+    flat = [{k: v for k, v in r.items() if k != "segments"} | {"segments.k": r.get("segments", {}).get("k")}
+            for r in records]  # fmt: skip
+    pd.DataFrame(flat).assign(request_id=lambda f: "csv-" + f["request_id"]).to_csv(tmp_path / "c.csv", index=False)
+    table = pd.DataFrame(flat).drop(columns="segments.k").assign(request_id=lambda f: "pq-" + f["request_id"])
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), tmp_path / "c.parquet")
+    report = ingest(store, [str(tmp_path / n) for n in ("c.jsonl", "c.csv", "c.parquet")])
+    assert [(f.loaded, f.quarantined) for f in report.files] == [(1, 5), (1, 5), (2, 4)]  # Parquet: no segments
+    reasons = _reasons(store)
+    fields = {"nul": "segments.k", "tab": "language", "newline": "model", "c1": "route", "del": "channel"}
+    for line, field in enumerate(fields.values(), start=1):
+        assert any(r.startswith(f"{field}: ") and "holds a control character" in r for r in reasons[("c.jsonl", line)])
+    for file, named in (("c.csv", set(fields.values())), ("c.parquet", set(fields.values()) - {"segments.k"})):
+        found = {r.split(": ")[0] for (f, _), rs in reasons.items() if f == file for r in rs}
+        assert found == named, file
+    assert reasons[("c.jsonl", 1)] == [
+        'segments.k: "a\\u0000b" holds a control character (a tab, line break, NUL, ...)'
+    ]
+    assert (
+        store.query_rows("SELECT count() FROM requests FINAL WHERE request_id IN ('fine', 'csv-fine', 'pq-fine')")[0][0]
+        == 3
+    )
+
+
+def test_a_rerun_counts_quarantined_rows_once(store: Store, tmp_path: Path) -> None:
+    """Trial finding 12: a file loaded again is skipped, and its rows (quarantined ones included) are duplicates:
+    summing every run's report counts each bad row once."""
+    lines = [json.dumps({"request_id": f"g{i}", "ts": "2026-11-20T10:00:00Z", **R}) for i in range(3)]
+    lines += [json.dumps({"request_id": f"b{i}", "ts": "2026-11-20T25:00:00Z", **R}) for i in range(2)]
+    path = str(write_lines(tmp_path / "rerun.jsonl", lines))
+    first, second = ingest(store, [path]).as_json(), ingest(store, [path]).as_json()
+    counts = ("read", "loaded", "quarantined", "duplicates", "already_quarantined")
+    assert [first[k] for k in counts] == [5, 3, 2, 0, 0]
+    assert [second[k] for k in counts] == [5, 0, 0, 5, 2]
+    assert second["files"][0]["skipped"]
+    assert store.query_rows("SELECT count() FROM quarantine FINAL")[0][0] == 2
+    printed = run_cli("ingest", path, store=store)
+    assert "already loaded, skipped: read 5 = duplicates 5 (2 of them quarantined before; rerun changes nothing)" in (
+        printed.stderr
+    )
+    summary = json.loads(run_cli("ingest", path, "--json", store=store).stdout)
+    assert [summary[k] for k in counts] == [5, 0, 0, 5, 2]
+
+
+def test_a_file_read_again_after_an_interrupted_run_counts_its_bad_rows_once(store: Store, tmp_path: Path) -> None:
+    """A file read again (its earlier run interrupted, so not skipped) counts the rows that run quarantined as
+    duplicates, not as quarantined again."""
+    lines = [json.dumps({"request_id": "g", "ts": "2026-11-20T10:00:00Z", **R})]
+    lines += [json.dumps({"request_id": f"b{i}", "ts": "2026-11-20T25:00:00Z", **R}) for i in range(2)]
+    path = str(write_lines(tmp_path / "again.jsonl", lines))
+    ingest(store, [path])
+    store.command("ALTER TABLE ingest_batches DELETE WHERE status = 'done'", settings={"mutations_sync": 2})
+    again = ingest(store, [path]).as_json()
+    counts = ("read", "loaded", "quarantined", "duplicates", "already_quarantined")
+    assert [again[k] for k in counts] == [3, 0, 0, 3, 2]
 
 
 def test_csv_output_never_opens_as_a_formula(store: Store, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ BAD_LINES: list[tuple[str | bytes, str]] = [
     (json.dumps({k: v for k, v in good_record("m2").items() if k != "user_id"}), "user_id: required"),
     (json.dumps(good_record("m3", latency_ms="fast")), "latency_ms: expected a number"),
     (json.dumps(good_record("m4", cost_usd=-0.5)), "cost_usd: -0.5 is outside"),
-    (json.dumps(good_record("m5", ts="2026-02-30T00:00:00Z")), "ts: not an ISO 8601 timestamp"),
+    (json.dumps(good_record("m5", ts="2026-02-30T00:00:00Z")), "day 30 is out of range (February 2026 has 28 days)"),
     (json.dumps(good_record("m6", ts="1995-01-01T00:00:00Z")), "is before 2000 or in the future"),
     (json.dumps(good_record("m7", ts="2026-10-01T12:00:00")), "has no UTC offset"),
     ('{"request_id": "m8", "user_id": "\xff"}'.encode("latin-1"), "invalid UTF-8"),

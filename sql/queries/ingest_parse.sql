@@ -3,7 +3,7 @@
 -- returns: nothing; parses and types every line of chunk_lines into chunk_typed with its parse and type errors.
 -- Each line is parsed once: JSONExtract into a tuple of Nullable(String) keeps every value's text (numbers,
 -- booleans, objects and arrays as JSON text; null and missing as NULL), and the typing below works on text
--- with the routewatch_* functions of sql/schema/002_parse_functions.sql. The hidden fields __raw and __error
+-- with the routewatch_* functions of sql/schema/002_parse_functions.sql (and 009, 012). The hidden fields __raw and __error
 -- carry the raw text and read error of CSV and Parquet rows, which the client converts to JSON lines. A line
 -- that is not a JSON object is extracted too (cheaper than copying the column to blank it out) but only its
 -- line error counts: the fields of a JSON array would fill the tuple by position.
@@ -12,6 +12,7 @@ SELECT
     line_no,
     f.request_id AS request_id,
     routewatch_epoch_ms(f.ts) AS ts,
+    f.ts AS ts_given,  -- the text as given, for a reason about it
     f.user_id AS user_id,
     coalesce(f.account_id, '') AS account_id,
     coalesce(f.session_id, '') AS session_id,
@@ -75,10 +76,22 @@ SELECT
         routewatch_whole_error('retries', f.retries),
         routewatch_whole_error('input_tokens', f.input_tokens),
         routewatch_whole_error('output_tokens', f.output_tokens),
-        routewatch_whole_error('thumb', f.thumb),
-        routewatch_whole_error('csat', f.csat),
+        -- a thumb or a CSAT that is not a whole number also says what it takes (as the feedback event's reason)
+        if(routewatch_whole_error('thumb', f.thumb) AS thumb_error = '', '', concat(thumb_error, ' (a thumb takes one of [-1, 1])')),
+        if(routewatch_whole_error('csat', f.csat) AS csat_error = '', '', concat(csat_error, ' (a csat takes a whole number in [1, 5])')),
         routewatch_bool_error('escalated', f.escalated),
         routewatch_bool_error('resolved', f.resolved),
+        routewatch_control_error('language', f.language),
+        routewatch_control_error('channel', f.channel),
+        routewatch_control_error('tier', f.tier),
+        routewatch_control_error('region', f.region),
+        routewatch_control_error('task_type', f.task_type),
+        routewatch_control_error('router', f.router),
+        routewatch_control_error('route', f.route),
+        routewatch_control_error('final_route', f.final_route),
+        routewatch_control_error('model', f.model),
+        routewatch_control_error('error_type', f.error_type),
+        routewatch_control_error('shadow_route', f.shadow_route),
         if(isNotNull(f.segments) AND NOT segments_ok, 'segments: expected an object of strings', ''),
         arrayStringConcat(arrayFilter(reason -> reason != '', arrayMap(kv -> multiIf(
             NOT routewatch_segment_key_ok(kv.1),
@@ -87,6 +100,7 @@ SELECT
             JSONType(kv.2) IN ('Object', 'Array'),
                 concat('segments: the value of ''', kv.1, ''' is an ', lower(toString(JSONType(kv.2))),
                     ', expected text, a number or true/false: ', substring(kv.2, 1, 40)),
+            JSONType(kv.2) = 'String', routewatch_control_error(concat('segments.', kv.1), JSONExtractString(kv.2)),
             ''), segment_pairs)), '; '),
         if(calls_ok AND notEmpty(call_texts) AND toFloat64OrNull(f.cost_usd) < call_cost - 1e-9 * length(call_texts) - 1e-12,
             concat('cost_usd: ', f.cost_usd, ' is below the sum of its calls'' cost_usd, ',
