@@ -387,14 +387,14 @@ def test_every_segment_key_that_loads_can_be_queried(store: Store, tmp_path: Pat
         result = run_cli("metrics", "volume", "--by", f"segments.{key}", "--format", "json", store=store)
         assert result.returncode == 0, result.stderr
         assert {row[f"segments.{key}"]: row["requests"] for row in json.loads(result.stdout)} == {
-            "": 16,
+            "(missing)": 16,  # requests without the key: labelled, never an empty string
             "v0": 2,
             "v1": 2,
         }
         where = run_cli("metrics", "volume", "--where", f"segments.{key}=v1", "--format", "json", store=store)
         assert json.loads(where.stdout)[0]["requests"] == 2
         table = gap_table(store, [f"segments.{key}"])  # the gaps and the decisions cut by the same expression
-        assert set(table["segment"]) <= {"", "v0", "v1"}
+        assert set(table["segment"]) <= {"(missing)", "v0", "v1"}
 
 
 def test_text_that_looks_the_same_groups_the_same(store: Store, tmp_path: Path) -> None:
