@@ -86,7 +86,8 @@ def test_unknown_dimensions_and_metrics_are_refused(loaded: tuple[Store, pd.Data
 
 def test_a_segment_key_is_bound_not_formatted(loaded: tuple[Store, pd.DataFrame]) -> None:
     rendered = render(["segments.client"], {"segments.native_speaker": "no' OR 1=1 --"})
-    assert rendered.dims.startswith("segments[{dk0:String}] AS") and rendered.params["dk0"] == "client"
+    assert "segments[{dk0:String}]" in rendered.dims and rendered.params["dk0"] == "client"  # bound, not formatted
+    assert "'client'" not in rendered.dims  # never a literal in the SQL
     assert rendered.params["wv0"] == "no' OR 1=1 --" and "OR 1=1" not in rendered.filters
     with pytest.raises(DimensionError):
         render(["segments.bad key'"], {})
@@ -109,7 +110,8 @@ def test_formats_table_json_csv(loaded: tuple[Store, pd.DataFrame]) -> None:
         "requests",
         "users",
         "cost_usd",
+        "unpriced",
     ]
     csv = run_cli("metrics", "volume", "--format", "csv", store=store)
-    assert csv.stdout.splitlines()[0] == "requests,users,cost_usd"
+    assert csv.stdout.splitlines()[0] == "requests,users,cost_usd,unpriced"
     assert json.loads(run_cli("metrics", "volume", "--format", "json", store=store).stdout)[0]["requests"] == 5_000
