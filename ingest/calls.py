@@ -18,6 +18,7 @@ group into one canonical record:
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -197,28 +198,26 @@ def requests(items: Iterable[Item], routes: RouteTable, spill_calls: int = SPILL
     The output order depends only on the input, so that a replay of one chunk gives the same rows.
     """
     held: list[Call] = []
-    spill: tempfile.TemporaryDirectory[str] | None = None
-    handles: list[Any] = []
-    partitions = 16
-    for item in items:
-        if isinstance(item, Rejected):
-            yield rejected_record(item)
-            continue
-        if spill is None:
-            held.append(item)
-            if len(held) < spill_calls:
+    with contextlib.ExitStack() as cleanup:  # the spill goes however the caller stops reading: end, error, close
+        handles: list[Any] = []
+        for item in items:
+            if isinstance(item, Rejected):
+                yield rejected_record(item)
                 continue
-            spill = tempfile.TemporaryDirectory(prefix="routewatch-calls-")
-            handles = [(Path(spill.name) / f"{i:02d}.jsonl").open("wb") for i in range(partitions)]
-            for call in held:
-                _spill(handles, call)
-            held = []
-        else:
-            _spill(handles, item)
-    if spill is None:
-        yield from _group(held, routes)
-        return
-    with spill:
+            if not handles:
+                held.append(item)
+                if len(held) < spill_calls:
+                    continue
+                spill = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="routewatch-calls-")))
+                handles = [cleanup.enter_context((spill / f"{i:02d}.jsonl").open("wb")) for i in range(16)]
+                for call in held:
+                    _spill(handles, call)
+                held = []
+            else:
+                _spill(handles, item)
+        if not handles:
+            yield from _group(held, routes)
+            return
         for handle in handles:
             handle.close()
         for handle in handles:

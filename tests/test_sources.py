@@ -7,7 +7,9 @@ import csv
 import json
 import random
 import signal
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -230,6 +232,26 @@ def test_grouping_spilled_to_disk_gives_the_same_requests() -> None:
     spilled = list(requests(iter(calls), routes, spill_calls=7))
     assert len(in_memory) == 40
     assert sorted(map(orjson.dumps, in_memory)) == sorted(map(orjson.dumps, spilled))
+
+
+def test_the_spill_is_removed_however_reading_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    routes = load_routes()
+    calls = [Call(key=f"t{i % 5}", position=i, where="", start_ns=T0 + i, end_ns=T0 + i + 5, model="gpt-4o")
+             for i in range(1, 50)]  # fmt: skip
+
+    def failing() -> Iterator[Call]:
+        yield from calls
+        raise ValueError("the input broke off")
+
+    with pytest.raises(ValueError, match="broke off"):
+        list(requests(failing(), routes, spill_calls=7))
+    assert not list(tmp_path.iterdir())
+    stopped = requests(iter(calls), routes, spill_calls=7)
+    next(stopped)
+    assert list(tmp_path.iterdir())  # spilled while grouping
+    stopped.close()
+    assert not list(tmp_path.iterdir())
 
 
 def test_otlp_mapping_comes_from_routewatch_toml(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

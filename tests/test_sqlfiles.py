@@ -96,7 +96,11 @@ def test_every_query_renders_into_sql_clickhouse_parses(store: Store, full: bool
 def test_a_metric_query_renders_its_cut_with_values_bound(store: Store) -> None:
     cut = render(["segments.client"], {"route": "x' OR 1=1 --"}, "day")
     sql = fill(query("metric_escalation_rate"), cut)
-    assert "toStartOfDay(ts) AS bucket,\n    segments[{dk0:String}] AS `segments.client`," in sql
+    assert (
+        "toStartOfDay(ts) AS bucket,\n    if(mapContains(segments, {dk0:String}), segments[{dk0:String}],"
+        " {missing_segment:String}) AS `segments.client`," in sql
+    )
+    assert cut.params == {"dk0": "client", "missing_segment": "(missing)", "wv0": "x' OR 1=1 --"}
     assert "\n    AND route = {wv0:String}\n" in sql and "OR 1=1" not in sql
     assert sql.rstrip().endswith("GROUP BY bucket, `segments.client`")
     # Left empty, a slot alone on its line takes the line with it.
