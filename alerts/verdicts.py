@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from metrics.decisions import DECISION_COLUMNS, WEEKLY_AUDIT, touched_users
-from metrics.gaps import GAP_METRICS, MARGINS
+from metrics.gaps import GAP_METRICS, MARGINS, gap_label
 from metrics.registry import Better, compute
 from routewatch.migrations import table_exists
 from routewatch.sqlfiles import query
@@ -35,8 +35,7 @@ def metric_facts(metric: str) -> MetricFacts:
     """The margin, the better direction and the label of a gap metric, from the metric table
     (``metrics.gaps.GAP_METRICS``): its margin is the verdicts' margin."""
     entry = GAP_METRICS[metric]
-    assert entry.gap is not None
-    return MetricFacts(margin=MARGINS[metric], better=entry.better, label=entry.gap.label, relative=entry.relative)
+    return MetricFacts(margin=MARGINS[metric], better=entry.better, label=gap_label(metric), relative=entry.relative)
 
 
 def is_harm(metric: str, gap: float) -> bool:

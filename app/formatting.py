@@ -7,6 +7,11 @@ import pandas as pd
 from metrics import registry
 
 
+def label_of(name: str) -> str:
+    """The registry's label of a metric."""
+    return registry.get(name).label
+
+
 def help_of(name: str) -> str:
     """The registry's help text of a metric."""
     return registry.get(name).help

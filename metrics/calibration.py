@@ -25,24 +25,24 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from metrics.adjust import logit_gap, unit_rows
-from metrics.gaps import BINARY, GapSettings, Status, segment_query, volume_gate
+from metrics.gaps import BINARY, GapSettings, Status, gap_label, gap_words, segment_query, volume_gate
 from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.store import Store
 
 OUTCOMES = ("escalation_rate", "resolution_rate", "thumbs_up_rate")
 TEST_COLUMNS = [
     "dimension", "segment", "reference", "metric", "gap_at_same_score", "ci_low", "ci_high", "p_value",
-    "p_adjusted", "requests", "users", "status", "evidence", "note",
+    "p_adjusted", "requests", "users", "status", "under_rated", "evidence", "note",
 ]  # fmt: skip
 CURVE_COLUMNS = ["dimension", "segment", "metric", "bin", "mean_score", "trials", "events", "rate"]
-_WORDS = {"escalation_rate": "escalated", "resolution_rate": "resolved", "thumbs_up_rate": "thumbed up"}
 
 
 @dataclass(frozen=True)
 class Calibration:
     """The calibration of one dimension: ``tests`` has a row per (segment, outcome) with the gap at the same
-    score (rate points), its interval, p-values and a status (``TEST_COLUMNS``); ``curves`` a row per (segment,
-    outcome, score bin) with the bin's mean score, trials, events and rate (``CURVE_COLUMNS``)."""
+    score (rate points), its interval, p-values, a status and ``under_rated`` (a confirmed gap below the
+    reference: resolved, thumbed up or escalated less at the same score; ``TEST_COLUMNS``); ``curves`` a row per
+    (segment, outcome, score bin) with the bin's mean score, trials, events and rate (``CURVE_COLUMNS``)."""
 
     reference: str | None
     edges: list[float]
@@ -52,13 +52,12 @@ class Calibration:
 
 def _evidence(row: dict[str, Any]) -> str:
     gap = row["gap_at_same_score"]
-    direction = "less" if gap < 0 else "more"
     sentence = (
-        f"at the same router score, {row['segment']} requests are {_WORDS[row['metric']]} "
-        f"{abs(gap) * 100:.1f} points {direction} often than {row['reference']}"
+        f"at the same router score, {row['segment']}'s {gap_label(row['metric'])} is "
+        f"{gap_words(row['metric'], gap)} than {row['reference']}'s"
     )
-    worse = gap < 0  # resolved or thumbed up less, or escalated less than their score asks for
-    return sentence + (": the score under-rates them" if worse else "")
+    # Resolved or thumbed up less, or escalated less, than their score asks for: the router under-rates them.
+    return sentence + (": the score under-rates them" if row["under_rated"] else ": the score over-rates them")
 
 
 def calibration(
@@ -104,6 +103,7 @@ def calibration(
             row["p_adjusted"] = float(p)
             row["status"] = _verdict(row, bool(rejected), settings)
     for row in rows:
+        row["under_rated"] = row["status"] == Status.CONFIRMED and row["gap_at_same_score"] < 0
         if row["status"] == Status.CONFIRMED:
             row["evidence"] = _evidence(row)
     tests = pd.DataFrame(rows).reindex(columns=TEST_COLUMNS)
@@ -185,6 +185,8 @@ def _verdict(row: dict[str, Any], rejected: bool, settings: GapSettings) -> Stat
     gap = row["gap_at_same_score"]
     if rejected and abs(gap) >= delta:
         return Status.CONFIRMED
+    if rejected:  # a gap the data shows, only smaller than the margin: never "no evidence" (as segment gaps)
+        return Status.BELOW_MARGIN
     half_width = NormalDist().inv_cdf(1 - settings.alpha) * row["se"]
     if -delta < gap - half_width and gap + half_width < delta:
         return Status.EQUIVALENT

@@ -24,15 +24,21 @@ from routewatch.store import Store
 @dataclass(frozen=True)
 class Kpi:
     """One headline number: how it is computed from daily sums, and the entry of the metric table (``metric``) whose
-    direction (``better``) and help it takes, unless it is one column of that metric with a help of its own."""
+    label, direction (``better``) and help it takes, unless it is one column of that metric with a label and a help
+    of its own."""
 
     name: str
-    label: str
     numerator: str
     denominator: str | None
     fmt: Literal["count", "usd", "percent", "ms"]
     metric: str
+    own_label: str | None = None
     own_help: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Its name on a tile: its own label, else the metric table's."""
+        return self.own_label or registry.get(self.metric).label
 
     @property
     def better(self) -> Better:
@@ -46,32 +52,32 @@ class Kpi:
 
 
 KPIS: tuple[Kpi, ...] = (
-    Kpi("requests", "Requests", "requests", None, "count", "volume"),
-    Kpi("cost_per_resolved", "All-in cost per resolved", "all_in", "priced_resolved", "usd", "cost_per_resolved"),
+    Kpi("requests", "requests", None, "count", "volume", "Requests"),
+    Kpi("cost_per_resolved", "all_in", "priced_resolved", "usd", "cost_per_resolved"),
     Kpi(
         "cost_per_request",
-        "Naive cost per request",
         "spend",
         "priced",
         "usd",
         "cost_per_resolved",
+        "Naive cost per request",
         "Model spend per request: the figure a cost dashboard shows, blind to failed answers. Over priced requests "
         "(an unpriced one, with neither a cost nor a price, is in no cost figure).",
     ),
-    Kpi("escalation_rate", "Escalation rate", "escalated", "requests", "percent", "escalation_rate"),
+    Kpi("escalation_rate", "escalated", "requests", "percent", "escalation_rate"),
     Kpi(
         "p95_ms",
-        "p95 latency",
         "latency_hist",
         None,
         "ms",
         "latency",
+        "Latency, p95",
         "95th percentile of end-to-end latency, read from the daily rollup's histogram (within 1.3%).",
     ),
-    Kpi("resolution_rate", "Resolution rate", "resolved", "known", "percent", "resolution_rate"),
-    Kpi("thumbs_up_rate", "Thumbs-up rate", "thumbs_up", "rated", "percent", "thumbs_up_rate"),
-    Kpi("error_rate", "Error rate", "errors", "requests", "percent", "error_rate"),
-    Kpi("cheap_share", "Cheap-route share", "cheap", "requests", "percent", "cheap_share"),
+    Kpi("resolution_rate", "resolved", "known", "percent", "resolution_rate"),
+    Kpi("thumbs_up_rate", "thumbs_up", "rated", "percent", "thumbs_up_rate"),
+    Kpi("error_rate", "errors", "requests", "percent", "error_rate"),
+    Kpi("cheap_share", "cheap", "requests", "percent", "cheap_share"),
 )
 # spend and all_in cover priced requests only, so the cost KPIs divide by priced and priced_resolved
 SUMS = ("requests", "escalated", "errors", "cheap", "spend", "all_in", "priced", "priced_resolved", "resolved", "known",

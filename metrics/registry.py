@@ -8,7 +8,7 @@ one SQL file, sql/queries/metric_<name>.sql (a binary gap metric also needs its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -29,14 +29,15 @@ class GapTest:
     """How segment gaps judge a metric; the test itself is chosen by the metric's kind (binary: the score test;
     ordinal: Brunner-Munzel; quantile: the p95 ratio; mean: the ratio of means) and the margin is the metric's.
 
-    ``name`` is the metric column of gap tables, stored decisions and alert rules; ``label`` its name in a sentence;
+    ``name`` is the metric column of gap tables, stored decisions and alert rules; ``label`` its name in a sentence
+    (left empty, the metric's own label in lower case: a gap of the metric itself);
     ``short`` the word of a verdict's evidence ("resolved 11.9 points lower"); ``sums`` a binary metric's (events,
     trials) columns of sql/queries/gap_cells.sql; ``default`` whether a gap run tests it when no metric is named.
     """
 
     name: str
-    label: str
     short: str
+    label: str = ""
     sums: tuple[str, str] | None = None
     default: bool = False
 
@@ -60,6 +61,10 @@ class Metric:
     gap: GapTest | None = None
     # Whether sql/queries/metric_<name>_rollup.sql answers it from rollup_daily (exactly, and much faster).
     rollup: bool = False
+
+    def __post_init__(self) -> None:
+        if self.gap is not None and not self.gap.label:  # a gap of the metric itself reads as the metric
+            object.__setattr__(self, "gap", replace(self.gap, label=self.label.lower()))
 
     @property
     def relative(self) -> bool:
@@ -95,7 +100,6 @@ METRICS: tuple[Metric, ...] = (
         gap=GapTest(
             name="escalation_rate",
             short="escalated",
-            label="escalation rate",
             sums=("escalated", "requests"),
             default=True,
         ),
@@ -158,7 +162,7 @@ METRICS: tuple[Metric, ...] = (
         better="lower",
         margin=0.02,
         columns=("requests", "errors", "error_rate"),
-        gap=GapTest(name="error_rate", short="errors", label="error rate", sums=("errors", "requests"), default=True),
+        gap=GapTest(name="error_rate", short="errors", sums=("errors", "requests"), default=True),
         help="Share of requests that ended in an error (status = error).",
         rollup=True,
     ),
@@ -181,9 +185,7 @@ METRICS: tuple[Metric, ...] = (
         better="higher",
         margin=0.03,
         columns=("requests", "resolved", "known", "resolution_rate"),
-        gap=GapTest(
-            name="resolution_rate", short="resolved", label="resolution rate", sums=("resolved", "known"), default=True
-        ),
+        gap=GapTest(name="resolution_rate", short="resolved", sums=("resolved", "known"), default=True),
         help="Resolved requests among those whose outcome is known (late feedback included).",
         rollup=True,
     ),
@@ -195,9 +197,7 @@ METRICS: tuple[Metric, ...] = (
         better="higher",
         margin=0.03,
         columns=("requests", "rated", "thumbs_up", "thumbs_up_rate"),
-        gap=GapTest(
-            name="thumbs_up_rate", short="thumbs-up", label="thumbs-up rate", sums=("thumbs_up", "rated"), default=True
-        ),
+        gap=GapTest(name="thumbs_up_rate", short="thumbs-up", sums=("thumbs_up", "rated"), default=True),
         help="Thumbs up among requests with a thumb (late feedback included).",
         rollup=True,
     ),
@@ -269,7 +269,7 @@ METRICS: tuple[Metric, ...] = (
         margin=0.02,
         columns=("requests", "reasked", "reask_rate"),
         # Not in the default family (the decisions'): counting re-asks orders every session's requests.
-        gap=GapTest(name="reask_rate", short="re-asked", label="re-ask rate", sums=("reasked", "requests")),
+        gap=GapTest(name="reask_rate", short="re-asked", sums=("reasked", "requests")),
         help="Share of requests the same user asked again: another request in the same session within the re-ask "
         "window (10 minutes unless ROUTEWATCH_REASK_WINDOW says otherwise), or an escalation for a user_retry. A "
         "quality signal that needs no feedback widget.",
@@ -288,32 +288,23 @@ COLUMN_FORMATS: dict[str, tuple[str, Format]] = {
     "cost_usd": ("All-in cost", "usd_total"),
     "model_cost_usd": ("Model spend", "usd_total"),
     "router_cost_usd": ("Router spend", "usd_total"),
-    "cost_per_resolved": ("All-in cost per resolved", "usd"),
     "cost_per_request": ("Model spend per request", "usd"),
     "all_in_cost_per_request": ("All-in cost per request", "usd"),
     "top_1pct_cost_usd": ("Cost of the top 1%", "usd_total"),
     "top_1pct_share": ("Share of spend in the top 1%", "percent"),
     "shadow_cost_delta_usd": ("Shadow cost difference", "usd_total"),
     "escalated": ("Escalated", "count"),
-    "escalation_rate": ("Escalation rate", "percent"),
     "errors": ("Errors", "count"),
-    "error_rate": ("Error rate", "percent"),
     "cheap": ("On the cheap route", "count"),
-    "cheap_share": ("Cheap-route share", "percent"),
     "resolved": ("Resolved", "count"),
     "known": ("Known outcomes", "count"),
-    "resolution_rate": ("Resolution rate", "percent"),
     "rated": ("Rated", "count"),
     "thumbs_up": ("Thumbs up", "count"),
-    "thumbs_up_rate": ("Thumbs-up rate", "percent"),
     "reasked": ("Re-asked", "count"),
-    "reask_rate": ("Re-ask rate", "percent"),
     "csat_total": ("CSAT points", "count"),
     "mean_csat": ("Mean CSAT", "score"),
-    "feedback_coverage": ("Feedback coverage", "percent"),
     "compared": ("Compared", "count"),
     "diverged": ("Diverged", "count"),
-    "shadow_divergence": ("Shadow divergence", "percent"),
     "unpriced": ("Unpriced", "count"),
     "priced": ("Priced", "count"),
     "priced_resolved": ("Priced and resolved", "count"),
@@ -323,6 +314,8 @@ COLUMN_FORMATS: dict[str, tuple[str, Format]] = {
     "p99_ms": ("p99", "ms"),
     "p_value": ("p-value", "pvalue"),
     "p_adjusted": ("Adjusted p-value", "pvalue"),
+    # A column named after its metric takes the metric's label: a rate as a percentage, a cost per request in dollars.
+    **{m.name: (m.label, "percent" if m.kind == "binary" else "usd") for m in METRICS if m.name in m.columns},
 }
 
 

@@ -110,3 +110,35 @@ def test_every_column_of_every_metric_has_a_label_and_a_format(metric: Metric) -
 
     missing = [c for c in metric.columns if c not in COLUMN_FORMATS]
     assert not missing, f"{metric.name}: no label or format for {missing} in metrics.registry.COLUMN_FORMATS"
+
+
+def test_a_metric_label_is_written_once_and_read_everywhere() -> None:
+    """A label changed in the table changes the tiles, the table headers and the sentences: no other file of the
+    product restates a metric's label or its gap label."""
+    from metrics.overview import KPIS
+    from metrics.registry import COLUMN_FORMATS
+
+    labels = {m.label for m in METRICS} | {m.gap.label for m in METRICS if m.gap}
+    restated = []
+    for package in CODE:
+        for path in (ROOT / package).rglob("*.py"):
+            if path == ROOT / "metrics" / "registry.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() in labels:
+                    restated.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+    assert not restated, "read the label from metrics.registry:\n" + "\n".join(restated)
+    for metric in METRICS:
+        if metric.name in metric.columns:
+            assert COLUMN_FORMATS[metric.name][0] == metric.label
+    for kpi in KPIS:
+        if kpi.own_label is None:
+            assert kpi.label == registry_label(kpi.metric)
+    assert [k.name for k in KPIS if k.own_label is None] == [
+        "cost_per_resolved", "escalation_rate", "resolution_rate", "thumbs_up_rate", "error_rate", "cheap_share"
+    ]  # fmt: skip
+
+
+def registry_label(name: str) -> str:
+    """A metric's label in the table."""
+    return next(m.label for m in METRICS if m.name == name)

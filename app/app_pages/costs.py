@@ -5,7 +5,7 @@ import streamlit as st
 from app import context as ctx
 from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
-from app.formatting import help_of, usd
+from app.formatting import help_of, label_of, usd
 from metrics.route_costs import DAYS_PER_MONTH, verdicts
 
 filters = current_filters()
@@ -13,7 +13,7 @@ since, until = filters.window
 st.title("Costs")
 st.caption(filters.describe())
 
-st.subheader("All-in cost per resolved request", help=help_of("cost_per_resolved"))
+st.subheader(label_of("cost_per_resolved"), help=help_of("cost_per_resolved"))
 dimension = st.selectbox("Cut by", ["route", "model", "final_route", *FILTER_DIMENSIONS, "router"], key="costs_by")
 with ctx.friendly_errors():
     cost = ctx.metric("cost_per_resolved", filters, by=[dimension])

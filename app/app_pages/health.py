@@ -6,7 +6,7 @@ import streamlit as st
 from app import context as ctx
 from app.components import charts, display
 from app.filters import current_filters
-from app.formatting import help_of
+from app.formatting import help_of, label_of
 from metrics import health
 
 filters = current_filters()
@@ -70,7 +70,7 @@ with ctx.friendly_errors():
     display.table(ctx.answer("batches", limit=200), "ingest-batches")
 
 with ctx.friendly_errors():
-    st.subheader("Feedback coverage", help=help_of("feedback_coverage"))
+    st.subheader(label_of("feedback_coverage"), help=help_of("feedback_coverage"))
     st.caption(filters.describe())
     coverage = ctx.metric("feedback_coverage", filters, by=["channel"], bucket="day")
     display.chart(charts.lines(coverage, "bucket", "feedback_coverage", "channel", "", "share rated", percent=True))

@@ -5,7 +5,7 @@ import streamlit as st
 from app import context as ctx
 from app.components import charts, display
 from app.filters import current_filters
-from app.formatting import help_of
+from app.formatting import help_of, label_of
 from metrics import latency
 
 filters = current_filters()
@@ -43,7 +43,7 @@ with ctx.friendly_errors():
 with ctx.friendly_errors():
     st.subheader("Errors by route", help=help_of("error_rate"))
     errors = ctx.metric("error_rate", filters, by=["route"], bucket="day")
-    display.chart(charts.lines(errors, "bucket", "error_rate", "route", "", "error rate", percent=True))
+    display.chart(charts.lines(errors, "bucket", "error_rate", "route", "", label_of("error_rate"), percent=True))
     kinds = ctx.metric("error_rate", filters, by=["route", "error_type"])
     kinds = kinds[kinds["errors"] > 0].drop(columns=["requests", "error_rate"])
     if kinds.empty:
@@ -58,8 +58,8 @@ with ctx.friendly_errors():
 
     left, right = st.columns(2)
     with left:
-        st.subheader("Time to first token", help=help_of("ttft"))
+        st.subheader(label_of("ttft"), help=help_of("ttft"))
         display.table(ctx.answer("quantiles", by=["route"], measure="ttft", **cut), "ttft-by-route")
     with right:
-        st.subheader("Router overhead", help=help_of("router_overhead"))
+        st.subheader(label_of("router_overhead"), help=help_of("router_overhead"))
         display.table(ctx.answer("quantiles", by=["router"], measure="router_latency", **cut), "router-overhead")

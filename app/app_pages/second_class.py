@@ -11,7 +11,6 @@ from app.components.alerts import show_decided_alerts
 from app.filters import current_filters
 from app.formatting import help_of, percent, usd
 from metrics.decisions import second_class_users
-from metrics.gaps import Status
 
 filters = current_filters()
 st.title("Second-class users")
@@ -47,7 +46,7 @@ with ctx.friendly_errors():
             st.markdown(f"#### {row.dimension} = {row.segment} · {row.severity}")
             st.markdown(row.evidence)
             scored = ctx.answer("calibration", dimension=row.dimension, since=since, until=until, where=where).tests
-            mis = scored[(scored["segment"] == row.segment) & (scored["status"] == Status.CONFIRMED)]
+            mis = scored[(scored["segment"] == row.segment) & scored["under_rated"]]
             for sentence in mis["evidence"]:
                 st.markdown(f"Why: {sentence}.")
             mine = reach.loc[(row.dimension, row.segment)]
@@ -73,7 +72,7 @@ with ctx.friendly_errors():
     st.caption(
         "`routewatch decide` judges each closed day once and keeps the verdict; a CUSUM raises an early warning "
         "when a gap builds up over days, and each Sunday's verdict is the weekly audit of its ISO week. "
-        "Acknowledging and mailing alerts will live here too."
+        "The Alerts page acknowledges and mutes what they raise; `routewatch alerts run` mails them."
     )
     history = ctx.answer("decision_history")
     if history.empty:

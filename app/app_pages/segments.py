@@ -90,7 +90,7 @@ else:
     title = f"{outcome} by router score, per {dimensions[0]}"
     display.chart(charts.lines(curve, "score", "rate", "segment", title, outcome, percent=True))
     for row in scored.tests[scored.tests["status"] == Status.CONFIRMED].itertuples():
-        st.warning(row.evidence)
+        (st.warning if row.under_rated else st.info)(row.evidence)
     display.table(scored.tests, f"calibration-{dimensions[0]}")
 
 st.subheader("Heatmap")

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from metrics import registry
 from metrics.gaps import STATUS_LABELS, Status
 
 # Status colours read the same on every page, from the Okabe-Ito palette (safe for colour-blind readers), and each
@@ -100,7 +101,7 @@ def cost_quality(frame: pd.DataFrame, label: str, title: str) -> go.Figure:
     )
     fig.update_traces(textposition="top center")
     fig.update_xaxes(title="all-in cost per resolved request (USD)", tickprefix="$")
-    return _finish(fig, title, "resolution rate", percent=True)
+    return _finish(fig, title, registry.get("resolution_rate").label, percent=True)
 
 
 def forest(gaps: pd.DataFrame, title: str) -> go.Figure:

@@ -65,6 +65,7 @@ from metrics.gaps._vocabulary import (
     GapSettings,
     Progress,
     Status,
+    gap_label,
     gap_words,
     join_note,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "cluster_counts",
     "detectable_effect",
     "effective_users",
+    "gap_label",
     "gap_table",
     "gap_table_from_cells",
     "gap_words",

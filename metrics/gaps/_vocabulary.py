@@ -160,6 +160,13 @@ class GapSettings:
 Progress = Callable[[str, int, int], None]
 
 
+def gap_label(metric: str) -> str:
+    """A gap metric's name in a sentence ("resolution rate", "p95 latency"), from the metric table."""
+    test = GAP_METRICS[metric].gap
+    assert test is not None  # GAP_METRICS holds the metrics with a gap test only
+    return test.label
+
+
 def gap_words(metric: str, gap: float) -> str:
     """A gap (segment minus reference) as a PM reads it: "3.0 points lower" for a rate, "16.9% higher" for a
     quantile or a mean (a relative change)."""
