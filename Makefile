@@ -31,4 +31,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .routewatch .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .routewatch .pytest_cache .mypy_cache .ruff_cache build dist

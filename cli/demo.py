@@ -67,8 +67,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def register(sub: Any, parents: Parents) -> None:
     """Add ``demo`` to the command line."""
     demo = sub.add_parser("demo", parents=[parents.common], help="synthetic traffic -> store -> dashboard")
-    demo.add_argument("--rows", type=int, default=400_000)
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--port", type=int, default=8501)
-    demo.add_argument("--no-serve", action="store_true", help="load the traffic and stop")
+    demo.add_argument("--rows", type=int, default=400_000, help="requests of synthetic traffic (default 400,000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed of the traffic (default 42)")
+    demo.add_argument("--port", type=int, default=8501, help="the dashboard's port (default 8501)")
+    demo.add_argument("--no-serve", action="store_true", help="load and judge the traffic, then stop (no dashboard)")
     demo.set_defaults(run=cmd_demo)

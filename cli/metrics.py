@@ -34,6 +34,8 @@ def cmd_metrics(args: argparse.Namespace, settings: Settings) -> int:
         )
     except (DimensionError, UnknownMetric, WindowError) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
+    if args.name == "shadow_divergence" and not frame["compared"].sum():
+        say("no request in this window carries a shadow_route: send the route a shadow router would have chosen")
     output.write(frame, args.format)
     return EXIT_OK
 

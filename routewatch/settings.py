@@ -66,14 +66,15 @@ class Settings:
         return self.store or f"chdb://{DEFAULT_STORE_PATH.resolve()}"
 
 
-def _coerce(name: str, raw: Any, kind: type) -> Any:
+def _coerce(where: str, raw: Any, kind: type) -> Any:
     try:
         if kind is tuple:
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             return tuple(str(item).strip() for item in items if str(item).strip())
         return kind(raw)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {name!r}: cannot read {raw!r} as {kind.__name__}") from exc
+        wanted = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
+        raise SettingsError(f"{where}: cannot read {raw!r} as {wanted}") from exc
 
 
 def config_file() -> Path:
@@ -100,20 +101,23 @@ def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | N
         if unknown:
             raise SettingsError(f"{path}: unknown settings {sorted(unknown)}")
     values: dict[str, Any] = {}
+    where: dict[str, str] = {}  # each value's source, as the person who set it calls it
     kinds = {f.name: f.type for f in fields(Settings)}
     for f in fields(Settings):
         kind = {"str": str, "int": int, "float": float}.get(str(kinds[f.name]), tuple)
-        for source in (
-            (overrides or {}).get(f.name),
-            os.environ.get(ENVIRONMENT[f.name]),
-            from_file.get(f.name),
+        for source, raw in (
+            (f"setting {f.name}", (overrides or {}).get(f.name)),
+            (ENVIRONMENT[f.name], os.environ.get(ENVIRONMENT[f.name])),
+            (f"{path}: {f.name}", from_file.get(f.name)),
         ):
-            if source not in (None, ""):
-                values[f.name] = _coerce(f.name, source, kind)
+            if raw not in (None, ""):
+                values[f.name], where[f.name] = _coerce(source, raw, kind), source
                 break
     settings = Settings(**values)
     if settings.smtp_tls not in ("none", "starttls", "ssl"):
-        raise SettingsError(f"smtp_tls must be none, starttls or ssl, not {settings.smtp_tls!r}")
+        raise SettingsError(f"{where['smtp_tls']}: must be none, starttls or ssl, not {settings.smtp_tls!r}")
     if not settings.reask_window_s > 0:
-        raise SettingsError(f"reask_window_s must be a positive number of seconds, not {settings.reask_window_s!r}")
+        raise SettingsError(
+            f"{where['reask_window_s']}: must be a positive number of seconds, not {settings.reask_window_s!r}"
+        )
     return settings

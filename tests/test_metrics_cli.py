@@ -14,7 +14,7 @@ from metrics.dimensions import DimensionError, render
 from metrics.registry import METRICS, compute
 from routewatch.sqlfiles import query
 from routewatch.store import Store
-from tests.conftest import cli_json, run_cli
+from tests.conftest import cli_json, good_record, run_cli, write_lines
 from tests.realdata import llmperf_records, needs_real_data, write_llmperf
 
 
@@ -115,3 +115,14 @@ def test_formats_table_json_csv(loaded: tuple[Store, pd.DataFrame]) -> None:
     csv = run_cli("metrics", "volume", "--format", "csv", store=store)
     assert csv.stdout.splitlines()[0] == "requests,users,cost_usd,unpriced"
     assert json.loads(run_cli("metrics", "volume", "--format", "json", store=store).stdout)[0]["requests"] == 5_000
+
+
+def test_shadow_divergence_without_a_shadow_router_says_what_to_send(store: Store, tmp_path: Path) -> None:
+    records = [json.dumps(good_record(f"r{i}", user_id=f"u{i % 3}")) for i in range(6)]
+    ingest(store, [str(write_lines(tmp_path / "plain.jsonl", records))])
+    result = run_cli("metrics", "shadow_divergence", "--format", "json", store=store)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert (row["requests"], row["compared"], row["diverged"]) == (6, 0, 0)
+    assert row["shadow_cost_delta_usd"] is None and row["shadow_divergence"] is None  # nothing compared: no $0
+    assert "no request in this window carries a shadow_route" in result.stderr

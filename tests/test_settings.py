@@ -23,22 +23,31 @@ def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_bad_settings_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTEWATCH_SMTP_TLS", "maybe")
-    with pytest.raises(SettingsError, match="smtp_tls"):
+    with pytest.raises(SettingsError, match=r"^ROUTEWATCH_SMTP_TLS: must be none, starttls or ssl, not 'maybe'$"):
         load_settings(config_path=tmp_path / "absent.toml")
     monkeypatch.delenv("ROUTEWATCH_SMTP_TLS")
     monkeypatch.setenv("ROUTEWATCH_SMTP_PORT", "twenty-five")
-    with pytest.raises(SettingsError, match="smtp_port"):
+    with pytest.raises(SettingsError, match=r"^ROUTEWATCH_SMTP_PORT: cannot read 'twenty-five' as a whole number$"):
         load_settings(config_path=tmp_path / "absent.toml")
-    (tmp_path / "bad.toml").write_text("colour = 'blue'\n")
     monkeypatch.delenv("ROUTEWATCH_SMTP_PORT")
+    (tmp_path / "window.toml").write_text("reask_window_s = -5\n")
+    with pytest.raises(SettingsError, match=r"window\.toml: reask_window_s: must be a positive number of seconds"):
+        load_settings(config_path=tmp_path / "window.toml")
+    (tmp_path / "bad.toml").write_text("colour = 'blue'\n")
     with pytest.raises(SettingsError, match="unknown settings"):
         load_settings(config_path=tmp_path / "bad.toml")
 
 
 def test_the_readme_documents_every_setting_and_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in ENVIRONMENT.values() if name not in readme]
-    assert not missing, f"README does not document {missing}"
+    table = readme.split("## Settings")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `ROUTEWATCH_")]
+    missing = [
+        (variable, key)
+        for key, variable in ENVIRONMENT.items()
+        if not any(f"`{variable}`" in row.split(" | ")[0] and f"`{key}`" in row.split(" | ")[1] for row in rows)
+    ]
+    assert not missing, f"README's Settings table lacks (variable, routewatch.toml key) {missing}"
     for command in (
         "make demo",
         "make test",

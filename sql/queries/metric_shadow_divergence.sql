@@ -4,7 +4,8 @@
 -- returns: one column per dimension, requests UInt64, compared UInt64 (with a shadow route), diverged UInt64,
 -- shadow_divergence Float64 (NULL when nothing was compared), shadow_cost_delta_usd Decimal: what the diverged
 -- requests would have cost on the shadow route (its mean model spend per request in the window) minus what
--- they did cost, over the diverged requests whose shadow route has a price (NULL when none has), unpriced
+-- they did cost, over the diverged requests whose shadow route has a price (NULL when nothing was compared or
+-- no diverged request has a price), unpriced
 -- UInt64: diverged requests left out of the delta, because their shadow route served no priced request in the
 -- window (so has no price) or their own cost is not known (an unpriced request)
 WITH prices AS
@@ -27,7 +28,7 @@ SELECT
     countIf(shadow_route != '' AND shadow_route != route) AS diverged,
     if(compared = 0, NULL, diverged / compared) AS shadow_divergence,
     countIf(shadow_route != '' AND shadow_route != route AND (NOT shadow.priced OR isNull(cost_usd))) AS unpriced,
-    if(diverged = unpriced AND unpriced > 0, NULL,
+    if(compared = 0 OR (diverged = unpriced AND unpriced > 0), NULL,
         sumIf(shadow.price - assumeNotNull(cost_usd),
             shadow_route != '' AND shadow_route != route AND shadow.priced AND isNotNull(cost_usd)))
         AS shadow_cost_delta_usd

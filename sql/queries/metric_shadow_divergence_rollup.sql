@@ -19,7 +19,7 @@ SELECT
     if(compared = 0, NULL, diverged / compared) AS shadow_divergence,
     -- a cell's cost_total covers its priced requests: those are the ones priced on the shadow route too
     sumIf(if(shadow.priced, requests - priced, requests), shadow_route != '' AND shadow_route != route) AS unpriced,
-    if(diverged = unpriced AND unpriced > 0, NULL,
+    if(compared = 0 OR (diverged = unpriced AND unpriced > 0), NULL,
         sumIf(priced * shadow.price - cost_total, shadow_route != '' AND shadow_route != route AND shadow.priced))
         AS shadow_cost_delta_usd
 FROM rollup_daily
