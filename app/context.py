@@ -6,6 +6,7 @@ The sidebar's filters are in app.filters, text formats in app.formatting, tables
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -72,9 +73,11 @@ def settings() -> Settings:
     return load_settings()
 
 
-# An embedded store stays open this long between page runs (opening it costs about 0.2 s), unless another
-# process (an ingest, the alert job) asks for it: then it is closed within a tenth of a second.
-LINGER_S = 30.0
+# An embedded store stays open between page runs until another process (an ingest, the alert job) asks for it:
+# then it is closed within a tenth of a second. Not reopened after every idle spell, because opening costs about
+# 0.2 s and the embedded engine keeps some threads and file descriptors of every session it has opened, which a
+# dashboard that runs for weeks would pile up.
+LINGER_S = math.inf
 
 
 @st.cache_resource(show_spinner=False, on_release=Store.close)
