@@ -127,12 +127,25 @@ def _plain(value: Any) -> Any:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Create or upgrade the schema, or print its statements (``--print``), for one server or a cluster."""
     from routewatch.migrations import ledger_statements, migrate, plan
+    from routewatch.store import Store, StoreError
 
+    try:
+        named = Store(settings.store_dsn).cluster  # the DSN's ?cluster=, read without connecting
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if args.cluster and named and args.cluster != named:
+        raise CommandError(
+            f"--cluster {args.cluster} differs from the cluster the store's DSN names ({named}): the gap queries "
+            "would read the other one; give one of them"
+        )
+    cluster = args.cluster or named or None
     if args.print:
-        for statement in ledger_statements(args.cluster) + [s for _, group in plan(args.cluster) for s in group]:
+        if any("{" in s for _, group in plan(cluster) for s in group):
+            say("statements with {name:Type} placeholders take their values when routewatch runs them")
+        for statement in ledger_statements(cluster) + [s for _, group in plan(cluster) for s in group]:
             print(statement.rstrip() + ";\n")
         return EXIT_OK
-    applied = migrate(open_store(settings), cluster=args.cluster)
+    applied = migrate(open_store(settings), cluster=cluster)
     say(f"applied migrations {applied}" if applied else "schema is up to date")
     return EXIT_OK
 

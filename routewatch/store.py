@@ -10,6 +10,7 @@ A server store needs no lock.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -29,6 +30,9 @@ from routewatch.locks import POLL_S, file_lock, others_waiting
 from routewatch.sqlfiles import query
 
 _CHDB_BUSY = "Cannot lock file"
+# The HTTP driver logs a failed connection before raising it; routewatch reports the raised error, in words.
+logging.getLogger("clickhouse_connect.driver._backend").setLevel(logging.CRITICAL)
+_OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^\"'()\]]+)")
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -56,6 +60,12 @@ def redact(text: str) -> str:
     """Hide the password of every URL in ``text``."""
     # Greedy up to the last "@" of the authority, so a password holding "@" is hidden whole.
     return re.sub(r"(\w+://[^:/@\s]+):[^\s/]*@", r"\1:***@", text)
+
+
+def _unreachable(text: str) -> str | None:
+    """The operating system's reason a server could not be reached ("connection refused"), if the text has one."""
+    found = _OS_ERROR.search(text)
+    return found.group(1).strip().rstrip(".").lower() if found else None
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -158,6 +168,9 @@ class Store:
                 )
             return self._local.server_client
         except Exception as exc:
+            reason = None if self.embedded else _unreachable(str(exc))
+            if reason:
+                raise StoreError(f"cannot reach store {self.display}: {reason}") from None
             raise StoreError(f"cannot open store {self.display}: {_scrub(str(exc), self._password)}") from None
 
     def _busy_message(self) -> str:

@@ -127,12 +127,22 @@ def test_doctor_reports_the_store_and_versions(store: Store) -> None:
     assert checks["schema"] == f"{latest_version()} of {latest_version()}"
     assert checks["live_requests"] == "0" and checks["chdb"] and checks["clickhouse"]
     unreachable = run_cli("doctor", "--store", "http://u:topsecret@127.0.0.1:9/db")
-    assert unreachable.returncode == 1 and "UNREACHABLE" in unreachable.stdout and "topsecret" not in unreachable.stdout
+    assert unreachable.returncode == 1 and "topsecret" not in unreachable.stdout + unreachable.stderr
+    assert "UNREACHABLE: cannot reach store http://u:***@127.0.0.1:9/db: connection refused\n" in unreachable.stdout
+    assert unreachable.stderr == ""  # no log line of the driver's
 
 
 def test_migrate_print_shows_the_cluster_schema() -> None:
     result = run_cli("migrate", "--print", "--cluster", "prod")
     assert result.returncode == 0 and "ON CLUSTER `prod`" in result.stdout and "Distributed" in result.stdout
+    assert "placeholders take their values when routewatch runs them" in result.stderr
+    # The cluster the store's DSN names is the one printed, without --cluster; another --cluster is refused.
+    dsn = {"ROUTEWATCH_STORE": "http://rw:s3cret@127.0.0.1:1/routewatch?cluster=prod"}
+    from_dsn = run_cli("migrate", "--print", env_extra=dsn)
+    assert from_dsn.returncode == 0 and from_dsn.stdout == result.stdout
+    other = run_cli("migrate", "--print", "--cluster", "staging", env_extra=dsn)
+    assert other.returncode != 0 and "differs from the cluster the store's DSN names (prod)" in other.stderr
+    assert "s3cret" not in other.stderr + from_dsn.stderr
 
 
 @pytest.mark.skipif(
