@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.dimensions import COLUMNS_FIRST, expression, fill, render
-from metrics.gaps import GapSettings, Status, gap_table_from_cells
+from metrics.gaps import BINARY, GapSettings, Status, gap_table_from_cells
 from metrics.route_costs import traffic_days
 from metrics.window import window
 from routewatch.sqlfiles import query
@@ -44,6 +44,7 @@ COLUMNS = [
     "ci_high", "adjusted_gap", "p_adjusted", "mde", "status", "enough", "more_days", "users", "note",
 ]  # fmt: skip
 _UNDECIDED = (Status.INSUFFICIENT_DATA.value, Status.UNDERPOWERED.value, Status.MODEL_FAILED.value)
+_WAITING = (Status.INSUFFICIENT_DATA.value, Status.UNDERPOWERED.value)  # more traffic would decide these
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,13 @@ def _table(gaps: pd.DataFrame, cells: dict[str, pd.DataFrame], days: int, settin
     direction, segment = parts.str[0], parts.str[1]
     disagreed = {key: int(c.loc[c["segment"] == "disagree", "requests"].sum()) for key, c in cells.items()}
     margin = gaps["metric"].map(settings.delta).astype(float)
+    # Underpowered: the interval narrows as 1/sqrt(n), so the MDE reaches the margin after (mde/margin)^2 the days.
     more = days * ((gaps["mde"].astype(float) / margin) ** 2 - 1)
+    too_small = gaps["status"] == Status.INSUFFICIENT_DATA.value
+    more[too_small] = [
+        _days_to_the_gates(cells[key], metric, days, settings)
+        for key, metric in zip(gaps.loc[too_small, "dimension"], gaps.loc[too_small, "metric"], strict=True)
+    ]
     undecided = gaps["status"].isin(_UNDECIDED)
     table = pd.DataFrame(
         {
@@ -136,13 +143,24 @@ def _table(gaps: pd.DataFrame, cells: dict[str, pd.DataFrame], days: int, settin
             "mde": gaps["mde"],
             "status": gaps["status"],
             "enough": ~undecided,
-            "more_days": np.ceil(more.clip(lower=1)).where(gaps["status"] == Status.UNDERPOWERED.value),
+            "more_days": np.ceil(more.clip(lower=1)).where(gaps["status"].isin(_WAITING)),
             "users": gaps["users"],
             "note": gaps["note"],
         }
     )
     pooled_first = table.assign(_segment=table["segment"] != OVERALL)
     return pooled_first.sort_values(["direction", "_segment", "segment", "metric"], ignore_index=True)[COLUMNS]
+
+
+def _days_to_the_gates(cells: pd.DataFrame, metric: str, days: int, settings: GapSettings) -> float:
+    """About how many more days of the same traffic bring both sides past the volume gates (trials and users); the
+    users are taken to grow with the days as the requests do, so it is a lower bound when users come back."""
+    trials = BINARY[metric][1] if metric in BINARY else "rated"
+    factor = 1.0
+    for _, side in cells.groupby("segment"):
+        count, users = float(side[trials].sum()), float(side.loc[side[trials] > 0, "user_id"].nunique())
+        factor = max(factor, settings.min_requests / max(count, 1.0), settings.min_users / max(users, 1.0))
+    return days * (factor - 1) if factor > 1 else np.nan
 
 
 def findings(quality: ShadowQuality) -> list[str]:
@@ -174,7 +192,12 @@ def enough_words(quality: ShadowQuality) -> str:
     sentence = f"The comparison rests on {quality.days} days of shadow traffic: {decided} of {len(table)} comparisons "
     if decided == len(table):
         return sentence + "have enough traffic to decide."
-    more = table["more_days"].dropna()
-    wait = f"; about {int(more.max()):,} more days would decide the underpowered ones" if len(more) else ""
-    small = int((table["status"] == Status.INSUFFICIENT_DATA.value).sum())
-    return sentence + f"have enough traffic to decide ({small} too small to test at all{wait})."
+    small = table["status"] == Status.INSUFFICIENT_DATA.value
+    underpowered = table["status"] == Status.UNDERPOWERED.value
+    parts = []
+    for name, chosen in (("too small to test at all", small), ("underpowered", underpowered)):
+        if chosen.any():
+            more = table.loc[chosen, "more_days"].dropna()
+            wait = f", about {int(more.max()):,} more days would decide them" if len(more) else ""
+            parts.append(f"{int(chosen.sum())} {name}{wait}")
+    return sentence + f"have enough traffic to decide ({'; '.join(parts) or 'the others failed to fit'})."
