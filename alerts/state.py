@@ -46,6 +46,7 @@ incidents = sa.Table(
     sa.Column("ci_low", sa.Float),
     sa.Column("ci_high", sa.Float),
     sa.Column("adjusted_gap", sa.Float),
+    sa.Column("adjusted_se", sa.Float),  # the adjusted gap's standard error: its own interval
     sa.Column("p_adjusted", sa.Float),
     sa.Column("requests", sa.BigInteger, nullable=False, default=0),
     sa.Column("users", sa.BigInteger, nullable=False, default=0),
@@ -56,6 +57,15 @@ incidents = sa.Table(
     sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
     sa.Column("snoozed_until", sa.Date),
     sa.Column("note", sa.Text),
+    # The verdict that opened the incident (its newest verdict may say something else since).
+    sa.Column("opened_status", sa.String(32)),
+    sa.Column("opened_gap", sa.Float),
+    sa.Column("opened_se", sa.Float),
+    sa.Column("opened_users", sa.BigInteger),
+    sa.Column("opened_requests", sa.BigInteger),
+    # The newest weekly audit's status (``routewatch second-class`` reads the weekly audit too).
+    sa.Column("audit_status", sa.String(32)),
+    sa.Column("audit_window", sa.Date),
     sa.Index(
         "one_open_incident",
         "dimension",
