@@ -49,7 +49,12 @@ logging.getLogger("httpx").addFilter(_HideUrls())
 
 
 class DeliveryError(RuntimeError):
-    """A message could not be delivered; the text names the target and the kind of failure, never a secret."""
+    """A message could not be delivered; the text names the target and the kind of failure, never a secret.
+    ``permanent``: trying again within this run cannot help (a wrong password, a missing URL)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,12 @@ def email_body(message: EmailMessage) -> str:
 
 
 def send_email(settings: Settings, recipient: str, body: str) -> None:
-    """Send one stored message over SMTP with the configured TLS mode and login. Raises DeliveryError."""
+    """Send one stored message over SMTP with the configured TLS mode and login. Raises DeliveryError, in words
+    that tell a host not found from a refused login from a server without STARTTLS; ``permanent`` when trying
+    again cannot help until the settings change."""
+    where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
     context = ssl.create_default_context()
+    step = "connect"
     try:
         if settings.smtp_tls == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -114,35 +123,89 @@ def send_email(settings: Settings, recipient: str, body: str) -> None:
         else:
             client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_S)
         with client:
+            client.ehlo_or_helo_if_needed()
             if settings.smtp_tls == "starttls":
+                step = "starttls"
+                if not client.has_extn("starttls"):
+                    raise DeliveryError(
+                        f"{where}: the server does not offer STARTTLS (ROUTEWATCH_SMTP_TLS=starttls)", permanent=True
+                    )
                 client.starttls(context=context)
+                client.ehlo()
             if settings.smtp_user:
+                step = "login"
+                if not client.has_extn("auth"):
+                    raise DeliveryError(
+                        f"{where}: the server does not offer AUTH (ROUTEWATCH_SMTP_USER is set)"
+                        + (
+                            "; it may offer it after STARTTLS (ROUTEWATCH_SMTP_TLS)"
+                            if settings.smtp_tls == "none"
+                            else ""
+                        ),
+                        permanent=True,
+                    )
                 client.login(settings.smtp_user, settings.smtp_password)
+            step = "send"
             client.sendmail(settings.mail_from, [recipient], body.encode("ascii"))
+    except DeliveryError:
+        raise
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(
-            f"SMTP {settings.smtp_host}:{settings.smtp_port} refused the login ({exc.smtp_code})"
+            f"{where}: login rejected for user {settings.smtp_user} ({exc.smtp_code})", permanent=True
         ) from None
+    except smtplib.SMTPServerDisconnected:
+        if step == "login":  # some servers hang up on a wrong password instead of answering 535
+            raise DeliveryError(
+                f"{where}: the server closed the connection at the login of user {settings.smtp_user} "
+                "(most likely the login was rejected)",
+                permanent=True,
+            ) from None
+        raise DeliveryError(f"{where}: the server closed the connection ({step})") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = ", ".join(str(code) for code, _ in exc.recipients.values())
+        raise DeliveryError(f"{where}: the server refused the recipient ({codes})", permanent=True) from None
     except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port} answered {exc.smtp_code}") from None
-    except (OSError, smtplib.SMTPException) as exc:
+        what = {"connect": "greeting", "send": "message"}.get(step, step)
         raise DeliveryError(
-            f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_tls}): {type(exc).__name__}"
+            f"{where}: the server answered {exc.smtp_code} to the {what}", permanent=exc.smtp_code >= 500
         ) from None
+    except socket.gaierror as exc:
+        raise DeliveryError(
+            f"{where}: cannot resolve host {settings.smtp_host}", permanent=exc.errno != socket.EAI_AGAIN
+        ) from None
+    except ConnectionRefusedError:
+        raise DeliveryError(f"{where}: connection refused (is the SMTP server running on that port?)") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise DeliveryError(
+            f"{where}: the server's certificate is not trusted ({exc.verify_message})", permanent=True
+        ) from None
+    except ssl.SSLError as exc:
+        hint = (
+            " (is this port SMTPS? ROUTEWATCH_SMTP_TLS=ssl needs one; use starttls or none)"
+            if step == "connect"
+            else ""
+        )
+        raise DeliveryError(f"{where}: TLS failed: {exc.reason or type(exc).__name__}{hint}", permanent=True) from None
+    except TimeoutError:
+        raise DeliveryError(f"{where}: no answer within {TIMEOUT_S:.0f} s ({step})") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"{where} ({settings.smtp_tls}): {type(exc).__name__} ({step})") from None
 
 
 def post_webhook(webhook: Webhook, body: str) -> None:
-    """POST a JSON body to a webhook. Raises DeliveryError naming the webhook, never its URL."""
+    """POST a JSON body to a webhook. Raises DeliveryError naming the webhook, never its URL (``permanent`` for
+    a missing URL and a 4xx answer other than 408 and 429)."""
     url = webhook.resolve_url()
     if not url:
         where = f"environment variable {webhook.url_env}" if webhook.url_env else "url"
-        raise DeliveryError(f"webhook {webhook.name}: no URL ({where} is empty)")
+        raise DeliveryError(f"webhook {webhook.name}: no URL ({where} is empty)", permanent=True)
     try:
         reply = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=TIMEOUT_S)
     except httpx.HTTPError as exc:  # its text carries the URL: keep only the kind
         raise DeliveryError(f"webhook {webhook.name}: {type(exc).__name__}") from None
     if reply.status_code >= 300:
-        raise DeliveryError(f"webhook {webhook.name}: HTTP {reply.status_code}")
+        permanent = 400 <= reply.status_code < 500 and reply.status_code not in (408, 429)
+        raise DeliveryError(f"webhook {webhook.name}: HTTP {reply.status_code}", permanent=permanent)
 
 
 def _claim(engine: Engine, message_id: int, worker: str) -> bool:
@@ -196,11 +259,14 @@ def deliver(
                 elif target in webhooks:
                     post_webhook(webhooks[target], body)
                 else:
-                    raise DeliveryError(f"webhook {target}: not in the rules any more")
+                    raise DeliveryError(f"webhook {target}: not in the rules any more", permanent=True)
                 error = ""
                 break
             except DeliveryError as exc:
                 error = scrub(str(exc), secrets)
+                if exc.permanent:
+                    LOG.warning("delivery of %s failed: %s (not retried in this run: fix the settings)", key, error)
+                    break
                 LOG.warning("delivery of %s failed (attempt %d of %d): %s", key, attempt + 1, retry.attempts, error)
                 if attempt + 1 < retry.attempts:
                     sleep(retry.backoff_s * 2**attempt)

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from alerts.delivery import DeliveryReport, Retry, deliver, email_body, record
 from alerts.lifecycle import AlreadyEvaluated, Change, Evaluation, evaluate, incident_table, windows_to_evaluate
 from alerts.message import AlertItem, Digest, Underpowered, compose, dashboard_link, requests_to_decide, sentence
-from alerts.rules import Recipient, Rules, check_address
-from alerts.state import incidents, open_state, outbox, state_url
+from alerts.rules import Recipient, Rules, Subscription, check_address
+from alerts.state import incidents, open_state, open_state_unchanged, outbox, state_url
 from alerts.verdicts import decided_windows, decisions_since, period, segment_reach
 from metrics.gaps import Status
 from routewatch.settings import Settings
@@ -54,16 +54,16 @@ class Plan:
     def windows(self) -> list[date]:
         return self.evaluation.windows
 
-    def notes(self) -> list[str]:
+    def notes(self, dry_run: bool = False) -> list[str]:
         """What a person should know about how the windows were evaluated: a first run that caught up with a long
-        history, and windows judged again."""
+        history, and windows judged again (``dry_run``: said of what a run would do)."""
         notes = []
         caught_up = self.windows[:-1] if self.evaluation.first else []
         if caught_up:
+            done = "would be evaluated and recorded" if dry_run else "were evaluated and recorded"
             notes.append(
-                f"first run: {len(caught_up)} older decided day(s) ({caught_up[0]} to {caught_up[-1]}) were "
-                f"evaluated and recorded as seen without a message each; the messages tell what is open as of "
-                f"{self.windows[-1]}"
+                f"first run: {len(caught_up)} older decided day(s) ({caught_up[0]} to {caught_up[-1]}) {done} "
+                f"as seen without a message each; the messages tell what is open as of {self.windows[-1]}"
             )
         if self.evaluation.rejudged:
             days = self.evaluation.rejudged
@@ -189,7 +189,7 @@ def _slack_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _underpowered(decisions: pd.DataFrame, window: date, rules: Rules, recipient: Recipient) -> list[Underpowered]:
+def _underpowered(decisions: pd.DataFrame, window: date, rules: Rules, recipient: Subscription) -> list[Underpowered]:
     rows = decisions[(decisions["window_start"] == window) & (decisions["status"] == Status.UNDERPOWERED.value)]
     found = []
     for row in rows.itertuples(index=False):
@@ -239,7 +239,7 @@ def plan_messages(
         sundays = sundays[-1:]
     again = _again(evaluation, decisions)
     messages: list[Outgoing] = []
-    for recipient in rules.recipients:
+    for recipient in rules.subscriptions():
         mine = [
             i for i in changed if recipient.wants(i.incident["dimension"], i.incident["segment"], i.incident["metric"])
         ]
@@ -267,7 +267,7 @@ def _weekly(
     store: Store,
     settings: Settings,
     rules: Rules,
-    recipient: Recipient,
+    recipient: Subscription,
     sunday: date,
     decisions: pd.DataFrame,
     chart: bool,
@@ -316,6 +316,10 @@ def evaluate_and_record(
         try:
             evaluation = evaluate(connection, decisions, rules)
             messages = plan_messages(connection, store, settings, rules, evaluation, decisions, chart)
+            keys = [message.key for message in messages]
+            twice = sorted({key for key in keys if keys.count(key) > 1})
+            if twice:  # one would be dropped by the outbox's unique key: refuse rather than lose it
+                raise ValueError(f"two messages of one run share an outbox key: {', '.join(twice)}")
             for message in messages:
                 record(connection, key=message.key, channel=message.channel, target=message.target,
                        subject=message.subject, body=message.body)  # fmt: skip
@@ -357,7 +361,10 @@ def preview(store: Store, settings: Settings, rules: Rules, out: Path, engine: E
     import email
     from email import policy
 
-    engine = engine or open_state(state_url(settings))
+    if engine is None:
+        engine, why = open_state_unchanged(state_url(settings, create=False))
+        if why:
+            LOG.info("%s", why)
     planned = evaluate_and_record(engine, store, settings, rules, commit=False).messages
     with engine.connect() as connection:
         waiting = connection.execute(

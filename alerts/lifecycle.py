@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from alerts.judge import SMALLEST_THRESHOLD
 from alerts.rules import ALERTING_STATUSES, Rules
 from alerts.state import evaluated_verdicts, evaluated_windows, incident_events, incidents, now
-from alerts.verdicts import is_harm, is_weekly_audit, metric_facts, utc_time
+from alerts.verdicts import (
+    Z95,
+    adjusted_interval,
+    is_harm,
+    is_weekly_audit,
+    metric_facts,
+    severity_quantile,
+    utc_time,
+)
 from metrics.gaps import Status
 
 Severity = Literal["warning", "high", "critical"]
@@ -38,14 +46,16 @@ class Change:
     window: date
 
 
-def severity(metric: str, status: str, ci_low: float | None, ci_high: float | None) -> Severity:
+def severity(metric: str, status: str, gap: float | None, se: float | None, z: float = Z95) -> Severity:
     """``warning`` for an early warning; ``critical`` when a confirmed gap's interval lies wholly beyond the margin
-    on the harmful side (R8), else ``high``."""
+    on the harmful side (R8), else ``high``. The interval is the task-mix-adjusted gap's, ``gap`` plus or minus
+    ``z`` standard errors: with ``z`` from ``alerts.verdicts.severity_quantile``, the false-coverage-rate interval
+    that ``routewatch gaps`` judges its own ``severity`` by."""
     if status == Status.WARNING:
         return "warning"
     facts = metric_facts(metric)
-    low = -math.inf if ci_low is None else ci_low
-    high = math.inf if ci_high is None else ci_high
+    interval = adjusted_interval(gap, se, z)
+    low, high = interval if interval is not None else (-math.inf, math.inf)
     below, above = high < -facts.margin, low > facts.margin
     beyond = below if facts.better == "higher" else above if facts.better == "lower" else below or above
     return "critical" if beyond else "high"
@@ -73,8 +83,10 @@ def _number(value: Any) -> float | None:
 
 
 def _numbers(row: Any) -> dict[str, Any]:
-    """The incident columns a verdict row fills."""
+    """The incident columns a verdict row fills (a weekly audit also its status as the audit's)."""
+    audit = {"audit_status": str(row.status), "audit_window": row.window_start} if is_weekly_audit(row.note) else {}
     return {
+        **audit,
         "reference": str(row.reference),
         "status": str(row.status),
         "value": _number(row.value),
@@ -83,6 +95,7 @@ def _numbers(row: Any) -> dict[str, Any]:
         "ci_low": _number(row.ci_low),
         "ci_high": _number(row.ci_high),
         "adjusted_gap": _number(row.adjusted_gap),
+        "adjusted_se": _number(getattr(row, "adjusted_se", None)),
         "p_adjusted": _number(row.p_adjusted),
         "requests": int(row.requests),
         "users": int(row.users),
@@ -184,7 +197,9 @@ def evaluate(connection: sa.Connection, decisions: pd.DataFrame, rules: Rules) -
     changes: list[Change] = []
     seen = []
     for window in windows:
-        for row in decisions[decisions["window_start"] == window].itertuples(index=False):
+        rows = decisions[decisions["window_start"] == window]
+        z = severity_quantile(rows)
+        for row in rows.itertuples(index=False):
             before = previous.get(_verdict_key(row))
             said = fingerprint(row)
             seen.append({"window_start": window, "dimension": row.dimension, "segment": row.segment,
@@ -192,7 +207,7 @@ def evaluate(connection: sa.Connection, decisions: pd.DataFrame, rules: Rules) -
                          "clean_audit": is_weekly_audit(row.note) and is_clean_audit(row)})  # fmt: skip
             if before is not None and before[0] == said:
                 continue
-            change = _apply(connection, row, rules, counted=before is not None and before[1])
+            change = _apply(connection, row, rules, counted=before is not None and before[1], z=z)
             if change is not None:
                 changes.append(change)
     if seen:
@@ -200,9 +215,10 @@ def evaluate(connection: sa.Connection, decisions: pd.DataFrame, rules: Rules) -
     return Evaluation(windows, changes, sorted(rejudged), first)
 
 
-def _apply(connection: sa.Connection, row: Any, rules: Rules, counted: bool = False) -> Change | None:
+def _apply(connection: sa.Connection, row: Any, rules: Rules, counted: bool = False, z: float = Z95) -> Change | None:
     """Apply one verdict to its incident; ``counted``: an earlier version of this verdict was a clean audit that
-    already counted towards closing it (a window judged again)."""
+    already counted towards closing it (a window judged again); ``z``: the quantile of its window's severity
+    interval (``alerts.verdicts.severity_quantile``)."""
     key = (incidents.c.dimension == row.dimension) & (incidents.c.segment == row.segment)
     open_ = connection.execute(
         sa.select(incidents).where(key & (incidents.c.metric == row.metric) & (incidents.c.state == "open"))
@@ -217,7 +233,8 @@ def _apply(connection: sa.Connection, row: Any, rules: Rules, counted: bool = Fa
     window: date = row.window_start
     if alerting:
         assert gap is not None
-        level = severity(row.metric, row.status, _number(row.ci_low), _number(row.ci_high))
+        se = _number(getattr(row, "adjusted_se", None))
+        level = severity(row.metric, row.status, gap, se, z)
         if open_ is None:
             incident_id = connection.execute(
                 incidents.insert().values(
@@ -230,6 +247,11 @@ def _apply(connection: sa.Connection, row: Any, rules: Rules, counted: bool = Fa
                     notified_gap=gap,
                     notified_severity=level,
                     clean_audits=0,
+                    opened_status=str(row.status),
+                    opened_gap=gap,
+                    opened_se=se,
+                    opened_users=int(row.users),
+                    opened_requests=int(row.requests),
                     **_numbers(row),
                 )
             ).inserted_primary_key[0]  # type: ignore[index]

@@ -24,7 +24,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from alerts.lifecycle import resolution_reason
-from alerts.verdicts import SegmentReach, metric_facts
+from alerts.verdicts import (
+    QUALITY,
+    STATUS_LABELS,
+    STATUS_WORDS,
+    Z95,
+    SegmentReach,
+    adjusted_interval,
+    gap_words,
+    metric_facts,
+)
+from metrics.gaps import Status
 
 LOG = logging.getLogger("routewatch.alerts")
 CHART_CID = "alert-chart"
@@ -85,42 +95,166 @@ def format_gap(metric: str, gap: float | None) -> str:
     return f"{gap * 100:+.1f} points"
 
 
-def _interval(incident: Mapping[str, Any]) -> str:
-    low, high = incident.get("ci_low"), incident.get("ci_high")
-    if low is None or high is None:
+def _value(incident: Mapping[str, Any], column: str) -> Any:
+    value = incident.get(column)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def interval_text(metric: str, gap: float | None, se: float | None, z: float = Z95) -> str:
+    """The task-mix-adjusted gap's own interval in words ("95% CI -4.6 points to +0.1 points")."""
+    interval = adjusted_interval(gap, se, z)
+    if interval is None:
         return "no interval"
-    metric = str(incident["metric"])
-    return f"95% CI {format_gap(metric, low)} to {format_gap(metric, high)}"
+    level = round((2 * NormalDist().cdf(z) - 1) * 100)
+    return f"{level}% CI {format_gap(metric, interval[0])} to {format_gap(metric, interval[1])}"
+
+
+def _interval(incident: Mapping[str, Any]) -> str:
+    """The interval of the incident's newest adjusted gap."""
+    return interval_text(str(incident["metric"]), _gap(incident), _value(incident, "adjusted_se"))
+
+
+def _gap(incident: Mapping[str, Any]) -> float | None:
+    gap = _value(incident, "adjusted_gap")
+    return _value(incident, "gap") if gap is None else gap
+
+
+def status_words(status: str) -> str:
+    """A verdict's status as the dashboard names it ("Real gap", "Task mix", "Needs traffic"), without its icon."""
+    label = STATUS_LABELS.get(status, status)
+    return label.split(" ", 1)[1] if " " in label and not label[0].isalnum() else label
+
+
+def window_words(window: date) -> str:
+    """Which traffic a verdict judged: the ISO week that a Sunday closes (its weekly audit), else one day."""
+    if window.isoweekday() == 7:
+        return f"the weekly audit of {window - timedelta(days=6)} to {window}"
+    return f"the one day {window}"
 
 
 def _share(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.1%}"
 
 
-def sentence(item: AlertItem) -> str:
-    """One plain sentence a PM can forward: who, on what, by how much, against whom, and how sure."""
+def _opening(incident: Mapping[str, Any]) -> tuple[str, float | None, float | None, int, int]:
+    """The verdict that opened the incident: status, adjusted gap, its standard error, users and requests (the
+    newest verdict's for an incident stored before these were kept)."""
+    if _value(incident, "opened_status") is None:
+        return (str(incident["status"]), _gap(incident), _value(incident, "adjusted_se"), int(incident["users"]),
+                int(incident["requests"]))  # fmt: skip
+    return (str(incident["opened_status"]), _value(incident, "opened_gap"), _value(incident, "opened_se"),
+            int(incident.get("opened_users") or 0), int(incident.get("opened_requests") or 0))  # fmt: skip
+
+
+def is_second_class(incident: Mapping[str, Any]) -> bool:
+    """Whether an alert makes its segment second-class as ``routewatch second-class`` says: a quality metric
+    (resolution or thumbs-up rate) confirmed worse by the newest weekly audit."""
+    return (
+        str(incident["metric"]) in QUALITY
+        and _value(incident, "audit_status") == Status.CONFIRMED
+        and (_gap(incident) or 0.0) < 0
+    )
+
+
+def headline(item: AlertItem) -> str:
+    """One plain sentence a PM can forward: who, on what, by how much, against whom, and what the verdict is."""
     incident = item.incident
     metric = str(incident["metric"])
     facts = metric_facts(metric)
-    gap = incident.get("adjusted_gap")
-    gap = incident.get("gap") if gap is None else gap
-    head = (
-        f"{segment_label(incident)}: {facts.label} {format_gap(metric, gap)} against {incident['reference']} "
-        f"at the same task mix ({_interval(incident)}; {int(incident['users']):,} users, "
-        f"{int(incident['requests']):,} requests)"
-    )
+    if item.kind == "worse":
+        status, gap, window = str(incident["status"]), _gap(incident), incident["last_window"]
+    else:
+        status, gap, _, _, _ = _opening(incident)
+        window = incident["opened_window"]
+    how = "n/a" if gap is None else gap_words(metric, gap)
+    who = f"{segment_label(incident)}: {facts.label} {how} than {incident['reference']} at the same task mix"
     if item.kind == "resolved":
-        return f"{head}; closed: {resolution_reason(str(incident['status']))}."
-    text = f"{head}; {incident['severity']}, {incident['status']} on {incident['last_window']}."
-    reach = item.reach
-    if reach is not None and not math.isnan(reach.escalation_rate - reach.reference_escalation_rate):
-        points = (reach.escalation_rate - reach.reference_escalation_rate) * 100
-        text += (
-            f" The router escalates them {_share(reach.escalation_rate)} of the time against "
-            f"{_share(reach.reference_escalation_rate)} ({points:+.1f} points) and answers "
-            f"{_share(reach.cheap_share)} on the cheap route against {_share(reach.reference_cheap_share)}."
-        )
+        return f"{who}; no longer a gap: {_resolution(incident)}."
+    verdict = status_words(status).lower()
+    level = "" if status == Status.WARNING else f", {incident['severity']}"
+    text = f"{who}: {verdict} in {window_words(window)}{level}."
+    if item.kind == "worse":
+        text = f"{who}: worse than when it was last told, {verdict} in {window_words(window)}{level}."
     return text
+
+
+def _resolution(incident: Mapping[str, Any]) -> str:
+    """Why an incident closed, with the interval that the equivalence test reads (90%: two one-sided 5% tests)."""
+    status = str(incident["status"])
+    reason = resolution_reason(status)
+    window = incident.get("resolved_window") or incident["last_window"]
+    if status != Status.EQUIVALENT:
+        return f"{reason}, up to {window}"
+    metric = str(incident["metric"])
+    tost = interval_text(metric, _gap(incident), _value(incident, "adjusted_se"), z=NormalDist().inv_cdf(0.95))
+    return (
+        f"{reason} in {window_words(window)}: the adjusted gap's {tost} lies within the margin of "
+        f"±{format_gap(metric, metric_facts(metric).margin).lstrip('+')}"
+    )
+
+
+def evidence(item: AlertItem) -> list[str]:
+    """The numbers behind the headline, each line naming the traffic it covers."""
+    incident = item.incident
+    metric = str(incident["metric"])
+    facts = metric_facts(metric)
+    lines = []
+    current = (str(incident["status"]), _gap(incident), _value(incident, "adjusted_se"), int(incident["users"]),
+               int(incident["requests"]))  # fmt: skip
+    opened = _opening(incident)
+    first = current if item.kind in ("worse", "resolved") else opened
+    window = incident["last_window"] if item.kind in ("worse", "resolved") else incident["opened_window"]
+    status, gap, se, users, requests = first
+    lines.append(
+        f"Gap: {facts.label} {format_gap(metric, gap)} against {incident['reference']}, adjusted to the same task mix "
+        f"({interval_text(metric, gap, se)}; {users:,} users, {requests:,} requests in {window_words(window)})"
+    )
+    if item.kind in ("new", "open") and incident["last_window"] != incident["opened_window"]:
+        status, gap, se, users, requests = current
+        lines.append(
+            f"Newest verdict, {window_words(incident['last_window'])}: {status_words(status)}, "
+            f"{format_gap(metric, gap)} ({interval_text(metric, gap, se)}; {users:,} users); "
+            f"{STATUS_WORDS.get(status, '')}".rstrip("; ")
+        )
+    if item.kind == "worse" and _value(incident, "opened_status") is not None:
+        lines.append(
+            f"Open since {incident['opened_window']} ({status_words(opened[0])}, {format_gap(metric, opened[1])} then)"
+        )
+    reach = item.reach
+    if reach is not None:
+        since = incident["last_window"] - timedelta(days=6)
+        text = (f"Who: {reach.users:,} users and ${reach.cost_usd:,.2f} of model spend from {since} to "
+                f"{incident['last_window']}")  # fmt: skip
+        if not math.isnan(reach.escalation_rate - reach.reference_escalation_rate):
+            points = (reach.escalation_rate - reach.reference_escalation_rate) * 100
+            text += (
+                f"; the router escalates them {_share(reach.escalation_rate)} of the time against "
+                f"{_share(reach.reference_escalation_rate)} ({points:+.1f} points) and answers "
+                f"{_share(reach.cheap_share)} on the cheap route against {_share(reach.reference_cheap_share)}"
+            )
+        lines.append(text)
+    return lines
+
+
+def next_step(item: AlertItem) -> str:
+    """What to do about an alert, in one sentence."""
+    incident = item.incident
+    who = segment_label(incident)
+    if item.kind == "resolved":
+        return "Nothing to do: the alert is closed; its history stays on the dashboard."
+    if str(incident["status"]) == Status.WARNING and _value(incident, "audit_status") is None:
+        return ("Watch it: the next weekly audit confirms or closes it; acknowledge it on the dashboard to say "
+                "someone is on it.")  # fmt: skip
+    if metric_facts(str(incident["metric"])).relative:
+        return (f"Check which routes and models serve {who} and what they cost or how slow they are, then "
+                "acknowledge the alert on the dashboard with what you decided.")  # fmt: skip
+    return (f"Check how the router treats {who} (its score threshold, how often it keeps them on the cheap route "
+            "and escalates them), then acknowledge the alert on the dashboard with what you decided.")  # fmt: skip
+
+
+def sentence(item: AlertItem) -> str:
+    """The headline and its evidence on one line (webhooks; the email sets them on lines of their own)."""
+    return " ".join([headline(item), *(line.rstrip(".") + "." for line in evidence(item))])
 
 
 def dashboard_link(base: str, incident: Mapping[str, Any], days: int = 14) -> str:
@@ -137,15 +271,24 @@ def dashboard_link(base: str, incident: Mapping[str, Any], days: int = 14) -> st
 
 
 def subject(items: Sequence[AlertItem], digest: Digest | None = None) -> str:
-    """What happened, in one header-safe line: "2 second-class segments: language=hi, channel=api"."""
-    raised = list(dict.fromkeys(segment_label(i.incident) for i in items if i.kind in ("new", "worse")))
+    """What the email holds, in one header-safe line: its segments counted by kind, second-class as
+    ``routewatch second-class`` says ("2 second-class segments: language=hi, channel=api; 1 early warning: ...")."""
+    raised = [i for i in items if i.kind in ("new", "worse")]
+    second = list(dict.fromkeys(segment_label(i.incident) for i in raised if is_second_class(i.incident)))
+    rest = [i for i in raised if segment_label(i.incident) not in second]
+    warned = {segment_label(i.incident) for i in rest if i.incident.get("severity") == "warning"}
+    other = list(dict.fromkeys(segment_label(i.incident) for i in rest if i.incident.get("severity") != "warning"))
+    warned_only = [s for s in dict.fromkeys(segment_label(i.incident) for i in rest) if s in warned and s not in other]
     closed = list(dict.fromkeys(segment_label(i.incident) for i in items if i.kind == "resolved"))
     parts = []
-    if raised:
-        noun = "second-class segment" if len(raised) == 1 else "second-class segments"
-        parts.append(f"{len(raised)} {noun}: {', '.join(raised)}")
-    if closed:
-        parts.append(f"{len(closed)} resolved: {', '.join(closed)}")
+    for names, one, many in (
+        (second, "second-class segment", "second-class segments"),
+        (warned_only, "early warning", "early warnings"),
+        (other, "other alert", "other alerts"),
+        (closed, "resolved", "resolved"),
+    ):
+        if names:
+            parts.append(f"{len(names)} {one if len(names) == 1 else many}: {', '.join(names)}")
     if digest is not None:
         still = len([i for i in items if i.kind == "open"])
         parts.insert(0, f"Weekly digest, week of {digest.week_start}: {still} open")
@@ -164,9 +307,10 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
     import plotly.graph_objects as go
 
     labels = [f"{segment_label(i.incident)} · {i.incident['metric']}" for i in rows]
-    gaps = [_points(i.incident, "adjusted_gap") for i in rows]
-    lows = [_points(i.incident, "ci_low") for i in rows]
-    highs = [_points(i.incident, "ci_high") for i in rows]
+    gaps = [_points(_gap(i.incident)) for i in rows]
+    intervals = [adjusted_interval(_gap(i.incident), _value(i.incident, "adjusted_se")) for i in rows]
+    lows = [None if c is None else _points(c[0]) for c in intervals]
+    highs = [None if c is None else _points(c[1]) for c in intervals]
     figure = go.Figure(
         go.Scatter(
             x=gaps,
@@ -192,7 +336,7 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
     )
     figure.add_vline(x=0, line_color="#111827")
     figure.update_layout(
-        title="Gap against the reference (points or %), with its 95% interval; grey tick: the margin",
+        title="Task-mix-adjusted gap against the reference (points or %), its 95% interval; grey tick: the margin",
         width=720,
         height=160 + 40 * len(rows),
         margin={"l": 220, "r": 30, "t": 60, "b": 40},
@@ -234,8 +378,7 @@ def _harm_margin(incident: Mapping[str, Any]) -> float:
     return side * facts.margin * 100
 
 
-def _points(incident: Mapping[str, Any], column: str) -> float | None:
-    value = incident.get(column)
+def _points(value: float | None) -> float | None:
     return None if value is None else float(value) * 100
 
 
@@ -257,10 +400,10 @@ def _alert_rows(items: Sequence[AlertItem], dashboard_url: str) -> list[list[str
         link = html.escape(dashboard_link(dashboard_url, incident), quote=True)
         rows.append(
             [
-                html.escape(KIND_WORDS.get(item.kind, item.kind)),
+                html.escape(KIND_WORDS.get(item.kind, item.kind) + ": " + status_words(str(incident["status"]))),
                 html.escape(segment_label(incident)),
                 html.escape(metric_facts(metric).label),
-                html.escape(f"{format_gap(metric, incident.get('adjusted_gap'))} ({_interval(incident)})"),
+                html.escape(f"{format_gap(metric, _gap(incident))} ({_interval(incident)})"),
                 html.escape(str(incident["reference"])),
                 f"{int(incident['users']):,}",
                 f"${reach.cost_usd:,.2f}" if reach else "n/a",
@@ -276,17 +419,28 @@ def _alert_rows(items: Sequence[AlertItem], dashboard_url: str) -> list[list[str
     return rows
 
 
-ALERT_HEADERS = ("", "Segment", "Metric", "Gap", "Reference", "Users", "Spend", "Escalation; cheap share", "")
+ALERT_HEADERS = ("", "Segment", "Metric", "Newest gap (adjusted)", "Reference", "Users", "Spend (7 days)",
+                 "Escalation; cheap share (7 days)", "")  # fmt: skip
 
 
 def _text_block(items: Sequence[AlertItem], dashboard_url: str) -> list[str]:
     lines = []
     for item in items:
-        lines.append(f"* {KIND_WORDS.get(item.kind, item.kind)}: {sentence(item)}")
-        if item.reach is not None:
-            lines.append(f"  Users touched: {item.reach.users:,}; their model spend: ${item.reach.cost_usd:,.2f}")
-        lines.append(f"  Dashboard: {dashboard_link(dashboard_url, item.incident)}")
+        lines.append(f"* {KIND_WORDS.get(item.kind, item.kind)}: {headline(item)}")
+        lines.extend(f"  {line}" for line in evidence(item))
+        lines.append(f"  Next step: {next_step(item)}")
+        lines.append(f"  Dashboard (the 14 days to {item.incident['last_window']}): "
+                     f"{dashboard_link(dashboard_url, item.incident)}")  # fmt: skip
     return lines
+
+
+def _html_item(item: AlertItem) -> str:
+    """One alert in the HTML part: its headline in bold, the evidence and the next step below."""
+    lines = [*evidence(item), f"Next step: {next_step(item)}"]
+    return (
+        f'<p style="margin:0 0 10px 0;"><b>{html.escape(KIND_WORDS.get(item.kind, item.kind))}: '
+        f"{html.escape(headline(item))}</b><br>" + "<br>".join(html.escape(line) for line in lines) + "</p>"
+    )
 
 
 def compose(
@@ -310,7 +464,7 @@ def compose(
     current = [i for i in items if i.kind != "open"] if digest is not None else list(items)
     if current:
         text += ["What changed:", *_text_block(current, dashboard_url), ""]
-        parts.append("<p>" + "<br>".join(html.escape(sentence(i)) for i in current) + "</p>")
+        parts.append("".join(_html_item(i) for i in current))
         parts.append(_table(ALERT_HEADERS, _alert_rows(current, dashboard_url)))
     if digest is not None:
         still = [i for i in items if i.kind == "open"]

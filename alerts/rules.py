@@ -2,7 +2,7 @@
 
 ```toml
 [alerts]
-metrics = ["resolution_rate", "thumbs_up_rate", "csat", "escalation_rate"]
+metrics = ["resolution_rate", "thumbs_up_rate", "escalation_rate", "error_rate"]
 dimensions = ["language", "channel", "tier"]
 min_users = 30
 statuses = ["confirmed"]            # add "warning" for the CUSUM's early warnings
@@ -24,13 +24,14 @@ url_env = "ROUTEWATCH_SLACK_WEBHOOK_URL"   # the URL is a secret: read from this
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from metrics.dimensions import DimensionError, expression
 from metrics.gaps import ALL_METRICS, Status
+from metrics.gaps import DEFAULT_METRICS as GAP_DEFAULT_METRICS
 from routewatch.settings import Settings, config_file, read_config
 
 Schedule = Literal["immediate", "daily", "weekly"]
@@ -38,8 +39,10 @@ WebhookFormat = Literal["slack", "json"]
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 WEBHOOK_FORMATS: tuple[str, ...] = get_args(WebhookFormat)
 ALERTING_STATUSES = (Status.CONFIRMED.value, Status.WARNING.value)
-# The defaults: the quality metrics and the escalation rate, on language, channel and tier.
-DEFAULT_METRICS = ("resolution_rate", "thumbs_up_rate", "csat", "escalation_rate")
+# The metrics ``routewatch decide`` judges every day: only these can ever alert.
+DECIDED_METRICS: tuple[str, ...] = tuple(GAP_DEFAULT_METRICS)
+# The defaults: the quality metrics that decide judges and the escalation rate, on language, channel and tier.
+DEFAULT_METRICS = ("resolution_rate", "thumbs_up_rate", "escalation_rate")
 DEFAULT_DIMENSIONS = ("language", "channel", "tier")
 
 
@@ -67,6 +70,20 @@ class Recipient:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Subscription:
+    """Every recipient entry with one address and one schedule, merged: one email each time holds what any of
+    them subscribes to (two entries for one person never make two messages under one outbox key)."""
+
+    address: str
+    schedule: Schedule
+    entries: tuple[Recipient, ...]
+
+    def wants(self, dimension: str, segment: str, metric: str) -> bool:
+        """Whether any of the merged entries wants an alert on this contrast."""
+        return any(entry.wants(dimension, segment, metric) for entry in self.entries)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Webhook:
     """A webhook target; its URL is read from the environment when delivering and never logged."""
 
@@ -90,6 +107,17 @@ class Rules:
     statuses: tuple[str, ...] = (Status.CONFIRMED.value,)
     recipients: tuple[Recipient, ...] = ()
     webhooks: tuple[Webhook, ...] = field(default=())
+    warnings: tuple[str, ...] = ()  # what the rules allow but will not do as one may expect (``alerts check``)
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """The recipients merged by address and schedule, in the order of their first entry."""
+        merged: dict[tuple[str, str], list[Recipient]] = {}
+        for recipient in self.recipients:
+            merged.setdefault((recipient.address.lower(), recipient.schedule), []).append(recipient)
+        return tuple(
+            Subscription(address=entries[0].address, schedule=entries[0].schedule, entries=tuple(entries))
+            for entries in merged.values()
+        )
 
     def watches(self, dimension: str, metric: str, status: str, users: int) -> bool:
         """Whether a decided contrast with this status and this many users is an alert under these rules."""
@@ -168,8 +196,10 @@ def _webhook(where: str, table: Any) -> Webhook:
         raise RuleError(f"{where}: format must be one of {', '.join(WEBHOOK_FORMATS)}, not {fmt!r}")
     if not table.get("name"):
         raise RuleError(f"{where}: name is required")
-    if bool(table.get("url_env")) == bool(table.get("url")):
+    if table.get("url_env") and table.get("url"):
         raise RuleError(f"{where}: give url_env (an environment variable holding the URL) or url, not both")
+    if not table.get("url_env") and not table.get("url"):
+        raise RuleError(f"{where}: url_env is required (the environment variable that holds the webhook's URL)")
     return Webhook(name=str(table["name"]), format=fmt, url_env=str(table.get("url_env", "")), url=table.get("url", ""))
 
 
@@ -194,7 +224,16 @@ def parse_rules(table: dict[str, Any], settings: Settings, source: str = "routew
             for address in settings.alert_to.split(",")
             if address.strip()
         )
-    return Rules(
+    webhooks = tuple(_webhook(f"{where} webhooks[{i}]", item) for i, item in enumerate(table.get("webhooks", [])))
+    named: dict[str, int] = {}
+    for i, webhook in enumerate(webhooks):
+        if webhook.name in named:
+            raise RuleError(
+                f"{where} webhooks[{i}]: name {webhook.name!r} is already webhooks[{named[webhook.name]}]'s; "
+                "give each webhook its own name (its messages are kept by name)"
+            )
+        named[webhook.name] = i
+    rules = Rules(
         metrics=_check_metrics(where, _names(where, "metrics", table.get("metrics", list(DEFAULT_METRICS)))),
         dimensions=_check_dimensions(
             where, _names(where, "dimensions", table.get("dimensions", list(DEFAULT_DIMENSIONS)))
@@ -202,8 +241,56 @@ def parse_rules(table: dict[str, Any], settings: Settings, source: str = "routew
         min_users=min_users,
         statuses=statuses,
         recipients=recipients,
-        webhooks=tuple(_webhook(f"{where} webhooks[{i}]", item) for i, item in enumerate(table.get("webhooks", []))),
+        webhooks=webhooks,
     )
+    return replace(rules, warnings=tuple(rule_warnings(rules, where, from_table="recipients" in table)))
+
+
+def rule_warnings(rules: Rules, where: str = "[alerts]", from_table: bool = True) -> list[str]:
+    """What the rules allow but can never do: a metric that ``routewatch decide`` does not judge, a recipient
+    whose subscription matches nothing the rules watch, a webhook whose URL variable is unset, nobody to tell."""
+    warnings = []
+    undecided = [m for m in rules.metrics if m not in DECIDED_METRICS]
+    if undecided:
+        warnings.append(
+            f"{where}: metrics {', '.join(undecided)} are not judged by routewatch decide (it judges "
+            f"{', '.join(DECIDED_METRICS)}), so they never alert"
+        )
+    alerting = [m for m in rules.metrics if m in DECIDED_METRICS]
+    if not alerting:
+        warnings.append(f"{where}: no metric that can alert is watched: nothing will ever be sent")
+    for i, recipient in enumerate(rules.recipients):
+        who = f"{where} recipients[{i}] ({recipient.address})" if from_table else recipient.address
+        metrics = [m for m in recipient.metrics if m not in alerting]
+        dimensions = [d for d in recipient.dimensions if d not in rules.dimensions]
+        if recipient.metrics and len(metrics) == len(recipient.metrics):
+            warnings.append(
+                f"{who} subscribes to {', '.join(metrics)}, which the rules never alert on (watched and judged: "
+                f"{', '.join(alerting) or 'none'}): this recipient can never receive an alert"
+            )
+        elif metrics:
+            warnings.append(f"{who}: {', '.join(metrics)} never alert (not watched or not judged by decide)")
+        if recipient.dimensions and len(dimensions) == len(recipient.dimensions):
+            warnings.append(
+                f"{who} subscribes to dimensions {', '.join(dimensions)}, which [alerts] dimensions does not watch: "
+                "this recipient can never receive an alert"
+            )
+    for i, webhook in enumerate(rules.webhooks):
+        if webhook.url_env and not os.environ.get(webhook.url_env):
+            warnings.append(
+                f"{where} webhooks[{i}] ({webhook.name}): environment variable {webhook.url_env} is not set here, "
+                "so its messages would fail"
+            )
+        if webhook.url:
+            warnings.append(
+                f"{where} webhooks[{i}] ({webhook.name}): the URL is written in the file; a webhook URL is a "
+                "secret, give url_env (the environment variable that holds it) instead"
+            )
+    if not rules.recipients and not rules.webhooks:
+        warnings.append(
+            "nobody receives alerts: set ROUTEWATCH_ALERT_TO or add [[alerts.recipients]] or [[alerts.webhooks]]"
+        )
+    return warnings
 
 
 def load_rules(settings: Settings, path: Path | None = None) -> Rules:

@@ -46,6 +46,7 @@ incidents = sa.Table(
     sa.Column("ci_low", sa.Float),
     sa.Column("ci_high", sa.Float),
     sa.Column("adjusted_gap", sa.Float),
+    sa.Column("adjusted_se", sa.Float),  # the adjusted gap's standard error: its own interval
     sa.Column("p_adjusted", sa.Float),
     sa.Column("requests", sa.BigInteger, nullable=False, default=0),
     sa.Column("users", sa.BigInteger, nullable=False, default=0),
@@ -56,6 +57,15 @@ incidents = sa.Table(
     sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
     sa.Column("snoozed_until", sa.Date),
     sa.Column("note", sa.Text),
+    # The verdict that opened the incident (its newest verdict may say something else since).
+    sa.Column("opened_status", sa.String(32)),
+    sa.Column("opened_gap", sa.Float),
+    sa.Column("opened_se", sa.Float),
+    sa.Column("opened_users", sa.BigInteger),
+    sa.Column("opened_requests", sa.BigInteger),
+    # The newest weekly audit's status (``routewatch second-class`` reads the weekly audit too).
+    sa.Column("audit_status", sa.String(32)),
+    sa.Column("audit_window", sa.Date),
     sa.Index(
         "one_open_incident",
         "dimension",
@@ -128,13 +138,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def state_url(settings: Settings) -> str:
+def state_url(settings: Settings, *, create: bool = True) -> str:
     """``ROUTEWATCH_STATE_DB``, or a SQLite file in the store's own state directory (``Store.state_dir``:
-    ``<store>.state/alerts.sqlite``), so that two stores in one directory never share incidents or an outbox."""
+    ``<store>.state/alerts.sqlite``), so that two stores in one directory never share incidents or an outbox;
+    ``create``: make that directory."""
     if settings.state_db:
         return settings.state_db
     folder = Store(settings.store_dsn).state_dir
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(folder / STATE_FILE).resolve()}"
 
 
@@ -162,16 +174,60 @@ def _sqlite_write_lock(engine: Engine) -> None:
 def open_state(url: str, *, migrate: bool = True) -> Engine:
     """An engine on the state database at ``url``, its schema brought to the newest Alembic revision.
 
-    Raises ``sqlalchemy.exc.ArgumentError`` for a malformed URL and ``OperationalError`` when it cannot connect
-    (both with the password hidden by SQLAlchemy's URL rendering).
+    Raises ``sqlalchemy.exc.ArgumentError`` for a malformed URL, ``NoSuchModuleError`` when its driver is not
+    installed, and ``OperationalError`` when it cannot connect (each with the password hidden).
     """
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-        _sqlite_write_lock(engine)
-    else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        if url.startswith("sqlite"):
+            engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            _sqlite_write_lock(engine)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+    except ImportError as exc:  # the URL names a driver this installation lacks (mysql://, ...)
+        scheme = display_url(url).split(":", 1)[0]
+        raise sa.exc.NoSuchModuleError(
+            f"no driver for {scheme}: the Python module {exc.name or 'it needs'} is not installed "
+            "(routewatch ships postgresql+psycopg:// and sqlite:///)"
+        ) from None
     if migrate:
         upgrade(engine)
+    return engine
+
+
+def head_revision() -> str:
+    """The newest Alembic revision of the state schema."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def open_state_unchanged(url: str) -> tuple[Engine, str]:
+    """An engine for a dry run or a preview, which must neither create nor migrate the state database: the
+    database itself when it exists at the newest revision, else an empty one in memory, with a sentence saying so.
+    """
+    if url.startswith("sqlite"):
+        database = sa.make_url(url).database
+        if database and database != ":memory:" and not Path(database).exists():
+            return _scratch(), "the state database does not exist yet: this is what a first run would do"
+    engine = open_state(url, migrate=False)
+    current, head = revision(engine), head_revision()
+    if current == head:
+        return engine, ""
+    engine.dispose()
+    where = "has no alert schema yet" if current is None else f"is at schema revision {current}, not {head}"
+    return _scratch(), f"the state database {where} and is left as it is: this is what a run on an empty state would do"
+
+
+def _scratch() -> Engine:
+    """An empty, migrated state database in memory (one connection, kept for the engine's life)."""
+    engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+    _sqlite_write_lock(engine)
+    upgrade(engine)
     return engine
 
 

@@ -6,14 +6,16 @@ alerts page read verdicts, margins and what the router does to a segment only th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
 
-from metrics.decisions import DECISION_COLUMNS, WEEKLY_AUDIT, touched_users
-from metrics.gaps import GAP_METRICS, MARGINS, gap_label
+from metrics.decisions import DECISION_COLUMNS, QUALITY, WEEKLY_AUDIT, touched_users
+from metrics.gaps import GAP_METRICS, MARGINS, STATUS_LABELS, STATUS_WORDS, GapSettings, gap_label, gap_words
 from metrics.registry import Better, compute
 from routewatch.migrations import table_exists
 from routewatch.sqlfiles import query
@@ -36,6 +38,31 @@ def metric_facts(metric: str) -> MetricFacts:
     (``metrics.gaps.GAP_METRICS``): its margin is the verdicts' margin."""
     entry = GAP_METRICS[metric]
     return MetricFacts(margin=MARGINS[metric], better=entry.better, label=gap_label(metric), relative=entry.relative)
+
+
+__all__ = ["QUALITY", "STATUS_LABELS", "STATUS_WORDS", "gap_words"]  # the words of the verdicts, for the emails
+
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def adjusted_interval(gap: float | None, se: float | None, z: float = Z95) -> tuple[float, float] | None:
+    """The task-mix-adjusted gap's own interval, ``gap`` plus or minus ``z`` standard errors (95% by default);
+    None without a standard error."""
+    if gap is None or se is None or math.isnan(gap) or math.isnan(se):
+        return None
+    return gap - z * se, gap + z * se
+
+
+def severity_quantile(window: pd.DataFrame, q: float = GapSettings().q) -> float:
+    """The normal quantile of the false-coverage-rate interval that ``routewatch gaps`` gives the selected
+    contrasts of one window's family (README: severity is ``critical`` when that interval lies wholly beyond the
+    margin): level 1 - R q / m over the m tested contrasts (a corrected p-value), R of them rejected. 95% when
+    none is rejected."""
+    p = pd.to_numeric(window.get("p_adjusted", pd.Series(dtype=float)), errors="coerce").dropna()
+    selected = int((p < q).sum())
+    if not len(p) or not selected:
+        return Z95
+    return NormalDist().inv_cdf(1 - selected * q / len(p) / 2)
 
 
 def is_harm(metric: str, gap: float) -> bool:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from cli.common import EXIT_ERROR, EXIT_OK, CommandError, Parents, open_store, say
 from routewatch.settings import Settings
+
+LOG = logging.getLogger("routewatch.alerts")
 
 
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
@@ -17,31 +20,40 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     from alerts import job
     from alerts.rules import RuleError, load_rules
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    quiet_logging()
     try:
         rules = job.with_recipient(load_rules(settings), getattr(args, "to", None))
     except RuleError as exc:
         raise CommandError(str(exc)) from None
     if args.action == "check":
         recipients = ", ".join(f"{r.address} ({r.schedule})" for r in rules.recipients) or "nobody"
-        say(
+        print(
             f"rules are valid: {', '.join(rules.metrics)} on {', '.join(rules.dimensions)}, statuses "
             f"{', '.join(rules.statuses)}, at least {rules.min_users} users; mail to {recipients}; "
             f"{len(rules.webhooks)} webhook(s)"
         )
+        for warning in rules.warnings:
+            say(f"warning: {warning}")
         return EXIT_OK
+    for warning in rules.warnings:
+        LOG.warning("%s", warning)
     store = open_store(settings)
     if args.action == "preview":
+        if not rules.recipients:
+            say("no email recipient: set ROUTEWATCH_ALERT_TO or add [[alerts.recipients]] to routewatch.toml")
         written = job.preview(store, settings, rules, Path(args.out))
         say(f"wrote {len(written)} file(s) to {args.out}" if written else "nothing to send")
         for path in written:
             print(path)
         return EXIT_OK
     if args.dry_run:
-        from alerts.state import open_state, state_url
+        from alerts.state import open_state_unchanged, state_url
 
-        plan = job.evaluate_and_record(open_state(state_url(settings)), store, settings, rules, commit=False)
-        for line in plan.notes():
+        engine, why = open_state_unchanged(state_url(settings, create=False))
+        if why:
+            say(why)
+        plan = job.evaluate_and_record(engine, store, settings, rules, commit=False)
+        for line in plan.notes(dry_run=True):
             say(line)
         say(f"dry run: {len(plan.windows)} window(s) to evaluate, {len(plan.evaluation.changes)} change(s), "
             "nothing recorded or sent")  # fmt: skip
@@ -51,11 +63,24 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     report = job.run(store, settings, rules)
     delivery = report.delivery
     for line in report.summary():
-        say(line)
+        LOG.info("%s", line)
     if delivery.failed:
-        say(f"{len(delivery.failed)} message(s) stay in the outbox; the next run tries them again")
+        LOG.error("%d message(s) stay in the outbox; the next run tries them again", len(delivery.failed))
         return EXIT_ERROR
     return EXIT_OK
+
+
+def quiet_logging() -> None:
+    """routewatch's own lines with a UTC time (an hourly log can be read back); the libraries' chatter (Alembic's
+    plugins, the chart renderer's browser) only when it is a warning."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("routewatch").setLevel(logging.INFO)
+    for chatty in ("alembic", "kaleido", "choreographer", "logistro", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def register(sub: Any, parents: Parents) -> None:

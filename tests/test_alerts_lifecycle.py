@@ -37,7 +37,7 @@ def verdict(window: date, gap: float, status: str = "confirmed", segment: str = 
     row = {column: None for column in DECISION_COLUMNS}
     row.update(
         window_start=window, dimension="language", segment=segment, reference="en", metric="resolution_rate",
-        value=0.7 + gap, reference_value=0.7, gap=gap, ci_low=gap - 0.01, ci_high=gap + 0.01, adjusted_gap=gap,
+        value=0.7 + gap, reference_value=0.7, gap=gap, ci_low=gap - 0.01, ci_high=gap + 0.01, adjusted_gap=gap, adjusted_se=0.005,
         p_value=0.001, p_adjusted=0.002, requests=5000, users=400, status=status, note="",
     )  # fmt: skip
     row.update(more)
@@ -51,9 +51,9 @@ def evaluated(engine: Engine, *rows: dict[str, Any], rules: Rules = RULES) -> li
 
 
 def test_schema_is_at_the_newest_revision(engine: Engine) -> None:
-    assert revision(engine) == "0002"
+    assert revision(engine) == "0003"
     open_state(engine.url.render_as_string(hide_password=False)).dispose()  # a second upgrade is a no-op
-    assert revision(engine) == "0002"
+    assert revision(engine) == "0003"
 
 
 def test_new_then_ongoing_then_worse_then_resolved(engine: Engine) -> None:
@@ -177,11 +177,14 @@ def test_a_snoozed_incident_does_not_renotify_until_its_date(engine: Engine) -> 
         acknowledge(connection, incident, "  ")
 
 
-def test_severity_is_critical_when_the_interval_lies_beyond_the_margin() -> None:
-    assert severity("resolution_rate", "confirmed", -0.09, -0.04) == "critical"
-    assert severity("resolution_rate", "confirmed", -0.09, -0.02) == "high"
-    assert severity("escalation_rate", "confirmed", 0.03, 0.05) == "critical"  # either side for escalation
-    assert severity("resolution_rate", "warning", -0.09, -0.04) == "warning"
+def test_severity_is_critical_when_the_adjusted_interval_lies_beyond_the_margin() -> None:
+    """The interval is the adjusted gap's own (gap plus or minus z standard errors), never the raw gap's."""
+    assert severity("resolution_rate", "confirmed", -0.065, 0.01) == "critical"  # 95%: -8.5 to -4.5 points
+    assert severity("resolution_rate", "confirmed", -0.065, 0.01, z=3.5) == "high"  # a wider (FCR) interval
+    assert severity("resolution_rate", "confirmed", -0.045, 0.01) == "high"  # -6.5 to -2.5: crosses -3
+    assert severity("escalation_rate", "confirmed", 0.04, 0.005) == "critical"  # either side for escalation
+    assert severity("resolution_rate", "warning", -0.09, 0.01) == "warning"
+    assert severity("resolution_rate", "confirmed", -0.09, None) == "high"  # no interval: never critical
 
 
 def test_a_window_is_evaluated_once_even_by_two_runs_at_once(engine: Engine) -> None:
