@@ -137,18 +137,18 @@ def pvalue(value: float) -> str:
 
 
 def points(value: float, signed: bool = True) -> str:
-    """A difference of two rates in percentage points: -0.119 -> −11.9 pp."""
+    """A difference of two rates in percentage points: -0.119 -> -11.9 pp."""
     if _missing(value):
         return MISSING
     text = f"{abs(value) * 100:.1f} pp"
-    return (("−" if value < 0 else "+") + text) if signed and round(value * 1000) else text
+    return (("-" if value < 0 else "+") + text) if signed and round(value * 1000) else text
 
 
 def relative(value: float) -> str:
     """A relative change: 0.169 -> +16.9%."""
     if _missing(value):
         return MISSING
-    return ("−" if value < 0 else "+") + f"{abs(value):.1%}" if round(value * 1000) else f"{abs(value):.1%}"
+    return ("-" if value < 0 else "+") + f"{abs(value):.1%}" if round(value * 1000) else f"{abs(value):.1%}"
 
 
 def by_format(kind: str, value: float) -> str:
@@ -191,7 +191,7 @@ def gap(metric: str, value: float) -> str:
 
 
 def gap_interval(metric: str, value: float, low: float, high: float) -> str:
-    """A gap with its 95% interval: "−11.9 pp (−14.2 to −9.6)" or "+16.9% (+10.1% to +24.0%)"."""
+    """A gap with its 95% interval: "-11.9 pp (-14.2 to -9.6)" or "+16.9% (+10.1% to +24.0%)"."""
     if _missing(value):
         return MISSING
     if _missing(low) or _missing(high):
@@ -220,3 +220,12 @@ def costs_sentence(by_route: pd.DataFrame) -> str:
         f"requests included), against a naive **{usd(naive)}** of model spend per request{times}. "
         f"All-in per resolved request by route: {routes}."
     )
+
+
+def gap_direction(metric: str, value: float) -> str:
+    """Whether a gap (segment minus reference) serves the segment ``worse`` or ``better``, by the metric table's
+    better direction, or only ``different`` for a metric that has none (escalation rate)."""
+    better = GAP_METRICS[metric].better if metric in GAP_METRICS else "neither"
+    if better == "neither" or _missing(value) or value == 0:
+        return "different"
+    return "worse" if (value < 0) == (better == "higher") else "better"

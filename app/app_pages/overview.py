@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from app import context as ctx
+from app import formatting
 from app.components import charts, display
 from app.components.alerts import show_decided_alerts
 from app.filters import current_filters
-from app.formatting import percent, usd
 from metrics import overview
 
 filters = current_filters()
@@ -17,18 +17,21 @@ st.caption(f"{filters.describe()}; changes are against the {(until - since).days
 
 with ctx.friendly_errors():
     show_decided_alerts()
+    ctx.show_no_feedback(filters)
 
 FORMAT = {k.name: k for k in overview.KPIS}
 
 
 def _shown(value: float, fmt: str) -> str:
-    if fmt == "count":
-        return f"{value:,.0f}"
-    if fmt == "usd":
-        return usd(value)
-    if fmt == "ms":
-        return "n/a" if pd.isna(value) else f"{value:,.0f} ms"
-    return percent(value)
+    return formatting.by_format(fmt, value)
+
+
+def _change(values: pd.Series, fmt: str) -> str | None:
+    """A rate's change in points (pp), any other number's as a relative change."""
+    if fmt == "percent":
+        moved = values["current"] - values["previous"]
+        return None if pd.isna(moved) else formatting.points(moved)
+    return None if pd.isna(values["change"]) else formatting.relative(values["change"])
 
 
 with ctx.friendly_errors():
@@ -45,11 +48,14 @@ with ctx.friendly_errors():
         for column, name in zip(st.columns(5), row_names, strict=False):
             kpi, values = FORMAT[name], kpis.loc[name]
             with column:
+                change = _change(values, kpi.fmt)
+                direction = "normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off"
                 st.metric(
                     kpi.label,
                     _shown(values["current"], kpi.fmt),
-                    delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
-                    delta_color="normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off",
+                    delta=change,
+                    # No change (it rounds to zero) is neither good nor bad.
+                    delta_color=direction if change and change[0] in "+-" else "off",
                     help=kpi.help,
                 )
                 if len(trend) > 1:
@@ -64,5 +70,5 @@ with ctx.friendly_errors():
     for column, dimension in ((left, "route"), (right, "router")):
         both = overview.cost_quality(cost, quality, dimension)
         with column:
-            display.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
+            display.chart(charts.cost_quality(both, dimension, f"By {formatting.label(dimension).lower()}"))
             display.table(both, f"cost-quality-by-{dimension}")

@@ -2,6 +2,8 @@
 margin; the table below it in readable columns (every column on demand), the task mix when it explains a gap,
 calibration, a heatmap and cheap share over time."""
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -48,28 +50,38 @@ table = table.assign(
     more_requests_to_decide=traffic_to_decide(table),
 )
 
-# The answer first: who is served worse, by how much, in one line each.
-worse = table[table["status"].isin([Status.CONFIRMED, Status.WARNING])]
+# The answer first: who is served worse, by how much, in one line each (a gap in the better direction is no alarm).
+lead = table[table["status"].isin([Status.CONFIRMED, Status.WARNING])]
+lead = lead.assign(direction=[formatting.gap_direction(str(r.metric), r.gap) for r in lead.itertuples()])
+worse, different = lead[lead["direction"] == "worse"], lead[lead["direction"] == "different"]
+
+
+def _line(row: Any) -> str:
+    metric = str(row.metric)
+    return (
+        f"- {formatting.status(str(row.status))} · **{row.dimension} = {row.segment}**: "
+        f"{formatting.label(metric).lower()} {formatting.metric_value(metric, row.value)} against "
+        f"{formatting.metric_value(metric, row.reference_value)} for {row.reference}, "
+        f"**{formatting.gap_interval(metric, row.gap, row.ci_low, row.ci_high)}** "
+        f"({formatting.count(row.users)} users, {formatting.count(row.requests)} requests)"
+    )
+
+
 if worse.empty:
     st.success(
         f"No segment of {', '.join(dimensions)} is served worse beyond the margin on "
         f"{', '.join(formatting.label(m).lower() for m in chosen)} in this period."
     )
-for row in worse.itertuples():
-    metric = str(row.metric)
-    sentence = (
-        f"**{row.dimension} = {row.segment}**: {formatting.label(metric).lower()} "
-        f"{formatting.metric_value(metric, row.value)} against "
-        f"{formatting.metric_value(metric, row.reference_value)} for {row.reference}, a gap of "
-        f"**{formatting.gap_interval(metric, row.gap, row.ci_low, row.ci_high)}** "
-        f"({formatting.count(row.users)} users, {formatting.count(row.requests)} requests)."
-    )
-    confirmed = row.status == Status.CONFIRMED
-    (st.error if confirmed else st.warning)(
-        f"{formatting.status(str(row.status))} · {sentence}",
-        icon=":material/warning:" if confirmed else ":material/trending_down:",
+else:
+    st.error("**Served worse**\n\n" + "\n".join(_line(r) for r in worse.itertuples()), icon=":material/warning:")
+if not different.empty:
+    st.warning(
+        "**Routed differently** (neither direction is better in itself)\n\n"
+        + "\n".join(_line(r) for r in different.itertuples()),
+        icon=":material/alt_route:",
     )
 
+ctx.show_no_feedback(filters)
 judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
 st.subheader("Each segment against its reference")
 st.caption(
