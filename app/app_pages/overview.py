@@ -1,5 +1,7 @@
 """Overview: the headline numbers against the previous period, open second-class alerts, cost against quality."""
 
+from typing import Literal
+
 import pandas as pd
 import streamlit as st
 
@@ -49,7 +51,9 @@ with ctx.friendly_errors():
             kpi, values = FORMAT[name], kpis.loc[name]
             with column:
                 change = _change(values, kpi.fmt)
-                direction = "normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off"
+                direction: Literal["normal", "inverse", "off"] = (
+                    "normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off"
+                )
                 st.metric(
                     kpi.label,
                     _shown(values["current"], kpi.fmt),
