@@ -17,8 +17,10 @@ with ctx.friendly_errors():
     left, middle, right, last = st.columns(4)
     left.metric("Live requests", f"{int(fresh['requests']):,}")
     middle.metric("Feedback events", f"{int(fresh['feedback_events']):,}")
-    right.metric("Newest request", f"{pd.Timestamp(fresh['newest_request']):%Y-%m-%d %H:%M} UTC")
-    last.metric("Last ingest", f"{pd.Timestamp(fresh['last_ingest']):%Y-%m-%d %H:%M} UTC")
+    # Short enough for a tile; the year and the seconds are in the help.
+    for cell, name, words in ((right, "newest_request", "Newest request"), (last, "last_ingest", "Last ingest")):
+        at = pd.Timestamp(fresh[name])
+        cell.metric(f"{words} (UTC)", f"{at:%b %d, %H:%M}", help=f"{at:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def _finding(title: str, help: str, found: bool, warning: str, fine: str) -> None:

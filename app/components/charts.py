@@ -95,11 +95,21 @@ def _finish(
 
 
 def lines(
-    frame: pd.DataFrame, x: str, y: str, color: str | None, title: str, y_title: str, percent: bool = False
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str | None,
+    title: str,
+    y_title: str,
+    percent: bool = False,
+    ms: bool = False,
 ) -> go.Figure:
-    """One line per value of ``color`` (or one line), markers on each point."""
+    """One line per value of ``color`` (or one line), markers on each point; ``percent``: a rate within 0-100%,
+    ``ms``: milliseconds from zero."""
     fig = px.line(frame, x=x, y=y, color=color, markers=True, labels=_labels(frame))
     fig.update_xaxes(title=None)  # time or a named category: the axis speaks for itself
+    if ms:
+        fig.update_yaxes(ticksuffix=" ms", tickformat=",.0f", rangemode="tozero")
     return _finish(fig, title, y_title, percent)
 
 
