@@ -192,17 +192,6 @@ def forest(gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = No
         mine = frame[frame["metric"] == metric]
         relative = metric in GAP_METRICS and GAP_METRICS[metric].relative
         margin = margins.get(metric)
-        if margin:
-            fig.add_vrect(
-                x0=-margin * 100,
-                x1=margin * 100,
-                fillcolor="#888888",
-                opacity=0.15,
-                line_width=0,
-                row=row_number,
-                col=1,
-            )
-        fig.add_vline(x=0, line={"color": "#555555", "dash": "dot", "width": 1}, row=row_number, col=1)
         for status, group in mine.groupby("status", sort=False):
             name = STATUS_LABELS.get(str(status), str(status))
             shown_value = formatting.metric_value
@@ -249,6 +238,19 @@ def forest(gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = No
                 col=1,
             )
             shown.add(name)
+        # After the traces: plotly leaves shapes out of a panel that has no trace yet.
+        if margin:
+            fig.add_vrect(
+                x0=-margin * 100,
+                x1=margin * 100,
+                fillcolor="#888888",
+                opacity=0.15,
+                line_width=0,
+                layer="below",
+                row=row_number,
+                col=1,
+            )
+        fig.add_vline(x=0, line={"color": "#555555", "dash": "dot", "width": 1}, row=row_number, col=1)
         suffix = "%" if relative else " pp"
         words = "change against the reference" if relative else "gap against the reference, points"
         fig.update_xaxes(ticksuffix=suffix, title={"text": words, "font": {"size": 11}}, zeroline=False,
