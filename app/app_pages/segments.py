@@ -114,7 +114,8 @@ readable = pd.DataFrame(
         "Requests": table["requests"].map(formatting.count),
     }
 )
-st.dataframe(readable, hide_index=True, width="stretch", key="segments_readable")
+# A plain table: few columns, every value already in words and units.
+st.table(readable, hide_index=True, border="horizontal")
 shown = [
     "dimension", "segment", "reference", "metric", "status", "in_plain_words", "value", "reference_value", "gap",
     "ci_low", "ci_high", "adjusted_gap", "p_value", "p_adjusted", "requests", "users", "more_requests_to_decide",
