@@ -50,6 +50,11 @@ _WORDS = {
     "day": "Day",
     "escalated_flag": "Escalated",
     "error_type": "Error type",
+    "window_start": "Day judged",
+    "at": "At",
+    "kind": "Event",
+    "actor": "By",
+    "note": "Note",
 }
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 

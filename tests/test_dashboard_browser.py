@@ -89,6 +89,11 @@ def _before(page: Any, first: str, second: str) -> bool:
     )
 
 
+def _svg_texts(locator: Any) -> list[str]:
+    """The text of SVG elements (a chart's ticks and legend), which have no innerText."""
+    return [str(t) for t in locator.evaluate_all("els => els.map(e => e.textContent)")]
+
+
 def _table(page: Any, index: int = 0) -> tuple[list[str], list[list[str]]]:
     """The header and the rows of a plain table of the main area, as shown."""
     table = page.locator(f"{MAIN} [data-testid='stTable'] table").nth(index)
@@ -120,9 +125,9 @@ def test_segments_leads_with_the_forest_plot_and_a_table_in_words(served: tuple[
     for machine in ("thumbs_up_rate", "resolution_rate", "explained_by_task_mix", "p_adjusted", "ci_low"):
         assert machine not in main, machine
     # The forest plot's gaps are in points, each segment named with its users and requests.
-    ticks = page.locator(f"{MAIN} .js-plotly-plot").first.locator(".xtick text").all_inner_texts()
+    ticks = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".xtick text"))
     assert ticks and all(t.endswith(" pp") for t in ticks), ticks
-    names = page.locator(f"{MAIN} .js-plotly-plot").first.locator(".ytick text").all_inner_texts()
+    names = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".ytick text"))
     assert any(re.fullmatch(rf"hi{COUNT} users · {COUNT} requests", n) for n in names), names
 
 
@@ -130,7 +135,7 @@ def test_segments_leads_with_the_forest_plot_and_a_table_in_words(served: tuple[
 def test_no_rate_axis_reads_past_100_percent(path: str, served: tuple[str, Any]) -> None:
     base, page = served
     open_page(page, f"{base}/{path}?since=2026-10-04&until=2026-10-31")
-    ticks = page.locator(f"{MAIN} .js-plotly-plot .ytick text").all_inner_texts()
+    ticks = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot .ytick text"))
     rates = [float(t.rstrip("%").replace("−", "-")) for t in ticks if t.endswith("%")]
     assert all(0 <= r <= 100 for r in rates), rates
     if path == "":  # the cost-against-quality chart's resolution axis ran to 150%
@@ -139,7 +144,7 @@ def test_no_rate_axis_reads_past_100_percent(path: str, served: tuple[str, Any])
 
 def test_the_overview_leads_with_the_verdict_and_numbers_in_their_units(served: tuple[str, Any]) -> None:
     base, page = served
-    open_page(page, f"{base}/?since=2026-10-04&until=2026-10-31")
+    open_page(page, f"{base}/?since=2026-10-18&until=2026-10-31")  # two weeks, and two before to compare
     verdict = page.locator(f"{MAIN} h3").first.inner_text()
     assert re.match(r"1 segment served worse: language = hi", verdict), verdict
     assert _before(page, f"{MAIN} h3", f"{MAIN} [data-testid='stMetric']")
@@ -165,7 +170,7 @@ def test_costs_leads_with_all_in_against_naive_in_one_sentence(served: tuple[str
     assert re.search(r"by route: (\w+ \$0\.\d+; )+\w+ \$0\.\d+\.", text), text
     plot = page.locator(f"{MAIN} .js-plotly-plot").first
     assert lead.bounding_box()["y"] < plot.bounding_box()["y"]  # the sentence, then the chart
-    legend = page.locator(f"{MAIN} .js-plotly-plot").first.locator(".legendtext").all_inner_texts()
+    legend = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".legendtext"))
     assert legend == ["All-in per resolved request", "Naive: model spend per request"], legend
 
 
