@@ -19,7 +19,7 @@ STATUS_COLORS: dict[str, str] = {
     Status.UNDERPOWERED: "#999999",
     Status.INSUFFICIENT_DATA: "#C8C8C8",
     Status.NONRESPONSE_BIASED: "#56B4E9",  # sky blue
-    Status.BELOW_MARGIN: "#F0E442",  # yellow
+    Status.BELOW_MARGIN: "#C7B200",  # Okabe-Ito's yellow (#F0E442), darkened to be seen on white
     Status.EQUIVALENT: "#009E73",  # bluish green
     Status.NO_EVIDENCE: "#0072B2",  # blue
     Status.MODEL_FAILED: "#000000",
@@ -255,10 +255,12 @@ def forest(gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = No
         words = "change against the reference" if relative else "gap against the reference, points"
         fig.update_xaxes(ticksuffix=suffix, title={"text": words, "font": {"size": 11}}, zeroline=False,
                          row=row_number, col=1)  # fmt: skip
-        fig.update_yaxes(autorange="reversed", row=row_number, col=1)
+        # The same order in every panel: the largest segment first.
+        order = mine.sort_values("requests", ascending=False)["label"] if "requests" in mine else mine["label"]
+        fig.update_yaxes(categoryorder="array", categoryarray=list(order), autorange="reversed", row=row_number, col=1)
     fig = _finish(fig, title, None)
     fig.update_layout(
-        height=max(HEIGHT, 70 * len(frame) + 110 * len(metrics) + 60),
+        height=max(HEIGHT, 46 * len(frame) + 100 * len(metrics) + 60),
         margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 80},
     )
     return fig
