@@ -123,3 +123,12 @@ def test_a_rate_axis_stays_within_0_and_100_percent_and_the_legend_clears_the_ti
     assert figure.layout.margin.b >= 80  # room for the legend under the axis
     low = charts.lines(frame.assign(resolution_rate=[0.01, 0.02]), "route", "resolution_rate", None, "", "", True)
     assert 0.02 < low.layout.yaxis.range[1] < 0.05  # a small rate is not flattened against a 100% axis
+
+
+def test_a_route_keeps_its_colour_from_chart_to_chart() -> None:
+    # The data of one chart lists mid first, the other's cheap first: the colours follow the names, not the rows.
+    one = pd.DataFrame({"task": ["a", "a"], "route": ["mid", "cheap"], "cost": [0.02, 0.01]})
+    other = pd.DataFrame({"day": [1, 1], "route": ["cheap", "mid"], "rate": [0.5, 0.6]})
+    bars = {t.name: t.marker.color for t in charts.bars(one, "task", "cost", "", "", "route", money=True).data}
+    lines = {t.name: t.line.color for t in charts.lines(other, "day", "rate", "route", "", "", percent=True).data}
+    assert bars == lines and bars["cheap"] != bars["mid"]

@@ -63,6 +63,13 @@ def _has_legend(fig: go.Figure) -> bool:
     return len({t.name for t in fig.data if t.name and t.showlegend is not False}) > 1
 
 
+def _orders(frame: pd.DataFrame, color: str | None) -> dict[str, list[object]]:
+    """The values of ``color`` in sorted order, so that a route (or a segment) keeps its colour from chart to chart."""
+    if color is None or color not in frame:
+        return {}
+    return {color: sorted(frame[color].dropna().unique(), key=str)}
+
+
 def _labels(frame: pd.DataFrame) -> dict[str, str]:
     """Every column of ``frame`` as a person names it, for axes, legends and tooltips."""
     return {str(column): formatting.label(str(column)) for column in frame.columns}
@@ -106,7 +113,9 @@ def lines(
 ) -> go.Figure:
     """One line per value of ``color`` (or one line), markers on each point; ``percent``: a rate within 0-100%,
     ``ms``: milliseconds from zero."""
-    fig = px.line(frame, x=x, y=y, color=color, markers=True, labels=_labels(frame))
+    fig = px.line(
+        frame, x=x, y=y, color=color, markers=True, labels=_labels(frame), category_orders=_orders(frame, color)
+    )
     fig.update_xaxes(title=None)  # time or a named category: the axis speaks for itself
     if ms:
         fig.update_yaxes(ticksuffix=" ms", tickformat=",.0f", rangemode="tozero")
@@ -125,7 +134,15 @@ def bars(
     money: bool = False,
 ) -> go.Figure:
     """Grouped (or stacked) bars, from zero; ``money``: dollars on the axis, ``percent``: a share within 0-100%."""
-    fig = px.bar(frame, x=x, y=y, color=color, barmode="stack" if stacked else "group", labels=_labels(frame))
+    fig = px.bar(
+        frame,
+        x=x,
+        y=y,
+        color=color,
+        barmode="stack" if stacked else "group",
+        labels=_labels(frame),
+        category_orders=_orders(frame, color),
+    )
     fig.update_yaxes(rangemode="tozero")  # a bar's length is its value: bars start at zero
     return _finish(fig, title, y_title, percent, money)
 
@@ -150,10 +167,19 @@ def cost_quality(frame: pd.DataFrame, label: str, title: str) -> go.Figure:
         text=label,
         hover_data={"requests": ":,", "cost_per_request": ":$.3~g", "cost_per_resolved": ":$.3~g"},
         labels=_labels(frame),
+        category_orders=_orders(frame, label),
     )
-    fig.update_traces(textposition="top center")
+    fig.update_traces(textposition="bottom center", cliponaxis=False)
+    costs = pd.to_numeric(frame["cost_per_resolved"], errors="coerce")
+    right = float(costs.max()) * 1.2 if costs.notna().any() and costs.max() > 0 else None
     fig.update_xaxes(title="all-in cost per resolved request", tickprefix="$", tickformat=",.3~g", rangemode="tozero")
-    return _finish(fig, title, "resolution rate", percent=True)
+    if right is not None:  # room for the rightmost bubble and its name
+        fig.update_xaxes(range=[0, right])
+    fig = _finish(fig, title, "resolution rate", percent=True)
+    rates = pd.to_numeric(frame["resolution_rate"], errors="coerce")
+    if rates.notna().any():  # room above the highest bubble, never past 100%
+        fig.update_yaxes(range=[0, min(1.0, float(rates.max()) + 0.1)])
+    return fig
 
 
 def _forest_label(row: pd.Series, with_dimension: bool) -> str:
