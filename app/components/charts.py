@@ -92,10 +92,11 @@ def _finish(
     if money:
         fig.update_yaxes(tickprefix="$", tickformat=",.3~g", rangemode="tozero")
     if percent:  # a rate never reads past 0% or 100%, whatever the markers' padding asks for
+        top = _rate_top(fig)
         fig.update_yaxes(
-            tickformat=".0%",
+            tickformat=".0%" if top > 0.1 else ".1%",  # ticks of a few percent need a decimal to differ
             rangemode="tozero",
-            range=[0, _rate_top(fig)],
+            range=[0, top],
             autorangeoptions={"clipmin": 0, "clipmax": 1},
         )
     return fig
