@@ -101,3 +101,18 @@ def test_the_costs_sentence_gives_all_in_against_naive_with_its_numbers() -> Non
     assert f"naive **{formatting.usd(naive)}**" in sentence
     assert f"**{all_in / naive:.1f}×**" in sentence
     assert sentence.endswith("cheap $0.0120; frontier $0.0184.")
+
+
+def test_a_table_shows_words_and_its_download_keeps_the_machine_names() -> None:
+    from app.components import display
+    from routewatch.output import csv_text
+
+    gaps = pd.DataFrame(
+        {"segment": ["hi"], "metric": ["thumbs_up_rate"], "status": ["explained_by_task_mix"], "p_adjusted": [1e-9]}
+    )
+    shown = display.shown_frame(gaps)
+    assert shown.loc[0, "metric"] == "Thumbs-up rate" and shown.loc[0, "status"] == "⇄ Task mix"
+    labels = {column: config["label"] for column, config in display.human_columns(gaps).items()}
+    assert labels == {"segment": "Segment", "metric": "Metric", "status": "Status", "p_adjusted": "Adjusted p-value"}
+    header, row = csv_text(gaps).splitlines()[:2]
+    assert header == "segment,metric,status,p_adjusted" and "thumbs_up_rate,explained_by_task_mix" in row

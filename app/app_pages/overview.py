@@ -21,6 +21,11 @@ with ctx.friendly_errors():
     show_decided_alerts()
     ctx.show_no_feedback(filters)
 
+with ctx.friendly_errors():  # what a resolved request costs, the other answer a PM asks for first
+    by_route = ctx.metric("cost_per_resolved", filters, by=["route"])
+    if not by_route.empty and float(by_route["priced"].sum()):
+        st.markdown(formatting.costs_sentence(by_route))
+
 FORMAT = {k.name: k for k in overview.KPIS}
 
 
