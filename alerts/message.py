@@ -169,7 +169,8 @@ def headline(item: AlertItem) -> str:
     how = "n/a" if gap is None else gap_words(metric, gap)
     who = f"{segment_label(incident)}: {facts.label} {how} than {incident['reference']} at the same task mix"
     if item.kind == "resolved":
-        return f"{who}; no longer a gap: {_resolution(incident)}."
+        opened = f"{segment_label(incident)}: {facts.label} was {how} than {incident['reference']} at the same task mix"
+        return f"{opened} when it opened; no longer a gap: {_resolution(incident)}."
     verdict = status_words(status).lower()
     level = "" if status == Status.WARNING else f", {incident['severity']}"
     text = f"{who}: {verdict} in {window_words(window)}{level}."

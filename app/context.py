@@ -193,3 +193,31 @@ def friendly_errors() -> Iterator[None]:
     except Exception:
         LOG.exception("dashboard page failed")
         st.error("This part of the page could not be drawn. The details are in the dashboard's log.")
+
+
+def window_is_empty(filters: Filters) -> bool:
+    """Whether the sidebar's window and cut hold no request."""
+    return bool(metric("escalation_rate", filters).empty)
+
+
+def show_empty_window(filters: Filters) -> None:
+    """Say why the sidebar's window and cut hold no request, and how to change that."""
+    cut = f" with {', '.join(f'{k} = {v}' for k, v in filters.where.items())}" if filters.where else ""
+    st.info(
+        f"No requests from {filters.first} to {filters.last} (UTC){cut}: widen the time range in the sidebar or "
+        "set the segment back to All. New traffic arrives with `routewatch ingest FILES`.",
+        icon=":material/event_busy:",
+    )
+
+
+def show_no_feedback(filters: Filters) -> bool:
+    """Say that no request in the window carries feedback, and which fields send it; True when none does."""
+    rated = metric("feedback_coverage", filters)
+    if rated.empty or int(rated["rated"].sum()):
+        return False
+    st.info(
+        "No feedback in this period, so thumbs-up rate and CSAT are empty: send `thumb` (-1 or 1) or `csat` (1 to 5) "
+        "with each request, or later as events `{request_id, ts, kind, value}` through `routewatch ingest`.",
+        icon=":material/thumbs_up_down:",
+    )
+    return True

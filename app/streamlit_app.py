@@ -31,5 +31,10 @@ with ctx.friendly_errors(), ctx.store().batch():
         st.title(page.title)
         ctx.show_how_to_load(state)
     else:
-        sidebar(span)
-        page.run()
+        filters = sidebar(span)
+        # Pages that read the sidebar's window say why it is empty instead of drawing empty charts.
+        if page.title in ("Alerts", "Data health") or not ctx.window_is_empty(filters):
+            page.run()
+        else:
+            st.title(page.title)
+            ctx.show_empty_window(filters)

@@ -45,7 +45,7 @@ def main() -> int:
             open_page(page, f"{base}/{path}", charts=CHARTS.get(path, 1))
             target = args.out / f"{path or 'overview'}.png"
             page.screenshot(path=str(target))
-            print(f"{title}: {target.relative_to(ROOT)}")
+            print(f"{title}: {target}")
     return 0
 
 

@@ -37,7 +37,8 @@ def verdict(window: date, gap: float, status: str = "confirmed", segment: str = 
     row = {column: None for column in DECISION_COLUMNS}
     row.update(
         window_start=window, dimension="language", segment=segment, reference="en", metric="resolution_rate",
-        value=0.7 + gap, reference_value=0.7, gap=gap, ci_low=gap - 0.01, ci_high=gap + 0.01, adjusted_gap=gap, adjusted_se=0.005,
+        value=0.7 + gap, reference_value=0.7, gap=gap, ci_low=gap - 0.01, ci_high=gap + 0.01,
+        adjusted_gap=gap, adjusted_se=0.005,
         p_value=0.001, p_adjusted=0.002, requests=5000, users=400, status=status, note="",
     )  # fmt: skip
     row.update(more)

@@ -23,14 +23,31 @@ def _gaps() -> pd.DataFrame:
     )
 
 
-def test_forest_draws_one_trace_per_status_with_asymmetric_intervals() -> None:
+def test_forest_draws_one_trace_per_status_with_asymmetric_intervals_in_points() -> None:
     figure = charts.forest(_gaps(), "gaps")
     assert [t.name for t in figure.data] == ["✖ Real gap", "○ No evidence", "✔ Served the same"]
     confirmed = figure.data[0]
     assert confirmed.marker.color == charts.STATUS_COLORS["confirmed"]
     assert confirmed.marker.symbol == charts.STATUS_MARKERS["confirmed"]
-    assert abs(confirmed.error_x.arrayminus[0] - 0.03) < 1e-12
-    assert abs(confirmed.error_x.array[0] - 0.03) < 1e-12
+    assert abs(confirmed.x[0] - -11.0) < 1e-9  # a rate's gap in percentage points
+    assert abs(confirmed.error_x.arrayminus[0] - 3.0) < 1e-9
+    assert abs(confirmed.error_x.array[0] - 3.0) < 1e-9
+    assert figure.layout.xaxis.ticksuffix == " pp"
+    # Under each segment's name, its users and requests.
+    assert "9,000 requests" in confirmed.y[0]
+
+
+def test_forest_shades_each_metrics_margin_and_keeps_a_panel_per_metric() -> None:
+    latency = _gaps().assign(metric="latency_p95", gap=[0.3, 0.05, -0.01], ci_low=[0.2, -0.02, -0.05],
+                             ci_high=[0.4, 0.12, 0.03])  # fmt: skip
+    figure = charts.forest(pd.concat([_gaps(), latency]), "")
+    bands = [s for s in figure.layout.shapes if s.type == "rect"]
+    # Resolution rate's margin is 3 points, p95 latency's 15% (the metric table's).
+    assert sorted((b.x0, b.x1) for b in bands) == [(-15.0, 15.0), (-3.0, 3.0)]
+    assert [a.text for a in figure.layout.annotations][:2] == ["Resolution rate", "p95 latency"]
+    assert figure.layout.xaxis2.ticksuffix == "%"
+    # One legend entry per status, however many panels it appears in.
+    assert sorted(t.name for t in figure.data if t.showlegend) == sorted(set(t.name for t in figure.data))
 
 
 def test_heatmap_puts_every_cell_in_its_place() -> None:
@@ -78,9 +95,40 @@ def test_every_status_has_its_own_colour_marker_and_label() -> None:
         assert set(styles) == set(Status) and len(set(styles.values())) == len(Status)
 
 
+def test_the_cost_quality_chart_keeps_its_rate_axis_within_100_percent() -> None:
+    # Bubbles near the top padded the axis to 150% before.
+    frame = pd.DataFrame(
+        {
+            "route": ["cheap", "frontier"],
+            "cost_per_resolved": [0.012, 0.018],
+            "resolution_rate": [0.97, 0.995],
+            "requests": [40000, 5000],
+            "cost_per_request": [0.0004, 0.011],
+        }
+    )
+    figure = charts.cost_quality(frame, "route", "By route")
+    assert figure.layout.yaxis.range[0] == 0 and figure.layout.yaxis.range[1] <= 1
+    assert figure.layout.xaxis.tickprefix == "$" and figure.layout.xaxis.rangemode == "tozero"
+
+
 def test_a_rate_axis_stays_within_0_and_100_percent_and_the_legend_clears_the_title() -> None:
     frame = pd.DataFrame({"route": ["cheap", "frontier"], "resolution_rate": [0.97, 0.99], "m": ["a", "b"]})
     figure = charts.bars(frame, "route", "resolution_rate", "Resolution", "resolved", color="m", percent=True)
     axis = figure.layout.yaxis
     assert axis.rangemode == "tozero" and axis.autorangeoptions.clipmax == 1 and axis.autorangeoptions.clipmin == 0
-    assert figure.layout.legend.y < 0  # below the plot, never over the title
+    assert figure.layout.yaxis.range[0] == 0 and figure.layout.yaxis.range[1] == 1  # 99% cannot pad past 100%
+    # The legend at the bottom of the figure, the title at its top.
+    assert figure.layout.legend.yref == "container" and figure.layout.legend.y == 0
+    assert figure.layout.title.yref == "container" and figure.layout.title.y > 0.9
+    assert figure.layout.margin.b >= 80  # room for the legend under the axis
+    low = charts.lines(frame.assign(resolution_rate=[0.01, 0.02]), "route", "resolution_rate", None, "", "", True)
+    assert 0.02 < low.layout.yaxis.range[1] < 0.05  # a small rate is not flattened against a 100% axis
+
+
+def test_a_route_keeps_its_colour_from_chart_to_chart() -> None:
+    # The data of one chart lists mid first, the other's cheap first: the colours follow the names, not the rows.
+    one = pd.DataFrame({"task": ["a", "a"], "route": ["mid", "cheap"], "cost": [0.02, 0.01]})
+    other = pd.DataFrame({"day": [1, 1], "route": ["cheap", "mid"], "rate": [0.5, 0.6]})
+    bars = {t.name: t.marker.color for t in charts.bars(one, "task", "cost", "", "", "route", money=True).data}
+    lines = {t.name: t.line.color for t in charts.lines(other, "day", "rate", "route", "", "", percent=True).data}
+    assert bars == lines and bars["cheap"] != bars["mid"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,124 @@ def test_choosing_a_router_in_the_sidebar_changes_the_numbers(served: tuple[str,
     assert 0 < _requests(page) < everyone
     assert "router=bert-router" in page.url
     page.screenshot(path=str(ARTIFACTS / "overview-router-v6.png"), full_page=True)
+
+
+# What a person reads: the main area's text, tables and chart ticks (the sidebar and the navigation left out).
+MAIN = "[data-testid='stMain']"
+COUNT = r"\d{1,3}(,\d{3})*"
+
+
+def _before(page: Any, first: str, second: str) -> bool:
+    """Whether the first element matching ``first`` comes before the first matching ``second`` on the page."""
+    return bool(
+        page.evaluate(
+            "([a, b]) => { const x = document.querySelector(a), y = document.querySelector(b); "
+            "return !!(x && y && (x.compareDocumentPosition(y) & Node.DOCUMENT_POSITION_FOLLOWING)); }",
+            [first, second],
+        )
+    )
+
+
+def _svg_texts(locator: Any) -> list[str]:
+    """The text of SVG elements (a chart's ticks and legend), which have no innerText."""
+    return [str(t) for t in locator.evaluate_all("els => els.map(e => e.textContent)")]
+
+
+def _table(page: Any, index: int = 0) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of a plain table of the main area, as shown."""
+    table = page.locator(f"{MAIN} [data-testid='stTable'] table").nth(index)
+    header = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    rows = [[c.strip() for c in row.locator("td").all_inner_texts()] for row in table.locator("tbody tr").all()]
+    return header, rows
+
+
+def test_segments_leads_with_the_forest_plot_and_a_table_in_words(served: tuple[str, Any]) -> None:
+    base, page = served
+    open_page(page, f"{base}/segments?since=2026-10-04&until=2026-10-31")
+    main = page.locator(MAIN).inner_text()
+    # The answer first: who is served worse, by how much, in points with the interval.
+    lead = page.locator(f"{MAIN} [data-testid='stAlert']").first.inner_text()
+    assert "Served worse" in lead and "language = hi" in lead, lead
+    assert re.search(r"resolution rate \d+\.\d% against \d+\.\d% for en, -\d+\.\d pp \(-\d+\.\d to -\d+\.\d\)", lead)
+    # The forest plot before the table, and the table's columns in words.
+    assert _before(page, f"{MAIN} .js-plotly-plot", f"{MAIN} [data-testid='stTable']")
+    header, rows = _table(page)
+    assert header == [
+        "Segment", "Metric", "Status", "Segment's value", "Reference", "Gap (95% interval)", "Users", "Requests"
+    ]  # fmt: skip
+    assert rows and all(re.fullmatch(COUNT, row[6]) and re.fullmatch(COUNT, row[7]) for row in rows), rows
+    gaps = [row[5] for row in rows]
+    assert all(re.fullmatch(r"n/a|[+-]?\d+\.\d pp( \(.+ to .+\))?", g) for g in gaps), gaps
+    assert {"Thumbs-up rate", "Resolution rate"} <= {row[1] for row in rows}
+    assert any(row[2] == "✖ Real gap" for row in rows)
+    # No machine name where a person reads (the CSV download keeps them).
+    for machine in ("thumbs_up_rate", "resolution_rate", "explained_by_task_mix", "p_adjusted", "ci_low"):
+        assert machine not in main, machine
+    # The forest plot's gaps are in points, each segment named with its users and requests.
+    ticks = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".xtick text"))
+    assert ticks and all(t.endswith(" pp") for t in ticks), ticks
+    names = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".ytick text"))
+    assert any(re.fullmatch(rf"hi{COUNT} users · {COUNT} requests", n) for n in names), names
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "overview")
+def test_no_rate_axis_reads_past_100_percent(path: str, served: tuple[str, Any]) -> None:
+    base, page = served
+    open_page(page, f"{base}/{path}?since=2026-10-04&until=2026-10-31")
+    ticks = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot .ytick text"))
+    rates = [float(t.rstrip("%").replace("−", "-")) for t in ticks if t.endswith("%")]
+    assert all(0 <= r <= 100 for r in rates), rates
+    if path == "":  # the cost-against-quality chart's resolution axis ran to 150%
+        assert rates
+
+
+def test_the_overview_leads_with_the_verdict_and_numbers_in_their_units(served: tuple[str, Any]) -> None:
+    base, page = served
+    open_page(page, f"{base}/?since=2026-10-18&until=2026-10-31")  # two weeks, and two before to compare
+    verdict = page.locator(f"{MAIN} h3").first.inner_text()
+    assert re.match(r"1 segment served worse: language = hi", verdict), verdict
+    assert _before(page, f"{MAIN} h3", f"{MAIN} [data-testid='stMetric']")
+
+    def tile(label: str) -> tuple[str, str]:
+        card = page.locator(f"{MAIN} [data-testid='stMetric']", has_text=label).first
+        delta = card.locator("[data-testid='stMetricDelta']")
+        return card.locator("[data-testid='stMetricValue']").inner_text(), (delta.inner_text() if delta.count() else "")
+
+    assert re.fullmatch(COUNT, tile("Requests")[0])
+    assert re.fullmatch(rf"{COUNT} ms", tile("p95 latency")[0])  # whole milliseconds
+    assert re.fullmatch(r"\$0\.0*[1-9]\d\d", tile("All-in cost per resolved")[0])  # three significant digits
+    value, change = tile("Resolution rate")
+    assert re.fullmatch(r"\d+\.\d%", value) and re.fullmatch(r"[+-]?\d+\.\d pp", change), (value, change)
+
+
+def test_costs_leads_with_all_in_against_naive_in_one_sentence(served: tuple[str, Any]) -> None:
+    base, page = served
+    open_page(page, f"{base}/costs?since=2026-10-04&until=2026-10-31")
+    lead = page.locator(f"{MAIN} [data-testid='stMarkdown']", has_text="A resolved request costs").first
+    text = lead.inner_text()
+    assert re.search(r"costs \$0\.\d+ all-in .* naive \$0\.\d+ of model spend per request, \d+\.\d× ", text), text
+    assert re.search(r"by route: (\w+ \$0\.\d+; )+\w+ \$0\.\d+\.", text), text
+    plot = page.locator(f"{MAIN} .js-plotly-plot").first
+    assert lead.bounding_box()["y"] < plot.bounding_box()["y"]  # the sentence, then the chart
+    legend = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".legendtext"))
+    assert legend == ["All-in per resolved request", "Naive: model spend per request"], legend
+
+
+def test_second_class_cards_say_what_the_router_does(served: tuple[str, Any]) -> None:
+    base, page = served
+    open_page(page, f"{base}/second_class", charts=0)
+    text = page.locator(MAIN).inner_text()
+    assert "Language = hi" in text and "Evidence:" in text, text
+    assert re.search(r"it escalates \d+\.\d% of their requests \(\d+\.\d%\), sends to the cheap route", text), text
+    assert re.search(r"costs \$0\.\d+ all-in \(\$0\.\d+\)", text), text
+
+
+def test_an_empty_window_says_why_and_what_fills_it(served: tuple[str, Any]) -> None:
+    base, page = served
+    # bert-router@v6 served the first half of the demo's four weeks only.
+    open_page(page, f"{base}/segments?since=2026-10-30&until=2026-10-31&router=bert-router%40v6", charts=0)
+    info = page.locator(f"{MAIN} [data-testid='stAlert']").first.inner_text()
+    assert "No requests from 2026-10-30 to 2026-10-31 (UTC) with router = bert-router@v6" in info, info
+    assert "routewatch ingest" in info and "widen the time range" in info
+    assert page.locator(f"{MAIN} .js-plotly-plot").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -65,10 +65,12 @@ with st.container(border=True):
     with engine.connect() as connection:
         history = incident_history(connection, chosen)
     st.markdown("**History**")
+    events = history[["at", "kind", "window_start", "status", "severity", "adjusted_gap", "actor", "note"]]
+    events = events.assign(
+        adjusted_gap=[format_gap(incident["metric"], g) if pd.notna(g) else "" for g in events["adjusted_gap"]]
+    )
     st.dataframe(
-        history[["at", "kind", "window_start", "status", "severity", "adjusted_gap", "actor", "note"]],
-        hide_index=True,
-        width="stretch",
+        display.shown_frame(events), hide_index=True, width="stretch", column_config=display.human_columns(events)
     )
     if incident["state"] == "open":
         with st.form(f"acknowledge-{chosen}", clear_on_submit=True):

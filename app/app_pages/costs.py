@@ -3,9 +3,10 @@
 import streamlit as st
 
 from app import context as ctx
+from app import formatting
 from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
-from app.formatting import help_of, label_of, usd
+from app.formatting import costs_sentence, help_of, label_of, usd
 from metrics.route_costs import DAYS_PER_MONTH, verdicts
 
 filters = current_filters()
@@ -13,8 +14,24 @@ since, until = filters.window
 st.title("Costs")
 st.caption(filters.describe())
 
+# The answer first: what a resolved request costs all-in, against the naive model spend per request.
+with ctx.friendly_errors():
+    by_route = ctx.metric("cost_per_resolved", filters, by=["route"])
+    if by_route.empty or not float(by_route["priced"].sum()):
+        st.info(
+            "No priced request in this period: each request needs a `cost_usd`, or its model a price in routes.toml "
+            "(`routewatch ingest` prices it). Widen the time range in the sidebar if the data is older."
+        )
+    else:
+        st.markdown(costs_sentence(by_route))
+
 st.subheader(label_of("cost_per_resolved"), help=help_of("cost_per_resolved"))
-dimension = st.selectbox("Cut by", ["route", "model", "final_route", *FILTER_DIMENSIONS, "router"], key="costs_by")
+dimension = st.selectbox(
+    "Cut by",
+    ["route", "model", "final_route", *FILTER_DIMENSIONS, "router"],
+    key="costs_by",
+    format_func=formatting.label,
+)
 with ctx.friendly_errors():
     cost = ctx.metric("cost_per_resolved", filters, by=[dimension])
     unpriced = int(cost["unpriced"].sum()) if not cost.empty else 0
@@ -24,10 +41,15 @@ with ctx.friendly_errors():
             "routes.toml): they are in no cost figure on this page, never counted as $0. The data health page names "
             "their models."
         )
-    shown = cost.melt(id_vars=[dimension], value_vars=["cost_per_resolved", "cost_per_request"], var_name="measure")
-    display.chart(
-        charts.bars(shown, dimension, "value", "All-in per resolved beside naive per request", "USD", "measure")
+    measures = {
+        "cost_per_resolved": "All-in per resolved request",
+        "cost_per_request": "Naive: model spend per request",
+    }
+    shown = cost.melt(id_vars=[dimension], value_vars=list(measures), var_name="measure", value_name="cost").assign(
+        measure=lambda f: f["measure"].map(measures)
     )
+    title = f"All-in per resolved request beside naive per request, by {formatting.label(dimension).lower()}"
+    display.chart(charts.bars(shown, dimension, "cost", title, "cost", "measure", money=True))
     display.table(cost, f"cost-per-resolved-by-{dimension}")
 
 with ctx.friendly_errors():
@@ -38,7 +60,14 @@ with ctx.friendly_errors():
         st.markdown(f"The most expensive **1%** of requests take **{share:.1%}** of the all-in spend.")
     spend = cost.assign(share_of_spend=cost["cost_usd"].astype(float) / float(cost["cost_usd"].astype(float).sum()))
     display.chart(
-        charts.bars(spend, dimension, "share_of_spend", f"Share of the all-in spend by {dimension}", "", percent=True)
+        charts.bars(
+            spend,
+            dimension,
+            "share_of_spend",
+            f"Share of the all-in spend by {formatting.label(dimension).lower()}",
+            "",
+            percent=True,
+        )
     )
 
 with ctx.friendly_errors():
@@ -52,7 +81,8 @@ with ctx.friendly_errors():
         st.info("No escalations in this period.")
     else:
         st.markdown(f"Escalations paid **{usd(float(double['double_paid_usd'].sum()))}** more than direct routing.")
-        display.chart(charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "USD"))
+        figure = charts.bars(double, "final_route", "double_paid_usd", "Double-paid by final route", "", money=True)
+        display.chart(figure)
         display.table(double, "escalation-double-pay")
 
 with ctx.friendly_errors():
@@ -74,5 +104,6 @@ with ctx.friendly_errors():
         for sentence in verdicts(first):
             st.success(sentence)
         title = "All-in cost per resolved request by first route"
-        display.chart(charts.bars(first.table, "task_type", "cost_per_resolved", title, "USD", "route"))
+        figure = charts.bars(first.table, "task_type", "cost_per_resolved", title, "", "route", money=True)
+        display.chart(figure)
         display.table(first.table, "cheapest-first-route-by-task-type")

@@ -16,9 +16,16 @@ with ctx.friendly_errors():
     fresh = ctx.answer("freshness")
     left, middle, right, last = st.columns(4)
     left.metric("Live requests", f"{int(fresh['requests']):,}")
-    middle.metric("Feedback events", f"{int(fresh['feedback_events']):,}")
-    right.metric("Newest request", f"{pd.Timestamp(fresh['newest_request']):%Y-%m-%d %H:%M} UTC")
-    last.metric("Last ingest", f"{pd.Timestamp(fresh['last_ingest']):%Y-%m-%d %H:%M} UTC")
+    middle.metric(
+        "Late feedback events",
+        f"{int(fresh['feedback_events']):,}",
+        help="Feedback that arrived as its own event after its request. Feedback sent with the request (`thumb`, "
+        "`csat`, `resolved`) is in the request's row: feedback coverage, below, counts both.",
+    )
+    # Short enough for a tile; the year and the seconds are in the help.
+    for cell, name, words in ((right, "newest_request", "Newest request"), (last, "last_ingest", "Last ingest")):
+        at = pd.Timestamp(fresh[name])
+        cell.metric(f"{words} (UTC)", f"{at:%b %d, %H:%M}", help=f"{at:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def _finding(title: str, help: str, found: bool, warning: str, fine: str) -> None:

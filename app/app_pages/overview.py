@@ -1,13 +1,15 @@
 """Overview: the headline numbers against the previous period, open second-class alerts, cost against quality."""
 
+from typing import Literal
+
 import pandas as pd
 import streamlit as st
 
 from app import context as ctx
+from app import formatting
 from app.components import charts, display
 from app.components.alerts import show_decided_alerts
 from app.filters import current_filters
-from app.formatting import percent, usd
 from metrics import overview
 
 filters = current_filters()
@@ -17,18 +19,26 @@ st.caption(f"{filters.describe()}; changes are against the {(until - since).days
 
 with ctx.friendly_errors():
     show_decided_alerts()
+    ctx.show_no_feedback(filters)
+
+with ctx.friendly_errors():  # what a resolved request costs, the other answer a PM asks for first
+    by_route = ctx.metric("cost_per_resolved", filters, by=["route"])
+    if not by_route.empty and float(by_route["priced"].sum()):
+        st.markdown(formatting.costs_sentence(by_route))
 
 FORMAT = {k.name: k for k in overview.KPIS}
 
 
 def _shown(value: float, fmt: str) -> str:
-    if fmt == "count":
-        return f"{value:,.0f}"
-    if fmt == "usd":
-        return usd(value)
-    if fmt == "ms":
-        return "n/a" if pd.isna(value) else f"{value:,.0f} ms"
-    return percent(value)
+    return formatting.by_format(fmt, value)
+
+
+def _change(values: pd.Series, fmt: str) -> str | None:
+    """A rate's change in points (pp), any other number's as a relative change."""
+    if fmt == "percent":
+        moved = values["current"] - values["previous"]
+        return None if pd.isna(moved) else formatting.points(moved)
+    return None if pd.isna(values["change"]) else formatting.relative(values["change"])
 
 
 with ctx.friendly_errors():
@@ -45,11 +55,16 @@ with ctx.friendly_errors():
         for column, name in zip(st.columns(5), row_names, strict=False):
             kpi, values = FORMAT[name], kpis.loc[name]
             with column:
+                change = _change(values, kpi.fmt)
+                direction: Literal["normal", "inverse", "off"] = (
+                    "normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off"
+                )
                 st.metric(
                     kpi.label,
                     _shown(values["current"], kpi.fmt),
-                    delta=None if pd.isna(values["change"]) else f"{values['change']:+.1%}",
-                    delta_color="normal" if kpi.better == "higher" else "inverse" if kpi.better == "lower" else "off",
+                    delta=change,
+                    # No change (it rounds to zero) is neither good nor bad.
+                    delta_color=direction if change and change[0] in "+-" else "off",
                     help=kpi.help,
                 )
                 if len(trend) > 1:
@@ -64,5 +79,5 @@ with ctx.friendly_errors():
     for column, dimension in ((left, "route"), (right, "router")):
         both = overview.cost_quality(cost, quality, dimension)
         with column:
-            display.chart(charts.cost_quality(both, dimension, f"By {dimension}"))
+            display.chart(charts.cost_quality(both, dimension, f"By {formatting.label(dimension).lower()}"))
             display.table(both, f"cost-quality-by-{dimension}")

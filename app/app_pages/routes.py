@@ -13,7 +13,14 @@ since, until = filters.window
 st.title("Routes and latency")
 st.caption(filters.describe())
 
-quantile = st.radio("Quantile", list(latency.QUANTILES), index=1, horizontal=True, key="routes_quantile")
+quantile = st.radio(
+    "Quantile",
+    list(latency.QUANTILES),
+    index=1,
+    horizontal=True,
+    key="routes_quantile",
+    format_func=lambda q: q.removesuffix("_ms"),
+)
 cut = {"since": since, "until": until, "where": filters.where}
 
 st.subheader(f"{quantile.removesuffix('_ms')} latency by route, per day")
@@ -23,7 +30,7 @@ st.caption(
 )
 with ctx.friendly_errors():
     daily = ctx.answer("quantiles", by=["route"], bucket="day", **cut)
-    display.chart(charts.lines(daily, "bucket", quantile, "route", "", "ms"))
+    display.chart(charts.lines(daily, "bucket", quantile, "route", "", "", ms=True))
 
 with ctx.friendly_errors():
     st.subheader("Escalated against not escalated", help=help_of("latency"))

@@ -1,9 +1,14 @@
-"""Segments: the gap table with intervals and statuses in plain words, a forest plot, a heatmap, cheap share
-over time, and the task mix when it explains a gap."""
+"""Segments: who is served worse and by how much, first in words, then as a forest plot of every gap against the
+margin; the table below it in readable columns (every column on demand), the task mix when it explains a gap,
+calibration, a heatmap and cheap share over time."""
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
 from app import context as ctx
+from app import formatting
 from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
 from app.formatting import help_of
@@ -24,40 +29,112 @@ dimensions = left.multiselect(
     default=["language"],
     max_selections=2,
     key="segments_dims",
+    format_func=formatting.label,
 )
-chosen = right.multiselect("Metrics", list(ALL_METRICS), default=list(DEFAULT_METRICS), key="segments_metrics")
+chosen = right.multiselect(
+    "Metrics", list(ALL_METRICS), default=list(DEFAULT_METRICS), key="segments_metrics", format_func=formatting.label
+)
 if not dimensions or not chosen:
     st.info("Choose at least one dimension and one metric.")
     st.stop()
 
 table = ctx.gap_table(filters, tuple(dimensions), chosen)
-st.subheader("Gaps against each dimension's reference segment")
-st.caption(
-    "Each segment against the largest one. Intervals are 95%, p-values are corrected across every comparison "
-    "on this page (Benjamini-Hochberg), and the adjusted gap holds the task mix at the reference's."
-)
 if table.empty:
-    st.info("Nothing to compare: each dimension has a single segment in this cut.")
+    st.info(
+        "Nothing to compare: each chosen dimension has a single segment in this cut. Clear the sidebar's segment "
+        "filter, or choose a dimension whose segments differ (`routewatch gaps --by language` lists them)."
+    )
     st.stop()
 table = table.assign(
     in_plain_words=table["status"].map(STATUS_WORDS),
     more_requests_to_decide=traffic_to_decide(table),
 )
+
+# The answer first: who is served worse, by how much, in one line each (a gap in the better direction is no alarm).
+lead = table[table["status"].isin([Status.CONFIRMED, Status.WARNING])]
+lead = lead.assign(direction=[formatting.gap_direction(str(r.metric), r.gap) for r in lead.itertuples()])
+worse, different = lead[lead["direction"] == "worse"], lead[lead["direction"] == "different"]
+
+
+def _line(row: Any) -> str:
+    metric = str(row.metric)
+    return (
+        f"- {formatting.status(str(row.status))} · **{row.dimension} = {row.segment}**: "
+        f"{formatting.label(metric).lower()} {formatting.metric_value(metric, row.value)} against "
+        f"{formatting.metric_value(metric, row.reference_value)} for {row.reference}, "
+        f"**{formatting.gap_interval(metric, row.gap, row.ci_low, row.ci_high)}** "
+        f"({formatting.count(row.users)} users, {formatting.count(row.requests)} requests)"
+    )
+
+
+if worse.empty:
+    st.success(
+        f"No segment of {', '.join(dimensions)} is served worse beyond the margin on "
+        f"{', '.join(formatting.label(m).lower() for m in chosen)} in this period."
+    )
+else:
+    st.error("**Served worse**\n\n" + "\n".join(_line(r) for r in worse.itertuples()), icon=":material/warning:")
+if not different.empty:
+    st.warning(
+        "**Routed differently** (neither direction is better in itself)\n\n"
+        + "\n".join(_line(r) for r in different.itertuples()),
+        icon=":material/alt_route:",
+    )
+
+ctx.show_no_feedback(filters)
+judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
+st.subheader("Each segment against its reference")
+st.caption(
+    "A dot is a segment's gap against its dimension's largest segment, the bar its 95% interval, the grey band the "
+    "margin a gap must pass to matter. Rates in percentage points (pp); p95 latency and cost as a relative change. "
+    "Statuses are corrected across every comparison on this page (Benjamini-Hochberg)."
+)
+if judged.empty:
+    st.info(
+        "No comparison has an interval yet: every segment has too few requests, users or ratings in this period. "
+        "Widen the time range in the sidebar."
+    )
+else:
+    display.chart(charts.forest(judged, ""))
+
+st.subheader("The table")
+readable = pd.DataFrame(
+    {
+        "Segment": [f"{d} = {s}" for d, s in zip(table["dimension"], table["segment"], strict=True)],
+        "Metric": table["metric"].map(lambda m: formatting.label(str(m))),
+        "Status": table["status"].map(formatting.status),
+        "Segment's value": [formatting.metric_value(str(r.metric), r.value) for r in table.itertuples()],
+        "Reference": [
+            f"{r.reference}: {formatting.metric_value(str(r.metric), r.reference_value)}" for r in table.itertuples()
+        ],
+        "Gap (95% interval)": [
+            formatting.gap_interval(str(r.metric), r.gap, r.ci_low, r.ci_high) for r in table.itertuples()
+        ],
+        "Users": table["users"].map(formatting.count),
+        "Requests": table["requests"].map(formatting.count),
+    }
+)
+# A plain table: few columns, every value already in words and units.
+st.table(readable, hide_index=True, border="horizontal")
 shown = [
     "dimension", "segment", "reference", "metric", "status", "in_plain_words", "value", "reference_value", "gap",
-    "ci_low", "ci_high", "adjusted_gap", "p_adjusted", "requests", "users", "more_requests_to_decide",
+    "ci_low", "ci_high", "adjusted_gap", "p_value", "p_adjusted", "requests", "users", "more_requests_to_decide",
 ]  # fmt: skip
-display.table(table[shown], "gaps")
+with st.expander("Every column: p-values, the gap at the same task mix, the traffic that would decide"):
+    display.table(
+        table[shown],
+        "gaps",
+        column_config={
+            "more_requests_to_decide": st.column_config.NumberColumn("More requests to decide", format="localized")
+        },
+    )
 undecided = table[table["status"] == Status.UNDERPOWERED]
 for row in undecided.itertuples():
     st.caption(
-        f"{row.dimension} = {row.segment}, {row.metric}: no gap shown yet, and not enough traffic to rule one out; "
-        f"about {row.more_requests_to_decide:,.0f} more requests of this segment would decide a gap of the margin."
+        f"{row.dimension} = {row.segment}, {formatting.label(str(row.metric)).lower()}: no gap shown yet, and not "
+        f"enough traffic to rule one out; about {row.more_requests_to_decide:,.0f} more requests of this segment "
+        "would decide a gap of the margin."
     )
-
-judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
-if not judged.empty:
-    display.chart(charts.forest(judged, "Gaps with their 95% intervals"))
 
 explained = table[table["status"] == Status.EXPLAINED_BY_TASK_MIX]
 for dimension in explained["dimension"].unique():
@@ -73,6 +150,7 @@ outcome = st.selectbox(
     list(calibration.OUTCOMES),
     index=1,
     key="segments_calibration_outcome",
+    format_func=formatting.label,
     help=help_of("resolution_rate"),
 )
 since, until = filters.window
@@ -87,20 +165,24 @@ else:
         "outcome at the same score (a logit on the segment and the score bin, errors clustered by user)."
     )
     curve = scored.curves.assign(score=scored.curves["mean_score"].round(2))
-    title = f"{outcome} by router score, per {dimensions[0]}"
-    display.chart(charts.lines(curve, "score", "rate", "segment", title, outcome, percent=True))
+    title = f"{formatting.label(outcome)} by router score, per {formatting.label(dimensions[0]).lower()}"
+    figure = charts.lines(curve, "score", "rate", "segment", title, formatting.label(outcome), percent=True)
+    display.chart(figure.update_xaxes(title="router score"))
     for row in scored.tests[scored.tests["status"] == Status.CONFIRMED].itertuples():
         (st.warning if row.under_rated else st.info)(row.evidence)
     display.table(scored.tests, f"calibration-{dimensions[0]}")
 
 st.subheader("Heatmap")
-rate = st.selectbox("Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"))
+rate = st.selectbox(
+    "Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"), format_func=formatting.label
+)
 partner = "language" if dimensions[0] == "channel" else "channel"
 x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
 cells = ctx.metric(rate, filters, by=[x, y])
-display.chart(charts.heatmap(cells, x, y, rate, f"{rate} by {x} and {y}", percent=True))
+title = f"{formatting.label(rate)} by {formatting.label(x).lower()} and {formatting.label(y).lower()}"
+display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
 
 st.subheader("Cheap-route share over time", help=help_of("cheap_share"))
 cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
-display.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "cheap share", percent=True))
+display.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "share on the cheap route", percent=True))
 display.table(cheap, f"cheap-share-by-{dimensions[0]}")

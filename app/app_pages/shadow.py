@@ -3,16 +3,23 @@
 import streamlit as st
 
 from app import context as ctx
+from app import formatting
 from app.components import charts, display
 from app.filters import FILTER_DIMENSIONS, current_filters
 from app.formatting import help_of, percent, usd
 from metrics import shadow_quality
 
+
+def _signed_usd(value: float) -> str:
+    """A cost difference with its sign: +$20.89 more, -$2.52 less."""
+    return f"+{usd(value)}" if value > 0 else usd(value)
+
+
 filters = current_filters()
 st.title("Shadow router")
 st.caption(filters.describe())
 
-dimension = st.selectbox("Cut by", ["route", *FILTER_DIMENSIONS], key="shadow_by")
+dimension = st.selectbox("Cut by", ["route", *FILTER_DIMENSIONS], key="shadow_by", format_func=formatting.label)
 with ctx.friendly_errors():
     cut = ctx.metric("shadow_divergence", filters, by=[dimension])
     compared = int(cut["compared"].sum()) if not cut.empty else 0
@@ -31,7 +38,7 @@ with ctx.friendly_errors():
         priced = cut["shadow_cost_delta_usd"].dropna()
         right.metric(
             "Predicted cost delta",
-            usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
+            _signed_usd(float(priced.astype(float).sum())) if len(priced) else "unknown",
             help="What the shadow router's choices would have cost more (or less) in this period, over the requests "
             "whose shadow route has a price.",
         )
@@ -43,7 +50,9 @@ with ctx.friendly_errors():
         display.table(cut, f"shadow-by-{dimension}")
         daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
         display.chart(
-            charts.lines(daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share", True)
+            charts.lines(
+                daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share compared", True
+            )
         )
 
         st.subheader(
@@ -53,7 +62,7 @@ with ctx.friendly_errors():
             "disagreements' mix of route and task type (the gap statistics of the Segments page: intervals "
             "clustered by user, corrected across every comparison).",
         )
-        segment_by = st.selectbox("Segments", FILTER_DIMENSIONS, key="shadow_quality_by")
+        segment_by = st.selectbox("Segments", FILTER_DIMENSIONS, key="shadow_quality_by", format_func=formatting.label)
         since, until = filters.window
         order = ctx.settings().route_order
         quality = ctx.answer(

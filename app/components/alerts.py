@@ -15,16 +15,30 @@ def show_decided_alerts() -> decisions.Verdict | None:
     verdict, or None before the first."""
     latest = answer("latest_decisions")
     if latest.empty:
-        st.info("No decisions yet: `routewatch decide` judges each closed day (run it daily; the demo does).")
+        st.info(
+            "No decisions yet, so no verdict on second-class users: nothing has judged a closed day. Run "
+            "`routewatch decide` after each day's ingest (daily; the demo does).",
+            icon=":material/gavel:",
+        )
         return None
     found: decisions.Verdict | None = answer("latest_audit", dimensions=list(SECOND_CLASS_DIMENSIONS))
+    if found is not None and not found.users.empty:
+        count = len(found.users)
+        names = ", ".join(f"{r.dimension} = {r.segment}" for r in found.users.itertuples())
+        st.markdown(
+            f"### {count} segment{'s' if count > 1 else ''} served worse: {names}\n"
+            f"Week of {found.first_day} to {found.last_day}, as decided by the weekly audit."
+        )
     for row in (found.users if found else latest.iloc[:0]).itertuples():
         st.error(f"**Second-class users, {row.severity}:** {row.evidence}", icon=":material/warning:")
     for row in decisions.early_warnings(latest).itertuples():
         st.warning(f"**Early warning:** {row.evidence}", icon=":material/trending_down:")
     day = f"{pd.Timestamp(latest['window_start'].iloc[0]):%Y-%m-%d}"
     if found is None:
-        st.info("No ISO week audited yet: the weekly audit runs on the Sunday that closes a week.")
+        st.info(
+            "No ISO week audited yet, so no verdict on second-class users: the weekly audit runs when "
+            "`routewatch decide` judges the Sunday that closes a week."
+        )
         return None
     if found.users.empty:
         st.success(f"No second-class users confirmed over {found.first_day} to {found.last_day}.")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from metrics import registry
-from metrics.gaps import STATUS_LABELS, Status
+from app import formatting
+from metrics.gaps import GAP_METRICS, MARGINS, STATUS_LABELS, Status
 
 # Status colours read the same on every page, from the Okabe-Ito palette (safe for colour-blind readers), and each
 # status also has its own marker and label (STATUS_LABELS), so no reading depends on colour alone.
@@ -18,7 +19,7 @@ STATUS_COLORS: dict[str, str] = {
     Status.UNDERPOWERED: "#999999",
     Status.INSUFFICIENT_DATA: "#C8C8C8",
     Status.NONRESPONSE_BIASED: "#56B4E9",  # sky blue
-    Status.BELOW_MARGIN: "#F0E442",  # yellow
+    Status.BELOW_MARGIN: "#C7B200",  # Okabe-Ito's yellow (#F0E442), darkened to be seen on white
     Status.EQUIVALENT: "#009E73",  # bluish green
     Status.NO_EVIDENCE: "#0072B2",  # blue
     Status.MODEL_FAILED: "#000000",
@@ -38,28 +39,87 @@ STATUS_MARKERS: dict[str, str] = {
 HEIGHT = 360
 
 
-def _finish(fig: go.Figure, title: str, y_title: str | None = None, percent: bool = False) -> go.Figure:
+def _rate_top(fig: go.Figure) -> float:
+    """The top of a rate axis: a little above the highest value (so a line near the top stays visible), never
+    past 100%; stacked bars add up."""
+    highest = 0.0
+    if fig.layout.barmode == "stack":
+        totals: dict[object, float] = {}
+        for trace in fig.data:
+            xs, ys = (trace.x if trace.x is not None else []), (trace.y if trace.y is not None else [])
+            for x, y in zip(xs, ys, strict=False):
+                if y is not None and not pd.isna(y):
+                    totals[x] = totals.get(x, 0.0) + float(y)
+        highest = max(totals.values(), default=0.0)
+    else:
+        for trace in fig.data:
+            values = pd.to_numeric(pd.Series(trace.y if trace.y is not None else [], dtype=object), errors="coerce")
+            if values.notna().any():
+                highest = max(highest, float(values.max()))
+    return min(1.0, max(highest * 1.12, 0.01))
+
+
+def _has_legend(fig: go.Figure) -> bool:
+    return len({t.name for t in fig.data if t.name and t.showlegend is not False}) > 1
+
+
+def _orders(frame: pd.DataFrame, color: str | None) -> dict[str, list[object]]:
+    """The values of ``color`` in sorted order, so that a route (or a segment) keeps its colour from chart to chart."""
+    if color is None or color not in frame:
+        return {}
+    return {color: sorted(frame[color].dropna().unique(), key=str)}
+
+
+def _labels(frame: pd.DataFrame) -> dict[str, str]:
+    """Every column of ``frame`` as a person names it, for axes, legends and tooltips."""
+    return {str(column): formatting.label(str(column)) for column in frame.columns}
+
+
+def _finish(
+    fig: go.Figure, title: str, y_title: str | None = None, percent: bool = False, money: bool = False
+) -> go.Figure:
     fig.update_layout(
-        title=title,
+        title={"text": title, "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top", "yref": "container"},
         height=HEIGHT,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        # Below the plot: a legend above it sat on the title.
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "title": None},
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 90 if _has_legend(fig) else 10},
+        # Below the plot and its axis title, at the bottom of the figure: a legend above the plot sat on the title.
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.0, "x": 0, "title": None},
         template="plotly_white",
+        hoverlabel={"align": "left"},
     )
     if y_title is not None:
         fig.update_yaxes(title=y_title)
+    if money:
+        fig.update_yaxes(tickprefix="$", tickformat=",.3~g", rangemode="tozero")
     if percent:  # a rate never reads past 0% or 100%, whatever the markers' padding asks for
-        fig.update_yaxes(tickformat=".0%", rangemode="tozero", autorangeoptions={"clipmin": 0, "clipmax": 1})
+        top = _rate_top(fig)
+        fig.update_yaxes(
+            tickformat=".0%" if top > 0.1 else ".1%",  # ticks of a few percent need a decimal to differ
+            rangemode="tozero",
+            range=[0, top],
+            autorangeoptions={"clipmin": 0, "clipmax": 1},
+        )
     return fig
 
 
 def lines(
-    frame: pd.DataFrame, x: str, y: str, color: str | None, title: str, y_title: str, percent: bool = False
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str | None,
+    title: str,
+    y_title: str,
+    percent: bool = False,
+    ms: bool = False,
 ) -> go.Figure:
-    """One line per value of ``color`` (or one line), markers on each point."""
-    fig = px.line(frame, x=x, y=y, color=color, markers=True)
+    """One line per value of ``color`` (or one line), markers on each point; ``percent``: a rate within 0-100%,
+    ``ms``: milliseconds from zero."""
+    fig = px.line(
+        frame, x=x, y=y, color=color, markers=True, labels=_labels(frame), category_orders=_orders(frame, color)
+    )
     fig.update_xaxes(title=None)  # time or a named category: the axis speaks for itself
+    if ms:
+        fig.update_yaxes(ticksuffix=" ms", tickformat=",.0f", rangemode="tozero")
     return _finish(fig, title, y_title, percent)
 
 
@@ -72,11 +132,20 @@ def bars(
     color: str | None = None,
     percent: bool = False,
     stacked: bool = False,
+    money: bool = False,
 ) -> go.Figure:
-    """Grouped (or stacked) bars."""
-    fig = px.bar(frame, x=x, y=y, color=color, barmode="stack" if stacked else "group")
+    """Grouped (or stacked) bars, from zero; ``money``: dollars on the axis, ``percent``: a share within 0-100%."""
+    fig = px.bar(
+        frame,
+        x=x,
+        y=y,
+        color=color,
+        barmode="stack" if stacked else "group",
+        labels=_labels(frame),
+        category_orders=_orders(frame, color),
+    )
     fig.update_yaxes(rangemode="tozero")  # a bar's length is its value: bars start at zero
-    return _finish(fig, title, y_title, percent)
+    return _finish(fig, title, y_title, percent, money)
 
 
 def sparkline(frame: pd.DataFrame, x: str, y: str, percent: bool = False) -> go.Figure:
@@ -97,43 +166,130 @@ def cost_quality(frame: pd.DataFrame, label: str, title: str) -> go.Figure:
         size="requests",
         color=label,
         text=label,
-        hover_data={"requests": ":,", "cost_per_request": ":.5f"},
+        hover_data={"requests": ":,", "cost_per_request": ":$.3~g", "cost_per_resolved": ":$.3~g"},
+        labels=_labels(frame),
+        category_orders=_orders(frame, label),
     )
-    fig.update_traces(textposition="top center")
-    fig.update_xaxes(title="all-in cost per resolved request (USD)", tickprefix="$")
-    return _finish(fig, title, registry.get("resolution_rate").label, percent=True)
+    fig.update_traces(textposition="bottom center", cliponaxis=False)
+    costs = pd.to_numeric(frame["cost_per_resolved"], errors="coerce")
+    right = float(costs.max()) * 1.2 if costs.notna().any() and costs.max() > 0 else None
+    fig.update_xaxes(title="all-in cost per resolved request", tickprefix="$", tickformat=",.3~g", rangemode="tozero")
+    if right is not None:  # room for the rightmost bubble and its name
+        fig.update_xaxes(range=[0, right])
+    fig = _finish(fig, title, formatting.label_of("resolution_rate"), percent=True)
+    rates = pd.to_numeric(frame["resolution_rate"], errors="coerce")
+    if rates.notna().any():  # room above the highest bubble, never past 100%
+        fig.update_yaxes(range=[0, min(1.0, float(rates.max()) + 0.1)])
+    return fig
 
 
-def forest(gaps: pd.DataFrame, title: str) -> go.Figure:
-    """Each comparison's gap with its interval, coloured by status, around the zero line."""
+def _forest_label(row: pd.Series, with_dimension: bool) -> str:
+    name = f"{row['dimension']} = {row['segment']}" if with_dimension else str(row["segment"])
+    reach = []
+    if "users" in row and not pd.isna(row["users"]):
+        reach.append(f"{formatting.count(row['users'])} users")
+    if "requests" in row and not pd.isna(row["requests"]):
+        reach.append(f"{formatting.count(row['requests'])} requests")
+    return f"<b>{name}</b><br><span style='font-size:11px;color:#555'>{' · '.join(reach)}</span>"
+
+
+def forest(gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = None) -> go.Figure:
+    """Each segment's gap with its 95% interval against the margin band, one panel per metric (points for a rate,
+    a relative change for p95 latency and cost), coloured and marked by status, the segment's users and requests
+    under its name. ``margins``: each metric's practical margin (the metric table's unless given)."""
+    margins = {**MARGINS, **(margins or {})}
     frame = gaps.assign(
-        label=gaps["segment"].astype(str) + " vs " + gaps["reference"].astype(str) + " · " + gaps["metric"],
-        minus=gaps["gap"] - gaps["ci_low"],
-        plus=gaps["ci_high"] - gaps["gap"],
+        x=gaps["gap"] * 100,
+        minus=(gaps["gap"] - gaps["ci_low"]) * 100,
+        plus=(gaps["ci_high"] - gaps["gap"]) * 100,
     )
-    fig = go.Figure()
-    for status, group in frame.groupby("status", sort=False):
-        fig.add_trace(
-            go.Scatter(
-                x=group["gap"],
-                y=group["label"],
-                mode="markers",
-                name=STATUS_LABELS.get(str(status), str(status)),
-                marker={
-                    "color": STATUS_COLORS.get(str(status), "#333333"),
-                    "symbol": STATUS_MARKERS.get(str(status), "circle"),
-                    "size": 10,
-                },
-                error_x={"type": "data", "symmetric": False, "array": group["plus"], "arrayminus": group["minus"]},
-                customdata=group[["requests", "p_adjusted"]],
-                hovertemplate="%{y}<br>gap %{x:.3f}<br>requests %{customdata[0]:,}<br>"
-                "adjusted p %{customdata[1]:.3g}<extra></extra>",
+    with_dimension = "dimension" in frame and frame["dimension"].nunique() > 1
+    frame["label"] = [_forest_label(row, with_dimension) for _, row in frame.iterrows()]
+    metrics = list(dict.fromkeys(frame["metric"]))
+    sizes = [max(2, int((frame["metric"] == m).sum())) for m in metrics]
+    fig = make_subplots(
+        rows=len(metrics),
+        cols=1,
+        subplot_titles=[formatting.label(m) for m in metrics],
+        row_heights=[s / sum(sizes) for s in sizes],
+        vertical_spacing=min(0.12, 0.35 / max(1, len(metrics))),
+    )
+    shown: set[str] = set()
+    for row_number, metric in enumerate(metrics, start=1):
+        mine = frame[frame["metric"] == metric]
+        relative = metric in GAP_METRICS and GAP_METRICS[metric].relative
+        margin = margins.get(metric)
+        for status, group in mine.groupby("status", sort=False):
+            name = STATUS_LABELS.get(str(status), str(status))
+            shown_value = formatting.metric_value
+            hover = (
+                [
+                    f"<b>{r.segment}</b> against {r.reference}<br>{formatting.label(metric)}: "
+                    f"{shown_value(metric, r.value)} against {shown_value(metric, r.reference_value)}"
+                    f"<br>gap {formatting.gap_interval(metric, r.gap, r.ci_low, r.ci_high)}"
+                    f"<br>adjusted p {formatting.pvalue(r.p_adjusted)}<br>{name}"
+                    for r in group.itertuples()
+                ]
+                if {"value", "reference_value"} <= set(group)
+                else [
+                    f"gap {formatting.gap_interval(metric, r.gap, r.ci_low, r.ci_high)}<br>{name}"
+                    for r in group.itertuples()
+                ]
             )
-        )
-    fig.add_vline(x=0, line={"color": "#555555", "dash": "dot"})
+            fig.add_trace(
+                go.Scatter(
+                    x=group["x"],
+                    y=group["label"],
+                    mode="markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in shown,
+                    marker={
+                        "color": STATUS_COLORS.get(str(status), "#333333"),
+                        "symbol": STATUS_MARKERS.get(str(status), "circle"),
+                        "size": 12,
+                        "line": {"width": 2, "color": STATUS_COLORS.get(str(status), "#333333")},
+                    },
+                    error_x={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": group["plus"],
+                        "arrayminus": group["minus"],
+                        "color": STATUS_COLORS.get(str(status), "#333333"),
+                        "thickness": 2,
+                    },
+                    text=hover,
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                row=row_number,
+                col=1,
+            )
+            shown.add(name)
+        # After the traces: plotly leaves shapes out of a panel that has no trace yet.
+        if margin:
+            fig.add_vrect(
+                x0=-margin * 100,
+                x1=margin * 100,
+                fillcolor="#888888",
+                opacity=0.15,
+                line_width=0,
+                layer="below",
+                row=row_number,
+                col=1,
+            )
+        fig.add_vline(x=0, line={"color": "#555555", "dash": "dot", "width": 1}, row=row_number, col=1)
+        suffix = "%" if relative else " pp"
+        words = "change against the reference" if relative else "gap against the reference, points"
+        fig.update_xaxes(ticksuffix=suffix, title={"text": words, "font": {"size": 11}}, zeroline=False,
+                         row=row_number, col=1)  # fmt: skip
+        # The same order in every panel: the largest segment first.
+        order = mine.sort_values("requests", ascending=False)["label"] if "requests" in mine else mine["label"]
+        fig.update_yaxes(categoryorder="array", categoryarray=list(order), autorange="reversed", row=row_number, col=1)
     fig = _finish(fig, title, None)
-    fig.update_layout(height=max(HEIGHT, 26 * len(frame) + 120))
-    fig.update_xaxes(title="gap (segment - reference)")
+    fig.update_layout(
+        height=max(HEIGHT, 46 * len(frame) + 100 * len(metrics) + 60),
+        margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 80},
+    )
     return fig
 
 
@@ -151,7 +307,7 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, z: str, title: str, percent: bo
 
 def distribution(frame: pd.DataFrame, color: str | None, title: str) -> go.Figure:
     """Latency distributions (share of requests per log-spaced bin) on a log axis."""
-    fig = px.line(frame, x="latency_ms", y="share", color=color, log_x=True)
+    fig = px.line(frame, x="latency_ms", y="share", color=color, log_x=True, labels=_labels(frame))
     fig.update_xaxes(title="latency (ms, log scale)")
     return _finish(fig, title, "share of requests", percent=True)
 
@@ -159,5 +315,7 @@ def distribution(frame: pd.DataFrame, color: str | None, title: str) -> go.Figur
 def shares(frame: pd.DataFrame, x: str, part: str, value: str, title: str) -> go.Figure:
     """100%-stacked bars: how each ``x`` splits into ``part`` (the task mix of a segment, say)."""
     totals = frame.groupby(x)[value].transform("sum")
-    fig = px.bar(frame.assign(share=frame[value] / totals), x=x, y="share", color=part, barmode="stack")
+    fig = px.bar(
+        frame.assign(share=frame[value] / totals), x=x, y="share", color=part, barmode="stack", labels=_labels(frame)
+    )
     return _finish(fig, title, "share", percent=True)

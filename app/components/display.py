@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from metrics.gaps import STATUS_LABELS
+from app import formatting
 from metrics.registry import COLUMN_FORMATS
 from routewatch.output import csv_text
 
@@ -24,25 +24,44 @@ _NUMBER_FORMATS = {
 
 
 def human_columns(frame: pd.DataFrame) -> dict[str, Any]:
-    """Streamlit column configs that show each known column of ``frame`` with its label and format (from the
-    metric table, metrics.registry.COLUMN_FORMATS); other columns are left as they are."""
+    """Streamlit column configs that show each column of ``frame`` with its label (app.formatting.label) and, for
+    the metric table's columns (metrics.registry.COLUMN_FORMATS), its format."""
     config: dict[str, Any] = {}
     for column in frame.columns:
         if column in COLUMN_FORMATS:
             label, kind = COLUMN_FORMATS[column]
             config[column] = st.column_config.NumberColumn(label, format=_NUMBER_FORMATS[kind])
+        else:
+            config[column] = st.column_config.Column(formatting.label(str(column)))
     return config
 
 
-def table(frame: pd.DataFrame, name: str, column_config: dict[str, Any] | None = None, **options: Any) -> None:
-    """A table in words and units a person reads (statuses with their icon and label, known columns with their
-    label and format), with a CSV download of the same rows under their machine names and raw values."""
-    shown = frame.assign(status=frame["status"].map(lambda s: STATUS_LABELS.get(s, s))) if "status" in frame else frame
+def shown_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as a table shows it: statuses with their icon and label, metric names as their label."""
+    shown = frame.copy()
+    if "status" in shown:
+        shown["status"] = shown["status"].map(formatting.status)
+    for column in ("metric", "measure"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda name: formatting.label(str(name)))
+    return shown
+
+
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    column_config: dict[str, Any] | None = None,
+    download: pd.DataFrame | None = None,
+    **options: Any,
+) -> None:
+    """A table in words and units a person reads (statuses with their icon and label, every column with its label,
+    known columns with their format), with a CSV download of the same rows under their machine names and raw
+    values (``download``: other rows or columns to download instead)."""
     config = {**human_columns(frame), **(column_config or {})}
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **options)
+    st.dataframe(shown_frame(frame), hide_index=True, width="stretch", column_config=config, **options)
     st.download_button(
         "Download CSV",
-        csv_text(frame).encode(),
+        csv_text(frame if download is None else download).encode(),
         file_name=f"routewatch-{name}.csv",
         mime="text/csv",
         key=f"download-{name}",
