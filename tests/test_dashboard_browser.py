@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from metrics.overview import KPIS
 from routewatch.store import Store
 from tests.browser import PAGES, browser, chromium_path, dashboard, open_page
 
@@ -154,10 +155,11 @@ def test_the_overview_leads_with_the_verdict_and_numbers_in_their_units(served: 
         delta = card.locator("[data-testid='stMetricDelta']")
         return card.locator("[data-testid='stMetricValue']").inner_text(), (delta.inner_text() if delta.count() else "")
 
-    assert re.fullmatch(COUNT, tile("Requests")[0])
-    assert re.fullmatch(rf"{COUNT} ms", tile("p95 latency")[0])  # whole milliseconds
-    assert re.fullmatch(r"\$0\.0*[1-9]\d\d", tile("All-in cost per resolved")[0])  # three significant digits
-    value, change = tile("Resolution rate")
+    label = {kpi.name: kpi.label for kpi in KPIS}  # the tiles' labels, from the metric table
+    assert re.fullmatch(COUNT, tile(label["requests"])[0])
+    assert re.fullmatch(rf"{COUNT} ms", tile(label["p95_ms"])[0])  # whole milliseconds
+    assert re.fullmatch(r"\$0\.0*[1-9]\d\d", tile(label["cost_per_resolved"])[0])  # three significant digits
+    value, change = tile(label["resolution_rate"])
     assert re.fullmatch(r"\d+\.\d%", value) and re.fullmatch(r"[+-]?\d+\.\d pp", change), (value, change)
 
 
