@@ -12,9 +12,14 @@ from typing import Any
 import pandas as pd
 
 from metrics import registry
+from metrics.dimensions import COLUMNS as DIMENSION_COLUMNS
 from metrics.gaps import GAP_METRICS, STATUS_LABELS
 
 MISSING = "n/a"
+# A group whose optional field was not sent (an empty task_type, tier, router, ...): named, never a blank row.
+NOT_SET = "(not set)"
+# Columns that hold the value of a dimension: the store's dimension columns and a gap table's segment names.
+_GROUP_COLUMNS = frozenset({*DIMENSION_COLUMNS, "segment", "reference"})
 # Words of the columns a gap table or a page adds, beside the metric table's own (registry.COLUMN_FORMATS).
 _WORDS = {
     "dimension": "Dimension",
@@ -92,6 +97,17 @@ def label(name: str) -> str:
     if name.startswith("segments."):
         return name.removeprefix("segments.").replace("_", " ").capitalize()
     return name.replace("_", " ").capitalize()
+
+
+def name_blank_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each empty text value of a dimension column (``task_type`` "" when the field was not sent) as
+    NOT_SET, so a table or a chart names that group; ``frame`` itself (and its CSV download) keeps the "" as
+    stored. A frame without such a value is returned as it is."""
+    texts = [c for c in frame.columns if c in _GROUP_COLUMNS and pd.api.types.is_string_dtype(frame[c])]
+    blank = [c for c in texts if (frame[c] == "").any()]
+    if not blank:
+        return frame
+    return frame.assign(**{c: frame[c].replace("", NOT_SET) for c in blank})
 
 
 def status(value: str) -> str:

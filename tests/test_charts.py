@@ -132,3 +132,17 @@ def test_a_route_keeps_its_colour_from_chart_to_chart() -> None:
     bars = {t.name: t.marker.color for t in charts.bars(one, "task", "cost", "", "", "route", money=True).data}
     lines = {t.name: t.line.color for t in charts.lines(other, "day", "rate", "route", "", "", percent=True).data}
     assert bars == lines and bars["cheap"] != bars["mid"]
+
+
+def test_a_group_whose_field_was_not_sent_is_named_in_charts_and_tables() -> None:
+    """Trial finding: requests without a task_type showed as a blank bar and a blank row on Costs."""
+    from app.components.display import shown_frame
+
+    frame = pd.DataFrame({"task_type": ["code", "", "math"], "cost_per_resolved": [0.01, 0.02, 0.03]})
+    figure = charts.bars(frame, "task_type", "cost_per_resolved", "", "cost")
+    assert sorted(figure.data[0].x) == ["(not set)", "code", "math"]
+    assert list(shown_frame(frame)["task_type"]) == ["code", "(not set)", "math"]
+    assert list(frame["task_type"]) == ["code", "", "math"]  # the download keeps the stored value
+    gaps = pd.DataFrame({"metric": ["resolution_rate"], "segment": [""], "reference": ["code"], "status": ["confirmed"],
+                         "gap": [-0.1], "ci_low": [-0.12], "ci_high": [-0.08], "requests": [100]})  # fmt: skip
+    assert "(not set)" in charts.forest(gaps, "").data[0].y[0]
