@@ -13,6 +13,7 @@ from cli.dashboard import serve_dashboard
 from cli.progress import file_progress, interactive
 from routewatch import output
 from routewatch.settings import Settings
+from routewatch.store import Store
 
 DEMO_DIMENSIONS = ["language", "channel", "tier"]
 
@@ -52,6 +53,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     output.write(escalation.merge(resolution[["language", "resolution_rate"]], on="language"), "table")
     run = decide(store, DEMO_DIMENSIONS)
     say(f"decided {len(run.windows)} closed day(s): {run.confirmed} confirmed gaps, {run.warnings} early warnings")
+    opened = open_alerts(store, settings)
+    say(
+        f"opened {opened} alert(s), on the dashboard's Alerts page; nobody is told until routewatch.toml names "
+        "recipients (README, Alerts)"
+    )
     found = verdict(store, DEMO_DIMENSIONS, *last_closed_week(end.date()))
     print(f"\nSecond-class users over {found.describe()}:")
     for row in found.users.itertuples():
@@ -62,6 +68,21 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         say("next: routewatch dashboard | routewatch gaps --by language | routewatch metrics latency --by route")
         return EXIT_OK
     return serve_dashboard(settings, args.port)
+
+
+def open_alerts(store: Store, settings: Settings) -> int:
+    """Evaluate the decided days against the alert rules (``routewatch alerts run`` without its delivery), so the
+    Alerts page has the demo's incidents; the number of alerts opened."""
+    from alerts.job import evaluate_and_record
+    from alerts.rules import load_rules
+    from alerts.state import open_state, state_url
+
+    engine = open_state(state_url(settings))
+    try:
+        plan = evaluate_and_record(engine, store, settings, load_rules(settings), chart=False)
+    finally:
+        engine.dispose()
+    return sum(change.kind == "new" for change in plan.evaluation.changes)
 
 
 def register(sub: Any, parents: Parents) -> None:

@@ -240,3 +240,20 @@ def test_two_delivery_runs_at_once_send_each_message_once(engine: Engine) -> Non
     assert all(not r.failed for r in reports)
     with engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).where(outbox.c.sent_at.is_(None))) == 0
+
+
+def test_the_demo_opens_the_alerts_of_its_planted_gaps(demo_store: Any, tmp_path: Path) -> None:
+    """`routewatch demo` evaluates its decided days against the default rules, so its Alerts page is not empty:
+    the planted second-class language has an open alert, and nothing waits in the outbox (nobody to tell)."""
+    from cli.demo import open_alerts
+
+    settings = Settings(store=demo_store.dsn, state_db=f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+    opened = open_alerts(demo_store, settings)
+    engine = open_state(settings.state_db)
+    with engine.connect() as connection:
+        table = incident_table(connection)
+        waiting = connection.scalar(sa.select(sa.func.count()).select_from(outbox))
+    engine.dispose()
+    assert opened == len(table) and ("language", "hi") in set(zip(table["dimension"], table["segment"], strict=True))
+    assert waiting == 0
+    assert open_alerts(demo_store, settings) == 0  # a second demo run on the same days opens nothing again
