@@ -146,3 +146,9 @@ def test_a_group_whose_field_was_not_sent_is_named_in_charts_and_tables() -> Non
     gaps = pd.DataFrame({"metric": ["resolution_rate"], "segment": [""], "reference": ["code"], "status": ["confirmed"],
                          "gap": [-0.1], "ci_low": [-0.12], "ci_high": [-0.08], "requests": [100]})  # fmt: skip
     assert "(not set)" in charts.forest(gaps, "").data[0].y[0]
+
+
+def test_the_forest_axis_names_what_the_gaps_are_measured_against() -> None:
+    assert charts.forest(_gaps(), "").layout.xaxis.title.text == "gap against the reference, points"
+    shadow = charts.forest(_gaps(), "", against="the disagreements")  # the Shadow page's quality plot
+    assert shadow.layout.xaxis.title.text == "gap against the disagreements, points"

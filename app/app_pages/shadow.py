@@ -75,5 +75,6 @@ with ctx.friendly_errors():
         if not judged.empty:
             label = judged["segment"] + " · " + judged["direction"]
             shown = judged.assign(segment=label, reference="disagreements", requests=judged["disagreed"])
-            display.chart(charts.forest(shown, "Agreements minus disagreements, with 95% intervals"))
+            title = "Agreements minus disagreements, with 95% intervals"
+            display.chart(charts.forest(shown, title, against="the disagreements"))
         display.table(quality.table, f"shadow-quality-by-{segment_by}")

@@ -196,10 +196,13 @@ def _forest_label(row: pd.Series, with_dimension: bool) -> str:
     return f"<b>{name}</b><br><span style='font-size:11px;color:#555'>{' · '.join(reach)}</span>"
 
 
-def forest(gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = None) -> go.Figure:
+def forest(
+    gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = None, against: str = "the reference"
+) -> go.Figure:
     """Each segment's gap with its 95% interval against the margin band, one panel per metric (points for a rate,
     a relative change for p95 latency and cost), coloured and marked by status, the segment's users and requests
-    under its name. ``margins``: each metric's practical margin (the metric table's unless given)."""
+    under its name. ``margins``: each metric's practical margin (the metric table's unless given); ``against``:
+    what the gaps are measured against, for the axis title."""
     margins = {**MARGINS, **(margins or {})}
     gaps = formatting.name_blank_groups(gaps)
     frame = gaps.assign(
@@ -283,7 +286,7 @@ def forest(gaps: pd.DataFrame, title: str, margins: dict[str, float] | None = No
             )
         fig.add_vline(x=0, line={"color": "#555555", "dash": "dot", "width": 1}, row=row_number, col=1)
         suffix = "%" if relative else " pp"
-        words = "change against the reference" if relative else "gap against the reference, points"
+        words = f"change against {against}" if relative else f"gap against {against}, points"
         fig.update_xaxes(ticksuffix=suffix, title={"text": words, "font": {"size": 11}}, zeroline=False,
                          row=row_number, col=1)  # fmt: skip
         # The same order in every panel: the largest segment first.
