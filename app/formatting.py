@@ -7,6 +7,7 @@ the machine names and raw values: only what is shown goes through here.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
@@ -226,6 +227,25 @@ def gap_interval(metric: str, value: float, low: float, high: float) -> str:
         return f"{relative(value)} ({relative(low)} to {relative(high)})"
     bare = [points(v).removesuffix(" pp") for v in (low, high)]
     return f"{points(value)} ({bare[0]} to {bare[1]})"
+
+
+def at_same_task_mix(gaps: pd.DataFrame) -> pd.DataFrame:
+    """A gap table as the dashboard shows it: ``gap``, ``ci_low`` and ``ci_high`` are the task-mix-adjusted gap and
+    its own 95% interval (``adjusted_gap`` plus or minus 1.96 ``adjusted_se``), the gap a status judges (R3), and
+    ``raw_gap`` keeps the raw one; a row without an adjusted standard error keeps its raw gap and interval. The
+    numbers the alerts and the weekly audit's sentences give. ``gaps`` itself is not changed."""
+    if gaps.empty or not {"adjusted_gap", "adjusted_se", "gap", "ci_low", "ci_high"} <= set(gaps.columns):
+        return gaps
+    adjusted = pd.to_numeric(gaps["adjusted_gap"], errors="coerce")
+    se = pd.to_numeric(gaps["adjusted_se"], errors="coerce")
+    known = adjusted.notna() & se.notna()
+    z = NormalDist().inv_cdf(0.975)
+    return gaps.assign(
+        raw_gap=gaps["gap"],
+        gap=adjusted.where(known, gaps["gap"]),
+        ci_low=(adjusted - z * se).where(known, gaps["ci_low"]),
+        ci_high=(adjusted + z * se).where(known, gaps["ci_high"]),
+    )
 
 
 def costs_sentence(by_route: pd.DataFrame) -> str:

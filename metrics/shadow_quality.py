@@ -41,7 +41,7 @@ QUALITY = ("resolution_rate", "thumbs_up_rate", "csat")
 OVERALL = "(all)"
 COLUMNS = [
     "segment", "direction", "metric", "disagreed", "agreed", "disagreed_value", "agreed_value", "gap", "ci_low",
-    "ci_high", "adjusted_gap", "p_adjusted", "mde", "status", "enough", "more_days", "users", "note",
+    "ci_high", "adjusted_gap", "adjusted_se", "p_adjusted", "mde", "status", "enough", "more_days", "users", "note",
 ]  # fmt: skip
 _UNDECIDED = (Status.INSUFFICIENT_DATA.value, Status.UNDERPOWERED.value, Status.MODEL_FAILED.value)
 _WAITING = (Status.INSUFFICIENT_DATA.value, Status.UNDERPOWERED.value)  # more traffic would decide these
@@ -139,6 +139,7 @@ def _table(gaps: pd.DataFrame, cells: dict[str, pd.DataFrame], days: int, settin
             "ci_low": gaps["ci_low"],
             "ci_high": gaps["ci_high"],
             "adjusted_gap": gaps["adjusted_gap"],
+            "adjusted_se": gaps["adjusted_se"],
             "p_adjusted": gaps["p_adjusted"],
             "mde": gaps["mde"],
             "status": gaps["status"],

@@ -115,7 +115,8 @@ def test_segments_leads_with_the_forest_plot_and_a_table_in_words(served: tuple[
     assert _before(page, f"{MAIN} .js-plotly-plot", f"{MAIN} [data-testid='stTable']")
     header, rows = _table(page)
     assert header == [
-        "Segment", "Metric", "Status", "Segment's value", "Reference", "Gap (95% interval)", "Users", "Requests"
+        "Segment", "Metric", "Status", "Segment's value", "Reference", "Gap at the same task mix (95% interval)",
+        "Users", "Requests",
     ]  # fmt: skip
     assert rows and all(re.fullmatch(COUNT, row[6]) and re.fullmatch(COUNT, row[7]) for row in rows), rows
     gaps = [row[5] for row in rows]

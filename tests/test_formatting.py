@@ -116,3 +116,15 @@ def test_a_table_shows_words_and_its_download_keeps_the_machine_names() -> None:
     assert labels == {"segment": "Segment", "metric": "Metric", "status": "Status", "p_adjusted": "Adjusted p-value"}
     header, row = csv_text(gaps).splitlines()[:2]
     assert header == "segment,metric,status,p_adjusted" and "thumbs_up_rate,explained_by_task_mix" in row
+
+
+def test_a_gap_at_the_same_task_mix_carries_its_own_interval() -> None:
+    """The dashboard shows the gap a status judges (the adjusted one) with adjusted_gap ± 1.96 adjusted_se, and keeps
+    the raw gap and interval where no adjusted standard error exists."""
+    table = pd.DataFrame({"gap": [-0.12, 0.07], "ci_low": [-0.14, 0.05], "ci_high": [-0.10, 0.09],
+                          "adjusted_gap": [-0.10, 0.01], "adjusted_se": [0.01, math.nan]})  # fmt: skip
+    shown = formatting.at_same_task_mix(table)
+    assert shown["gap"].tolist() == [-0.10, 0.07] and shown["raw_gap"].tolist() == [-0.12, 0.07]
+    assert shown["ci_low"].tolist() == pytest.approx([-0.10 - 1.959964 * 0.01, 0.05])
+    assert shown["ci_high"].tolist() == pytest.approx([-0.10 + 1.959964 * 0.01, 0.09])
+    assert table["gap"].tolist() == [-0.12, 0.07]  # the table itself is unchanged

@@ -9,6 +9,7 @@ from alerts.lifecycle import acknowledge, incident_history, incident_table
 from alerts.message import AlertItem, format_gap, segment_label, sentence
 from alerts.state import revision
 from app import context as ctx
+from app import formatting
 from app.components import display
 
 st.title("Alerts")
@@ -29,6 +30,11 @@ if frame.empty:
     st.success(f"No {shown.lower()} alerts." if shown != "All" else "No alerts so far.")
     st.stop()
 
+
+def _status_words(status: object) -> str:
+    return formatting.status(str(status)) if isinstance(status, str) and status else ""
+
+
 view = pd.DataFrame(
     {
         "alert": frame["id"],
@@ -36,12 +42,18 @@ view = pd.DataFrame(
         "severity": frame["severity"],
         "segment": [segment_label(row) for row in frame.to_dict("records")],
         "metric": frame["metric"],
-        "gap": [format_gap(m, g) for m, g in zip(frame["metric"], frame["adjusted_gap"], strict=True)],
-        "status": frame["status"],
+        "gap at the same task mix": [
+            format_gap(m, g) for m, g in zip(frame["metric"], frame["adjusted_gap"], strict=True)
+        ],
+        # Three verdicts that can differ, each named: the one that opened the alert, the newest weekly audit's (the
+        # second-class verdict of the Overview) and the newest day's (an early warning, or too little data in a day).
+        "opened as": frame["opened_status"].map(_status_words),
+        "weekly audit": frame["audit_status"].map(lambda s: _status_words(s) if isinstance(s, str) else "not yet"),
+        "newest day": frame["status"].map(_status_words),
         "opened": frame["opened_window"],
         "last judged": frame["last_window"],
         "acknowledged by": frame["acknowledged_by"].fillna(""),
-        "snoozed until": frame["snoozed_until"],
+        "snoozed until": frame["snoozed_until"].map(lambda d: "" if pd.isna(d) else str(d)),
     }
 )
 display.table(view, "alerts")
@@ -56,7 +68,8 @@ chosen = st.selectbox(
 incident = frame.set_index("id").loc[chosen].to_dict() | {"id": chosen}
 incident = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in incident.items()}
 with st.container(border=True):
-    st.markdown(f"#### #{chosen} {segment_label(incident)} · {incident['metric']} · {incident['severity']}")
+    metric_words = formatting.label(str(incident["metric"]))
+    st.markdown(f"#### #{chosen} {segment_label(incident)} · {metric_words} · {incident['severity']}")
     st.markdown(sentence(AlertItem("resolved" if incident["state"] == "resolved" else "open", incident)))
     if incident["acknowledged_by"]:
         note = f": {incident['note']}" if incident["note"] else ""

@@ -51,7 +51,9 @@ table = table.assign(
 )
 
 # The answer first: who is served worse, by how much, in one line each (a gap in the better direction is no alarm).
-lead = table[table["status"].isin([Status.CONFIRMED, Status.WARNING])]
+# Gaps at the same task mix with their own interval: what each status judges, and what the alerts say.
+adjusted = formatting.at_same_task_mix(table)
+lead = adjusted[adjusted["status"].isin([Status.CONFIRMED, Status.WARNING])]
 lead = lead.assign(direction=[formatting.gap_direction(str(r.metric), r.gap) for r in lead.itertuples()])
 worse, different = lead[lead["direction"] == "worse"], lead[lead["direction"] == "different"]
 
@@ -62,7 +64,7 @@ def _line(row: Any) -> str:
         f"- {formatting.status(str(row.status))} · **{row.dimension} = {row.segment}**: "
         f"{formatting.label(metric).lower()} {formatting.metric_value(metric, row.value)} against "
         f"{formatting.metric_value(metric, row.reference_value)} for {row.reference}, "
-        f"**{formatting.gap_interval(metric, row.gap, row.ci_low, row.ci_high)}** "
+        f"**{formatting.gap_interval(metric, row.gap, row.ci_low, row.ci_high)}** at the same task mix "
         f"({formatting.count(row.users)} users, {formatting.count(row.requests)} requests)"
     )
 
@@ -82,11 +84,12 @@ if not different.empty:
     )
 
 ctx.show_no_feedback(filters)
-judged = table.dropna(subset=["gap", "ci_low", "ci_high"])
+judged = adjusted.dropna(subset=["gap", "ci_low", "ci_high"])
 st.subheader("Each segment against its reference")
 st.caption(
-    "A dot is a segment's gap against its dimension's largest segment, the bar its 95% interval, the grey band the "
-    "margin a gap must pass to matter. Rates in percentage points (pp); p95 latency and cost as a relative change. "
+    "A dot is a segment's gap against its dimension's largest segment at the same task mix (the gap its status "
+    "judges), the bar its 95% interval, the grey band the margin a gap must pass to matter. Rates in percentage "
+    "points (pp); p95 latency and cost as a relative change. "
     "Statuses are corrected across every comparison on this page (Benjamini-Hochberg)."
 )
 if judged.empty:
@@ -107,8 +110,8 @@ readable = pd.DataFrame(
         "Reference": [
             f"{r.reference}: {formatting.metric_value(str(r.metric), r.reference_value)}" for r in table.itertuples()
         ],
-        "Gap (95% interval)": [
-            formatting.gap_interval(str(r.metric), r.gap, r.ci_low, r.ci_high) for r in table.itertuples()
+        "Gap at the same task mix (95% interval)": [
+            formatting.gap_interval(str(r.metric), r.gap, r.ci_low, r.ci_high) for r in adjusted.itertuples()
         ],
         "Users": table["users"].map(formatting.count),
         "Requests": table["requests"].map(formatting.count),

@@ -71,10 +71,12 @@ with ctx.friendly_errors():
         st.markdown(shadow_quality.enough_words(quality))
         for sentence in shadow_quality.findings(quality):
             st.warning(sentence)
-        judged = quality.table.dropna(subset=["gap", "ci_low", "ci_high"])
+        # At the disagreements' mix, with its own interval: the gap the status and the sentences above judge.
+        judged = formatting.at_same_task_mix(quality.table).dropna(subset=["gap", "ci_low", "ci_high"])
         if not judged.empty:
             label = judged["segment"] + " · " + judged["direction"]
-            shown = judged.assign(segment=label, reference="disagreements", requests=judged["disagreed"])
+            compared = judged["disagreed"] + judged["agreed"]  # users are counted for the agreements alone
+            shown = judged.drop(columns="users").assign(segment=label, reference="disagreements", requests=compared)
             title = "Agreements minus disagreements, with 95% intervals"
             display.chart(charts.forest(shown, title, against="the disagreements"))
         display.table(quality.table, f"shadow-quality-by-{segment_by}")
