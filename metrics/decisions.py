@@ -6,8 +6,10 @@ them, once per closed UTC day), the verdict of a window, and the second-class us
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
@@ -116,6 +118,17 @@ def latest_audit(store: Store, dimensions: list[str]) -> Verdict | None:
     return Verdict(sunday - timedelta(days=6), sunday, True, second_class_users(chosen))
 
 
+def _points_lower(row: Any, reference: str) -> str:
+    """How much lower a quality rate is than the reference's, in points, with the adjusted gap's own 95% interval
+    where its standard error is known: "11.3 points lower than en (95% interval 9.8 to 12.8)"."""
+    gap = abs(float(row.adjusted_gap)) * 100
+    se = float(getattr(row, "adjusted_se", math.nan)) * 100
+    if math.isnan(se):
+        return f"{gap:.1f} points lower than {reference}"
+    z = NormalDist().inv_cdf(0.975)
+    return f"{gap:.1f} points lower than {reference} (95% interval {gap - z * se:.1f} to {gap + z * se:.1f})"
+
+
 def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.DataFrame:
     """Segments confirmed worse on quality, worse still when the router also escalates them less.
 
@@ -132,10 +145,7 @@ def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None)
         escalation = group[(group["metric"] == "escalation_rate") & (group["adjusted_gap"] < 0)]
         severity = "critical" if len(escalation) else "high"
         reference = str(worse["reference"].iloc[0])
-        parts = [
-            f"{_label(m)} {abs(g) * 100:.1f} points lower than {reference} (p={p:.2g} after correction)"
-            for m, g, p in zip(worse["metric"], worse["adjusted_gap"], worse["p_adjusted"], strict=True)
-        ]
+        parts = [f"{_label(str(row.metric))} {_points_lower(row, reference)}" for row in worse.itertuples()]
         if len(escalation):
             points = abs(float(escalation["adjusted_gap"].iloc[0])) * 100
             parts.append(f"and the router escalates them {points:.1f} points less")

@@ -140,6 +140,22 @@ def test_no_second_class_users_without_confirmed_quality_gaps() -> None:
     assert second_class_users(table).empty
 
 
+def test_the_evidence_gives_each_gap_with_its_interval_not_a_p_value() -> None:
+    """A sentence a PM forwards: how much lower, and within what, in points; no p-value."""
+    table = pd.DataFrame(
+        [
+            {"dimension": "language", "segment": "hi", "reference": "en", "metric": "resolution_rate",
+             "adjusted_gap": -0.113, "adjusted_se": 0.0075, "p_adjusted": 1e-30, "status": "confirmed",
+             "requests": 4000, "users": 300},
+        ]
+    )  # fmt: skip
+    (evidence,) = second_class_users(table)["evidence"]
+    low, high = 11.3 - 1.959964 * 0.75, 11.3 + 1.959964 * 0.75
+    assert evidence == (
+        f"language=hi: resolved 11.3 points lower than en (95% interval {low:.1f} to {high:.1f}), at the same task mix."
+    )
+
+
 def test_decide_command_reports_and_is_idempotent(tmp_path: Path) -> None:
     store = Store(f"chdb://{tmp_path / 'store'}")
     ingest(store, [str(write_jsonl(generate(3_000, seed=1, days=3), tmp_path / "t.jsonl"))])
