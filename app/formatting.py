@@ -21,6 +21,7 @@ MISSING = "n/a"
 NOT_SET = "(not set)"
 # Columns that hold the value of a dimension: the store's dimension columns and a gap table's segment names.
 _GROUP_COLUMNS = frozenset({*DIMENSION_COLUMNS, "segment", "reference"})
+_ESCALATED = {"true": "escalated", "1": "escalated", "false": "not escalated", "0": "not escalated"}
 # Words of the columns a gap table or a page adds, beside the metric table's own (registry.COLUMN_FORMATS).
 _WORDS = {
     "dimension": "Dimension",
@@ -100,15 +101,16 @@ def label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def name_blank_groups(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each empty text value of a dimension column (``task_type`` "" when the field was not sent) as
-    NOT_SET, so a table or a chart names that group; ``frame`` itself (and its CSV download) keeps the "" as
-    stored. A frame without such a value is returned as it is."""
+def name_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its groups named as a person reads them: each empty text value of a dimension column
+    (``task_type`` "" when the field was not sent) as NOT_SET, and the ``escalated`` dimension's true and false as
+    "escalated" and "not escalated"; ``frame`` itself (and its CSV download) keeps the stored values. A frame with
+    nothing to name is returned as it is."""
     texts = [c for c in frame.columns if c in _GROUP_COLUMNS and pd.api.types.is_string_dtype(frame[c])]
-    blank = [c for c in texts if (frame[c] == "").any()]
-    if not blank:
-        return frame
-    return frame.assign(**{c: frame[c].replace("", NOT_SET) for c in blank})
+    named = {c: frame[c].replace("", NOT_SET) for c in texts if (frame[c] == "").any()}
+    if "escalated" in frame.columns:
+        named["escalated"] = frame["escalated"].map(lambda v: _ESCALATED.get(str(v).lower(), v))
+    return frame.assign(**named) if named else frame
 
 
 def status(value: str) -> str:

@@ -168,7 +168,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         name="cheap_share",
-        label="Cheap-route share",
+        label="Answered on the cheap route",
         kind="binary",
         unit="share of requests",
         better="neither",

@@ -152,3 +152,12 @@ def test_the_forest_axis_names_what_the_gaps_are_measured_against() -> None:
     assert charts.forest(_gaps(), "").layout.xaxis.title.text == "gap against the reference, points"
     shadow = charts.forest(_gaps(), "", against="the disagreements")  # the Shadow page's quality plot
     assert shadow.layout.xaxis.title.text == "gap against the disagreements, points"
+
+
+def test_the_escalated_groups_are_named_in_words() -> None:
+    frame = pd.DataFrame({"escalated": ["false", "true"], "latency_ms": [100.0, 100.0], "share": [0.5, 0.5]})
+    assert sorted(trace.name for trace in charts.distribution(frame, "escalated", "").data) == [
+        "escalated",
+        "not escalated",
+    ]
+    assert charts.distribution(frame, "escalated", "").layout.xaxis.dtick == 1  # a tick per power of ten

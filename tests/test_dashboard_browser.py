@@ -182,8 +182,9 @@ def test_second_class_cards_say_what_the_router_does(served: tuple[str, Any]) ->
     open_page(page, f"{base}/second_class", charts=0)
     text = page.locator(MAIN).inner_text()
     assert "Language = hi" in text and "Evidence:" in text, text
-    assert re.search(r"it escalates \d+\.\d% of their requests \(\d+\.\d%\), sends to the cheap route", text), text
-    assert re.search(r"costs \$0\.\d+ all-in \(\$0\.\d+\)", text), text
+    escalates = r"it escalates \d+\.\d% of their requests \(\d+\.\d% for en\), sends to the cheap route"
+    assert re.search(escalates, text), text
+    assert re.search(r"costs \$0\.\d+ all-in \(\$0\.\d+ for en\)", text), text
 
 
 def test_an_empty_window_says_why_and_what_fills_it(served: tuple[str, Any]) -> None:

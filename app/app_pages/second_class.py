@@ -39,10 +39,13 @@ def router_words(router: dict[str, pd.DataFrame], row: Any) -> str:
     parts = []
     for name, words in (("escalation_rate", "escalates"), ("cheap_share", "sends to the cheap route")):
         ours, theirs = _at(router[name], row.segment, name), _at(router[name], row.reference, name)
-        parts.append(f"{words} {formatting.percent(ours)} of their requests ({formatting.percent(theirs)})")
+        parts.append(
+            f"{words} {formatting.percent(ours)} of their requests ({formatting.percent(theirs)} for {row.reference})"
+        )
     ours = _at(router["cost_per_resolved"], row.segment, "cost_per_resolved")
     theirs = _at(router["cost_per_resolved"], row.reference, "cost_per_resolved")
-    parts.append(f"and a resolved request of theirs costs {formatting.usd(ours)} all-in ({formatting.usd(theirs)})")
+    against = f"{formatting.usd(theirs)} for {row.reference}"
+    parts.append(f"and a resolved request of theirs costs {formatting.usd(ours)} all-in ({against})")
     return "it " + ", ".join(parts) + "."
 
 

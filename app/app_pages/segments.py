@@ -185,7 +185,7 @@ cells = ctx.metric(rate, filters, by=[x, y])
 title = f"{formatting.label(rate)} by {formatting.label(x).lower()} and {formatting.label(y).lower()}"
 display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
 
-st.subheader("Cheap-route share over time", help=help_of("cheap_share"))
+st.subheader(f"{formatting.label_of('cheap_share')}, over time", help=help_of("cheap_share"))
 cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
 display.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "share on the cheap route", percent=True))
 display.table(cheap, f"cheap-share-by-{dimensions[0]}")

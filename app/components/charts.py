@@ -114,7 +114,7 @@ def lines(
 ) -> go.Figure:
     """One line per value of ``color`` (or one line), markers on each point; ``percent``: a rate within 0-100%,
     ``ms``: milliseconds from zero."""
-    frame = formatting.name_blank_groups(frame)
+    frame = formatting.name_groups(frame)
     fig = px.line(
         frame, x=x, y=y, color=color, markers=True, labels=_labels(frame), category_orders=_orders(frame, color)
     )
@@ -136,7 +136,7 @@ def bars(
     money: bool = False,
 ) -> go.Figure:
     """Grouped (or stacked) bars, from zero; ``money``: dollars on the axis, ``percent``: a share within 0-100%."""
-    frame = formatting.name_blank_groups(frame)
+    frame = formatting.name_groups(frame)
     fig = px.bar(
         frame,
         x=x,
@@ -161,7 +161,7 @@ def sparkline(frame: pd.DataFrame, x: str, y: str, percent: bool = False) -> go.
 
 def cost_quality(frame: pd.DataFrame, label: str, title: str) -> go.Figure:
     """Cost per resolved request against resolution rate, one bubble per ``label`` sized by volume."""
-    frame = formatting.name_blank_groups(frame)
+    frame = formatting.name_groups(frame)
     fig = px.scatter(
         frame,
         x="cost_per_resolved",
@@ -204,7 +204,7 @@ def forest(
     under its name. ``margins``: each metric's practical margin (the metric table's unless given); ``against``:
     what the gaps are measured against, for the axis title."""
     margins = {**MARGINS, **(margins or {})}
-    gaps = formatting.name_blank_groups(gaps)
+    gaps = formatting.name_groups(gaps)
     frame = gaps.assign(
         x=gaps["gap"] * 100,
         minus=(gaps["gap"] - gaps["ci_low"]) * 100,
@@ -302,7 +302,7 @@ def forest(
 
 def heatmap(frame: pd.DataFrame, x: str, y: str, z: str, title: str, percent: bool = False) -> go.Figure:
     """A value for every (x, y) cell, annotated."""
-    frame = formatting.name_blank_groups(frame)
+    frame = formatting.name_groups(frame)
     grid = frame.pivot_table(index=y, columns=x, values=z, aggfunc="first")
     fig = px.imshow(
         grid,
@@ -315,15 +315,15 @@ def heatmap(frame: pd.DataFrame, x: str, y: str, z: str, title: str, percent: bo
 
 def distribution(frame: pd.DataFrame, color: str | None, title: str) -> go.Figure:
     """Latency distributions (share of requests per log-spaced bin) on a log axis."""
-    frame = formatting.name_blank_groups(frame)
+    frame = formatting.name_groups(frame)
     fig = px.line(frame, x="latency_ms", y="share", color=color, log_x=True, labels=_labels(frame))
-    fig.update_xaxes(title="latency (ms, log scale)")
+    fig.update_xaxes(title="latency (ms, log scale)", dtick=1, tickformat=",")  # 100, 1,000, 10,000: no "2 5"
     return _finish(fig, title, "share of requests", percent=True)
 
 
 def shares(frame: pd.DataFrame, x: str, part: str, value: str, title: str) -> go.Figure:
     """100%-stacked bars: how each ``x`` splits into ``part`` (the task mix of a segment, say)."""
-    frame = formatting.name_blank_groups(frame)
+    frame = formatting.name_groups(frame)
     totals = frame.groupby(x)[value].transform("sum")
     fig = px.bar(
         frame.assign(share=frame[value] / totals), x=x, y="share", color=part, barmode="stack", labels=_labels(frame)

@@ -39,7 +39,7 @@ def human_columns(frame: pd.DataFrame) -> dict[str, Any]:
 def shown_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` as a table shows it: statuses with their icon and label, metric names as their label, a group
     whose field was not sent as "(not set)"."""
-    shown = formatting.name_blank_groups(frame).copy()
+    shown = formatting.name_groups(frame).copy()
     if "status" in shown:
         shown["status"] = shown["status"].map(formatting.status)
     for column in ("metric", "measure"):
