@@ -161,3 +161,9 @@ def test_the_escalated_groups_are_named_in_words() -> None:
         "not escalated",
     ]
     assert charts.distribution(frame, "escalated", "").layout.xaxis.dtick == 1  # a tick per power of ten
+
+
+def test_each_forest_panel_shows_its_whole_margin_band_and_every_interval() -> None:
+    figure = charts.forest(_gaps(), "")  # resolution rate: margin 3 points, intervals from -14 to +2 points
+    low, high = figure.layout.xaxis.range
+    assert low < -14 and high > 3

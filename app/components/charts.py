@@ -289,6 +289,13 @@ def forest(
         words = f"change against {against}" if relative else f"gap against {against}, points"
         fig.update_xaxes(ticksuffix=suffix, title={"text": words, "font": {"size": 11}}, zeroline=False,
                          row=row_number, col=1)  # fmt: skip
+        # The whole margin band and every interval in view, whichever is wider.
+        band = pd.Series([-margin * 100, margin * 100] if margin else [], dtype=float)
+        ends = pd.concat([mine["x"] - mine["minus"], mine["x"] + mine["plus"], band]).dropna()
+        if not ends.empty:
+            low, high = float(ends.min()), float(ends.max())
+            pad = (high - low) * 0.05 or 1.0
+            fig.update_xaxes(range=[low - pad, high + pad], row=row_number, col=1)
         # The same order in every panel: the largest segment first.
         order = mine.sort_values("requests", ascending=False)["label"] if "requests" in mine else mine["label"]
         fig.update_yaxes(categoryorder="array", categoryarray=list(order), autorange="reversed", row=row_number, col=1)
