@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from app.components import charts
 
@@ -167,3 +168,14 @@ def test_each_forest_panel_shows_its_whole_margin_band_and_every_interval() -> N
     figure = charts.forest(_gaps(), "")  # resolution rate: margin 3 points, intervals from -14 to +2 points
     low, high = figure.layout.xaxis.range
     assert low < -14 and high > 3
+
+
+def test_routes_read_from_cheapest_to_dearest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PM trial: cheap, frontier, mid (by name) read as if frontier were the middle tier."""
+    monkeypatch.setenv("ROUTEWATCH_ROUTE_ORDER", "cheap,mid,frontier")
+    frame = pd.DataFrame({"route": ["frontier", "cheap", "mid", "other"], "cost": [0.03, 0.01, 0.02, 0.05]})
+    assert list(charts.bars(frame, "route", "cost", "", "").layout.xaxis.categoryarray) == [
+        "cheap", "mid", "frontier", "other",
+    ]  # fmt: skip
+    by_colour = charts.bars(frame.assign(task="a"), "task", "cost", "", "", "route")
+    assert [trace.name for trace in by_colour.data] == ["cheap", "mid", "frontier", "other"]

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from app import formatting
 from metrics.gaps import GAP_METRICS, MARGINS, STATUS_LABELS, Status
+from routewatch.settings import SettingsError, load_settings
 
 # Status colours read the same on every page, from the Okabe-Ito palette (safe for colour-blind readers), and each
 # status also has its own marker and label (STATUS_LABELS), so no reading depends on colour alone.
@@ -37,6 +38,8 @@ STATUS_MARKERS: dict[str, str] = {
     Status.MODEL_FAILED: "asterisk-open",
 }
 HEIGHT = 360
+# Columns whose values are routes, shown from cheapest to dearest.
+ROUTE_COLUMNS = frozenset({"route", "final_route", "shadow_route"})
 
 
 def _rate_top(fig: go.Figure) -> float:
@@ -63,11 +66,27 @@ def _has_legend(fig: go.Figure) -> bool:
     return len({t.name for t in fig.data if t.name and t.showlegend is not False}) > 1
 
 
-def _orders(frame: pd.DataFrame, color: str | None) -> dict[str, list[object]]:
-    """The values of ``color`` in sorted order, so that a route (or a segment) keeps its colour from chart to chart."""
-    if color is None or color not in frame:
-        return {}
-    return {color: sorted(frame[color].dropna().unique(), key=str)}
+def _route_order() -> tuple[str, ...]:
+    """The routes from cheapest to dearest (ROUTEWATCH_ROUTE_ORDER); none when the settings cannot be read."""
+    try:
+        return load_settings().route_order
+    except SettingsError:
+        return ()
+
+
+def _orders(frame: pd.DataFrame, *columns: str | None) -> dict[str, list[object]]:
+    """The values of each of ``columns`` in a fixed order, so that a route (or a segment) keeps its place and colour
+    from chart to chart: routes from cheapest to dearest (the route order), anything else sorted by name."""
+    orders: dict[str, list[object]] = {}
+    for column in columns:
+        if column is None or column not in frame:
+            continue
+        values = sorted(frame[column].dropna().unique(), key=str)
+        if column in ROUTE_COLUMNS:
+            rank = {route: i for i, route in enumerate(_route_order())}
+            values.sort(key=lambda value: rank.get(str(value), len(rank)))  # stable: unknown routes stay by name
+        orders[column] = values
+    return orders
 
 
 def _labels(frame: pd.DataFrame) -> dict[str, str]:
@@ -144,7 +163,7 @@ def bars(
         color=color,
         barmode="stack" if stacked else "group",
         labels=_labels(frame),
-        category_orders=_orders(frame, color),
+        category_orders=_orders(frame, color, x),
     )
     fig.update_yaxes(rangemode="tozero")  # a bar's length is its value: bars start at zero
     return _finish(fig, title, y_title, percent, money)
