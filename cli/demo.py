@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from cli.common import EXIT_OK, Parents, open_store, say
@@ -34,10 +32,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     frame = generate(args.rows, seed=args.seed, end=end)
     directory = state_dir(store)
     directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        path = write_jsonl(frame, Path(tmp) / "demo-traffic.jsonl")
-        del frame
+    # Beside the store under a fixed name, so Data health names the demo's batches by it; removed once loaded.
+    path = write_jsonl(frame, directory / "demo-traffic.jsonl")
+    del frame
+    try:
         report = ingest(store, [str(path)], progress=file_progress if interactive() else None)
+    finally:
+        path.unlink(missing_ok=True)
     summary = report.as_json()
     say(
         f"loaded {summary['loaded']:,}, quarantined {summary['quarantined']:,}, duplicates {summary['duplicates']:,}"
