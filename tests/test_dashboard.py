@@ -238,3 +238,22 @@ def test_unpriced_requests_are_shown_on_the_data_health_and_costs_pages(
     assert not _problems(at), _problems(at)
     shown = [w.value for w in at.warning]
     assert any("are unpriced" in w and "never counted as $0" in w for w in shown), shown
+
+
+def test_the_shadow_page_leads_with_how_often_and_what_it_would_cost(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    """PM trial: the first screen showed a bare "+$41.35"; it now says, for the period, what share of the compared
+    requests the shadow would route differently and what following it would cost, counted here from the rows."""
+    at = _app(monkeypatch, demo_store.dsn)
+    at.switch_page("app_pages/shadow.py").run()
+    since, until = (str(at.query_params[k]) for k in ("since", "until"))
+    compared, diverged = demo_store.query_rows(
+        "SELECT countIf(shadow_route != ''), countIf(shadow_route != '' AND shadow_route != route) FROM requests FINAL "
+        "WHERE toDate(ts) BETWEEN {a:Date} AND {b:Date}",
+        {"a": since, "b": until},
+    )[0]
+    lead = next(m.value for m in at.markdown if "the shadow router would have routed" in m.value)
+    assert f"From {since} to {until}" in lead
+    assert f"**{diverged / compared:.1%}** of {compared:,} compared requests differently" in lead
+    assert "following it would have cost **$" in lead

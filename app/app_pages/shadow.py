@@ -47,12 +47,17 @@ with ctx.friendly_errors():
             f"{int(cut['unpriced'].sum()):,}",
             help="Diverged requests whose shadow route served nothing in this period: no price, so no cost delta.",
         )
-        display.table(cut, f"shadow-by-{dimension}")
-        daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
-        display.chart(
-            charts.lines(
-                daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share compared", True
-            )
+
+        delta = float(priced.astype(float).sum()) if len(priced) else None
+        cost = (
+            ""
+            if delta is None
+            else f"; following it would have cost **{usd(abs(delta))} {'more' if delta > 0 else 'less'}**"
+        )
+        st.markdown(
+            f"From {filters.first:%Y-%m-%d} to {filters.last:%Y-%m-%d}, the shadow router would have routed "
+            f"**{percent(int(cut['diverged'].sum()) / compared)}** of {compared:,} compared requests differently"
+            f"{cost}. Whether its choices would serve users as well is below."
         )
 
         st.subheader(
@@ -75,8 +80,17 @@ with ctx.friendly_errors():
         judged = formatting.at_same_task_mix(quality.table).dropna(subset=["gap", "ci_low", "ci_high"])
         if not judged.empty:
             label = judged["segment"] + " · " + judged["direction"]
-            compared = judged["disagreed"] + judged["agreed"]  # users are counted for the agreements alone
-            shown = judged.drop(columns="users").assign(segment=label, reference="disagreements", requests=compared)
+            both = judged["disagreed"] + judged["agreed"]  # users are counted for the agreements alone
+            shown = judged.drop(columns="users").assign(segment=label, reference="disagreements", requests=both)
             title = "Agreements minus disagreements, with 95% intervals"
             display.chart(charts.forest(shown, title, against="the disagreements"))
         display.table(quality.table, f"shadow-quality-by-{segment_by}")
+
+        st.subheader("Divergence by route, day by day")
+        display.table(cut, f"shadow-by-{dimension}")
+        daily = ctx.metric("shadow_divergence", filters, by=["route"], bucket="day")
+        display.chart(
+            charts.lines(
+                daily, "bucket", "shadow_divergence", "route", "Divergence by live route", "share compared", True
+            )
+        )
