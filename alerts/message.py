@@ -305,9 +305,24 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
     browser = os.environ.get("BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         return None, "no Chromium installed"
+    figure = gap_figure(rows)
+    os.environ.setdefault("BROWSER_PATH", browser)  # kaleido drives this Chromium, never a download
+    try:
+        _start_renderer()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # plotly notes that a running server ignores its options
+            return figure.to_image(format="png"), ""
+    except Exception as exc:  # kaleido raises its own and the browser's errors; the email goes out without it
+        LOG.warning("chart not drawn: %s", type(exc).__name__)
+        return None, f"the chart renderer failed: {type(exc).__name__}"
+
+
+def gap_figure(rows: Sequence[AlertItem]) -> Any:
+    """The email's chart as a plotly figure: each alert's task-mix-adjusted gap in points (or %) with its 95%
+    interval, a grey tick at its margin on the harmful side, one row per alert named in words."""
     import plotly.graph_objects as go
 
-    labels = [f"{segment_label(i.incident)} · {i.incident['metric']}" for i in rows]
+    labels = [f"{segment_label(i.incident)} · {metric_facts(str(i.incident['metric'])).label}" for i in rows]
     gaps = [_points(_gap(i.incident)) for i in rows]
     intervals = [adjusted_interval(_gap(i.incident), _value(i.incident, "adjusted_se")) for i in rows]
     lows = [None if c is None else _points(c[0]) for c in intervals]
@@ -337,22 +352,19 @@ def alert_chart(items: Sequence[AlertItem]) -> tuple[bytes | None, str]:
     )
     figure.add_vline(x=0, line_color="#111827")
     figure.update_layout(
-        title="Task-mix-adjusted gap against the reference (points or %), its 95% interval; grey tick: the margin",
+        # Two short lines: one long line ran past the image's width.
+        title={
+            "text": "Gap against the reference at the same task mix, with its 95% interval"
+            "<br><sup>points (% for latency and cost); grey tick: the margin</sup>",
+            "font": {"size": 14},
+        },
         width=720,
         height=160 + 40 * len(rows),
         margin={"l": 220, "r": 30, "t": 60, "b": 40},
         plot_bgcolor="white",
         showlegend=False,
     )
-    os.environ.setdefault("BROWSER_PATH", browser)  # kaleido drives this Chromium, never a download
-    try:
-        _start_renderer()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # plotly notes that a running server ignores its options
-            return figure.to_image(format="png"), ""
-    except Exception as exc:  # kaleido raises its own and the browser's errors; the email goes out without it
-        LOG.warning("chart not drawn: %s", type(exc).__name__)
-        return None, f"the chart renderer failed: {type(exc).__name__}"
+    return figure
 
 
 def _start_renderer() -> None:

@@ -368,3 +368,18 @@ def test_a_dry_run_lists_what_would_be_sent_and_records_nothing(world: World, fi
     assert first.stdout == second.stdout  # nothing was recorded in between
     assert first.stdout.startswith(f"email\t{PM}\troutewatch: ") and "language=mr" in first.stdout
     assert "nothing recorded or sent" in first.stderr
+
+
+def test_the_email_chart_names_its_rows_in_words_and_its_title_fits() -> None:
+    """Looked at in Chromium: the title ran past the image and a row read "resolution_rate"."""
+    from alerts.message import gap_figure
+
+    incident = {
+        "dimension": "language", "segment": "hi", "metric": "resolution_rate", "reference": "en",
+        "adjusted_gap": -0.09, "adjusted_se": 0.01, "status": "confirmed", "severity": "critical",
+    }  # fmt: skip
+    figure = gap_figure([AlertItem("new", incident)])
+    assert list(figure.data[0].y) == ["language=hi · resolution rate"]
+    assert list(figure.data[0].x) == pytest.approx([-9.0])
+    assert figure.data[0].error_x.arrayminus[0] == pytest.approx(1.959964, abs=1e-5)  # points
+    assert all(len(line) < 80 for line in figure.layout.title.text.split("<br>"))
