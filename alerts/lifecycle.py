@@ -18,14 +18,13 @@ from alerts.rules import ALERTING_STATUSES, Rules
 from alerts.state import evaluated_verdicts, evaluated_windows, incident_events, incidents, now
 from alerts.verdicts import (
     Z95,
-    adjusted_interval,
     is_harm,
     is_weekly_audit,
     metric_facts,
     severity_quantile,
     utc_time,
 )
-from metrics.gaps import Status
+from metrics.gaps import Status, adjusted_interval
 
 Severity = Literal["warning", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"warning": 1, "high": 2, "critical": 3}

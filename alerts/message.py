@@ -30,11 +30,10 @@ from alerts.verdicts import (
     STATUS_WORDS,
     Z95,
     SegmentReach,
-    adjusted_interval,
     gap_words,
     metric_facts,
 )
-from metrics.gaps import Status
+from metrics.gaps import Status, adjusted_interval
 
 LOG = logging.getLogger("routewatch.alerts")
 CHART_CID = "alert-chart"

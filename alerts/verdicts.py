@@ -6,7 +6,6 @@ alerts page read verdicts, margins and what the router does to a segment only th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import NormalDist
@@ -15,7 +14,16 @@ from typing import Any
 import pandas as pd
 
 from metrics.decisions import DECISION_COLUMNS, QUALITY, WEEKLY_AUDIT, touched_users
-from metrics.gaps import GAP_METRICS, MARGINS, STATUS_LABELS, STATUS_WORDS, GapSettings, gap_label, gap_words
+from metrics.gaps import (
+    GAP_METRICS,
+    MARGINS,
+    STATUS_LABELS,
+    STATUS_WORDS,
+    Z95,
+    GapSettings,
+    gap_label,
+    gap_words,
+)
 from metrics.registry import Better, compute
 from routewatch.migrations import table_exists
 from routewatch.sqlfiles import query
@@ -41,16 +49,6 @@ def metric_facts(metric: str) -> MetricFacts:
 
 
 __all__ = ["QUALITY", "STATUS_LABELS", "STATUS_WORDS", "gap_words"]  # the words of the verdicts, for the emails
-
-Z95 = NormalDist().inv_cdf(0.975)
-
-
-def adjusted_interval(gap: float | None, se: float | None, z: float = Z95) -> tuple[float, float] | None:
-    """The task-mix-adjusted gap's own interval, ``gap`` plus or minus ``z`` standard errors (95% by default);
-    None without a standard error."""
-    if gap is None or se is None or math.isnan(gap) or math.isnan(se):
-        return None
-    return gap - z * se, gap + z * se
 
 
 def severity_quantile(window: pd.DataFrame, q: float = GapSettings().q) -> float:

@@ -7,14 +7,13 @@ the machine names and raw values: only what is shown goes through here.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
 
 from metrics import registry
 from metrics.dimensions import COLUMNS as DIMENSION_COLUMNS
-from metrics.gaps import GAP_METRICS, STATUS_LABELS
+from metrics.gaps import GAP_METRICS, STATUS_LABELS, Z95
 
 MISSING = "n/a"
 # A group whose optional field was not sent (an empty task_type, tier, router, ...): named, never a blank row.
@@ -241,12 +240,11 @@ def at_same_task_mix(gaps: pd.DataFrame) -> pd.DataFrame:
     adjusted = pd.to_numeric(gaps["adjusted_gap"], errors="coerce")
     se = pd.to_numeric(gaps["adjusted_se"], errors="coerce")
     known = adjusted.notna() & se.notna()
-    z = NormalDist().inv_cdf(0.975)
     return gaps.assign(
         raw_gap=gaps["gap"],
         gap=adjusted.where(known, gaps["gap"]),
-        ci_low=(adjusted - z * se).where(known, gaps["ci_low"]),
-        ci_high=(adjusted + z * se).where(known, gaps["ci_high"]),
+        ci_low=(adjusted - Z95 * se).where(known, gaps["ci_low"]),
+        ci_high=(adjusted + Z95 * se).where(known, gaps["ci_high"]),
     )
 
 

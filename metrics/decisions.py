@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
 
 from metrics.dimensions import expression, fill, render
-from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, gap_table, gap_words
+from metrics.gaps import BINARY, COLUMNS, GAP_METRICS, GapSettings, Status, adjusted_interval, gap_table, gap_words
 from metrics.window import EPOCH, FAR_FUTURE
 from routewatch.sqlfiles import part, query
 from routewatch.store import Store
@@ -121,12 +120,12 @@ def latest_audit(store: Store, dimensions: list[str]) -> Verdict | None:
 def _points_lower(row: Any, reference: str) -> str:
     """How much lower a quality rate is than the reference's, in points, with the adjusted gap's own 95% interval
     where its standard error is known: "11.3 points lower than en (95% interval 9.8 to 12.8)"."""
-    gap = abs(float(row.adjusted_gap)) * 100
-    se = float(getattr(row, "adjusted_se", math.nan)) * 100
-    if math.isnan(se):
-        return f"{gap:.1f} points lower than {reference}"
-    z = NormalDist().inv_cdf(0.975)
-    return f"{gap:.1f} points lower than {reference} (95% interval {gap - z * se:.1f} to {gap + z * se:.1f})"
+    gap = abs(float(row.adjusted_gap))
+    interval = adjusted_interval(gap, float(getattr(row, "adjusted_se", math.nan)))
+    if interval is None:
+        return f"{gap * 100:.1f} points lower than {reference}"
+    low, high = (bound * 100 for bound in interval)
+    return f"{gap * 100:.1f} points lower than {reference} (95% interval {low:.1f} to {high:.1f})"
 
 
 def second_class_users(table: pd.DataFrame, settings: GapSettings | None = None) -> pd.DataFrame:

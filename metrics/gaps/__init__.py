@@ -29,6 +29,8 @@ shard by shard from a store sharded by user: ``Shards``).
 
 from metrics.gaps._loading import Shards, gap_table, load_cells, load_latency, segment_query
 from metrics.gaps._statistics import (
+    Z95,
+    adjusted_interval,
     detectable_effect,
     minimum_detectable_gap,
     score_interval,
@@ -86,6 +88,7 @@ __all__ = [
     "REASK",
     "STATUS_LABELS",
     "STATUS_WORDS",
+    "Z95",
     "ClusterCounts",
     "DimensionSums",
     "GapRow",
@@ -93,6 +96,7 @@ __all__ = [
     "Progress",
     "Shards",
     "Status",
+    "adjusted_interval",
     "cluster_counts",
     "detectable_effect",
     "effective_users",

@@ -163,3 +163,14 @@ def weighted_p95(latency: np.ndarray, weights: np.ndarray) -> float:
     cumulative = np.cumsum(weights[order])
     index = int((cumulative < 0.95 * cumulative[-1]).sum())
     return float(latency[order][min(index, len(latency) - 1)])
+
+
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def adjusted_interval(gap: float | None, se: float | None, z: float = Z95) -> tuple[float, float] | None:
+    """The task-mix-adjusted gap's own interval, ``gap`` plus or minus ``z`` standard errors (95% by default);
+    None without a standard error."""
+    if gap is None or se is None or math.isnan(gap) or math.isnan(se):
+        return None
+    return gap - z * se, gap + z * se
