@@ -14,14 +14,15 @@ through ``metrics.decisions``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
 
+from alerts.windows import WindowRun, store_windows
 from metrics.decisions import DECISION_COLUMNS, WEEKLY_AUDIT
-from metrics.gaps import GapSettings, Status, gap_table, join_note
+from metrics.gaps import GapSettings, Progress, Status, gap_table, join_note
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 
@@ -70,6 +71,7 @@ class DecisionRun:
     rows: int
     warnings: int
     confirmed: int
+    trailing: WindowRun | None = None  # the stored trailing windows brought up to date after the days
 
 
 def _previous_state(store: Store, before: date) -> dict[tuple[str, str, str], tuple[float, float]]:
@@ -126,11 +128,26 @@ def decide(
     now: datetime | None = None,
     days_between_false_alarms: float = 30.0,
     redo_from: date | None = None,
+    progress: Progress | None = None,
 ) -> DecisionRun:
     """Judge every closed day not judged yet, in order, and store the decisions; with ``redo_from``, first forget
     the decisions from that day on, so that they are judged again (a crash after forgetting loses nothing: the
-    next run judges those days as not judged yet)."""
+    next run judges those days as not judged yet). Then bring the stored trailing windows of ``dimensions`` up to
+    date (``alerts.windows``; ``progress`` hears of them)."""
     settings = settings or GapSettings()
+    run = _decide_days(store, dimensions, settings, now, days_between_false_alarms, redo_from)
+    trailing = store_windows(store, dimensions, now=now, settings=settings, progress=progress)
+    return replace(run, trailing=trailing)
+
+
+def _decide_days(
+    store: Store,
+    dimensions: list[str],
+    settings: GapSettings,
+    now: datetime | None,
+    days_between_false_alarms: float,
+    redo_from: date | None,
+) -> DecisionRun:
     if redo_from is not None:
         store.command(query("decisions_forget").text, {"since": redo_from})
     today = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), tzinfo=UTC)

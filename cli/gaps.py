@@ -63,13 +63,19 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     migrate(store)
-    run = decide(store, names(args.by), redo_from=args.redo_from)
+    run = decide(store, names(args.by), redo_from=args.redo_from, progress=stage_progress if interactive() else None)
     if not run.windows:
         say("every closed day is already decided")
     else:
         say(
             f"decided {len(run.windows)} day(s) ({run.windows[0]} to {run.windows[-1]}): {run.rows} comparisons, "
             f"{run.confirmed} confirmed, {run.warnings} early warnings"
+        )
+    if run.trailing is not None and run.trailing.computed:
+        say(
+            f"stored the gap tables of {run.trailing.computed} trailing window(s) (the last 7, 14 and 28 days as of "
+            f"each closed day, every router and each version; {run.trailing.current} already current) in "
+            f"{run.trailing.seconds:.1f} s"
         )
     return EXIT_OK
 

@@ -24,7 +24,8 @@ request as ratios (a user-level bootstrap, a linearized ratio of means).
 The package: ``_vocabulary`` (statuses, metric kinds, settings), ``_sums`` (sums over users and their
 cluster-robust variances), ``_statistics`` (the tests and intervals), ``_contrasts`` (one segment against its
 reference, per metric kind), ``_table`` (the run: correction and verdicts) and ``_loading`` (from the store, or
-shard by shard from a store sharded by user: ``Shards``).
+shard by shard from a store sharded by user: ``Shards``), ``_trailing`` (the tables of the trailing 7, 14 and 28 closed
+days as of many days from one scan, and the stored ones read back).
 """
 
 from metrics.gaps._loading import Shards, gap_table, load_cells, load_latency, segment_query
@@ -48,7 +49,15 @@ from metrics.gaps._sums import (
     pooled_design_effect,
     segment_moments,
 )
-from metrics.gaps._table import GAP_ROW_FIELDS, GapRow, gap_table_from_cells, traffic_to_decide
+from metrics.gaps._table import GAP_ROW_FIELDS, GapRow, gap_table_from_cells, gap_table_from_sums, traffic_to_decide
+from metrics.gaps._trailing import (
+    WINDOW_DAYS,
+    TrailingWindow,
+    stored_gap_table,
+    stored_metrics,
+    trailing_gap_tables,
+    trailing_sums,
+)
 from metrics.gaps._vocabulary import (
     ALL_METRICS,
     BINARY,
@@ -88,6 +97,7 @@ __all__ = [
     "REASK",
     "STATUS_LABELS",
     "STATUS_WORDS",
+    "WINDOW_DAYS",
     "Z95",
     "ClusterCounts",
     "DimensionSums",
@@ -96,6 +106,7 @@ __all__ = [
     "Progress",
     "Shards",
     "Status",
+    "TrailingWindow",
     "adjusted_interval",
     "cluster_counts",
     "detectable_effect",
@@ -103,6 +114,7 @@ __all__ = [
     "gap_label",
     "gap_table",
     "gap_table_from_cells",
+    "gap_table_from_sums",
     "gap_words",
     "join_note",
     "load_cells",
@@ -114,7 +126,11 @@ __all__ = [
     "score_test",
     "segment_moments",
     "segment_query",
+    "stored_gap_table",
+    "stored_metrics",
     "traffic_to_decide",
+    "trailing_gap_tables",
+    "trailing_sums",
     "volume_gate",
     "weighted_p95",
     "weighted_p95_bootstrap",

@@ -67,7 +67,7 @@ def binary_contrast(
 ) -> dict[str, Any]:
     """One segment against its reference on one binary metric, before the run-wide corrections."""
     events, trials = BINARY[metric]
-    seg_moments, ref_moments = sums.moments.loc[segment], sums.moments.loc[reference]
+    seg_moments, ref_moments = sums.records[segment], sums.records[reference]
     seg = cluster_counts(seg_moments, events, trials)
     ref = cluster_counts(ref_moments, events, trials)
     row: dict[str, Any] = {

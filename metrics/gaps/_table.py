@@ -154,18 +154,30 @@ def gap_table_from_cells(
     family is every comparison made here, so ``metrics`` narrows the family, not just the output.
     ``progress(stage, done, total)`` hears of each comparison tested, then of each one audited.
     """
+    cells_by_dimension = {d: _unadjustable(d, cells) for d, cells in cells_by_dimension.items()}
+    sums = {d: DimensionSums.of(cells) for d, cells in cells_by_dimension.items() if not cells.empty}
+    return gap_table_from_sums(sums, settings, metrics, latency_by_dimension, progress, cells_by_dimension)
+
+
+def gap_table_from_sums(
+    sums_by_dimension: dict[str, DimensionSums],
+    settings: GapSettings,
+    metrics: list[str] | None = None,
+    latency_by_dimension: dict[str, pd.DataFrame] | None = None,
+    progress: Progress | None = None,
+    cells_by_dimension: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """``gap_table_from_cells`` from each dimension's sums (``DimensionSums``; a task-type dimension's strata already
+    set to its segments), as ``metrics.gaps.trailing`` computes them for many windows at once; the audit also needs
+    the cells."""
     report = progress or (lambda stage, done, total: None)
     chosen = metrics or list(DEFAULT_METRICS)
     unknown = sorted(set(chosen) - set(ALL_METRICS))
     if unknown:
         raise ValueError(f"no gap test for {unknown}: choose from {', '.join(ALL_METRICS)}")
     plans: list[tuple[str, str, str, str, DimensionSums]] = []
-    cells_by_dimension = {d: _unadjustable(d, cells) for d, cells in cells_by_dimension.items()}
     latency = {d: _unadjustable(d, sample) for d, sample in (latency_by_dimension or {}).items()}
-    for dimension, cells in cells_by_dimension.items():
-        if cells.empty:
-            continue
-        sums = DimensionSums.of(cells)
+    for dimension, sums in sums_by_dimension.items():
         volume = sums.moments["requests"]
         reference = settings.reference.get(dimension) or str(volume.idxmax())
         if reference not in volume.index:
@@ -190,6 +202,7 @@ def gap_table_from_cells(
             if "adjusted_gap" in r and r.get("status") != Status.INSUFFICIENT_DATA and r["dimension"] != TASK_TYPE
         ]
         for done, row in enumerate(audited, 1):
+            assert cells_by_dimension is not None, "the audit fits its models on the cells"
             audit_contrast(row, cells_by_dimension[row["dimension"]], latency.get(row["dimension"]), settings)
             report("audit models", done, len(audited))
     tested = [r for r in rows if "status" not in r and not math.isnan(r["p_adjusted_test"])]

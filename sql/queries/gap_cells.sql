@@ -8,6 +8,7 @@
 -- and reask_sums hold the parts gap_reask_counts and gap_reask_sums, and reask_source the part reask_requests, when
 -- it compares re-asks (else nothing, and requests_live).
 -- slots: filters, grain_column, grain_keys, counts, reask_counts, reask_source, window, sums, reask_sums
+-- It includes the part gap_counts (the counts of the binary metrics).
 -- returns: grain String, segment String, task_type String, user_id UInt64 (the user's key), requests UInt64,
 -- escalated UInt64, errors UInt64, known UInt64, resolved UInt64, rated UInt64, thumbs_up UInt64 (and the columns
 -- of the gap_more and gap_reask parts). Each user counts whole in their modal segment.
@@ -41,14 +42,7 @@ FROM
             SELECT
                 bitOr(bitShiftLeft(toUInt128(user_key), 64), cityHash64(task_type)) AS pair,
                 any(task_type) AS task,
-                -- count(column) counts its non-null values, sum of a Bool its trues: both cheaper than countIf
-                count() AS n,
-                sum(escalated) AS n_escalated,
-                countIf(status = 'error') AS n_errors,
-                count(resolved) AS n_known,
-                countIf(resolved) AS n_resolved,
-                count(thumb) AS n_rated,
-                countIf(thumb = 1) AS n_thumbs_up
+                {{> gap_counts}}
                 {{counts}}
                 {{reask_counts}}
             FROM {{reask_source}}

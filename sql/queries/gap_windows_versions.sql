@@ -1,0 +1,20 @@
+-- name: gap_windows_versions
+-- params: since DateTime64(3), until DateTime64(3)
+-- returns: day Date, router String, requests UInt64 (live requests of that router that day), version UInt64 (the
+-- newest version of any request row of the day, every router: a window's data_version is the largest over its days)
+SELECT day, router, requests, version
+FROM
+(
+    SELECT toDate(ts) AS day, max(version) AS version
+    FROM requests
+    WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+    GROUP BY day
+) AS versions
+INNER JOIN
+(
+    SELECT toDate(ts) AS day, router, count() AS requests
+    FROM requests_live
+    WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+    GROUP BY day, router
+) AS served USING (day)
+ORDER BY day, router
