@@ -50,6 +50,7 @@ ANSWERS: dict[str, Callable[..., Any]] = {
     "double_pay": costs.escalation_double_pay,
     "spend_concentration": costs.spend_concentration,
     "gap_table": gaps.gap_table,
+    "stored_gap_table": gaps.stored_gap_table,
     "calibration": calibration.calibration,
     "first_route_costs": route_costs.first_route_costs,
     "shadow_quality": shadow_quality.shadow_quality,
@@ -133,11 +134,19 @@ def metric(name: str, filters: Filters, by: list[str] | None = None, bucket: str
 def gap_table(
     filters: Filters, dimensions: tuple[str, ...] = SECOND_CLASS_DIMENSIONS, metrics: list[str] | None = None
 ) -> pd.DataFrame:
-    """The gap table of ``dimensions`` over the filters' window and cut."""
+    """The gap table of ``dimensions`` over the filters' window and cut: the one the judge job stored when the view
+    is a stored trailing window (``metrics.gaps.stored_gap_table``), else computed exactly now, with a spinner that
+    says so."""
     since, until = filters.window
-    return answer(
-        "gap_table", dimensions=list(dimensions), metrics=metrics, since=since, until=until, where=filters.where
-    )
+    view = {"dimensions": list(dimensions), "metrics": metrics, "since": since, "until": until, "where": filters.where}
+    stored = answer("stored_gap_table", **view)
+    if stored is not None:
+        return stored
+    with st.spinner(
+        "Computing the gaps of this view exactly. Stored verdicts cover one dimension on the default metrics over "
+        "the last 7, 14 or 28 closed days, for every router or one version; this view is not one of them."
+    ):
+        return answer("gap_table", **view)
 
 
 def store_state() -> tuple[str, overview.DataRange | None]:

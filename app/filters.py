@@ -4,7 +4,7 @@ shares the view."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import streamlit as st
 
@@ -60,14 +60,24 @@ def _param_date(name: str, fallback: date, low: date, high: date) -> date:
     return min(max(value, low), high)
 
 
+def last_closed_day(first_day: date, last_day: date, today: date | None = None) -> date:
+    """The default view's last day: the newest day of data that has closed (UTC). A day still running would count
+    part of a day as a whole one, and the judge job stores the gap tables of closed days only (alerts.windows), so
+    the default view reads them; today itself when it is all there is."""
+    today = today or datetime.now(UTC).date()
+    return min(last_day, today - timedelta(days=1)) if first_day < today else last_day
+
+
 def _restore_from_url(span: overview.DataRange) -> None:
-    """On a session's first run, set the widgets from the URL (a shared link), else to the last week of data."""
+    """On a session's first run, set the widgets from the URL (a shared link), else to the last two weeks of closed
+    days."""
     if st.session_state.get("_filters_restored"):
         return
     assert span.first_day is not None and span.last_day is not None
-    default_first = max(span.first_day, span.last_day - timedelta(days=DEFAULT_DAYS - 1))
+    default_last = last_closed_day(span.first_day, span.last_day)
+    default_first = max(span.first_day, default_last - timedelta(days=DEFAULT_DAYS - 1))
     first = _param_date("since", default_first, span.first_day, span.last_day)
-    last = _param_date("until", span.last_day, first, span.last_day)
+    last = _param_date("until", default_last, first, span.last_day)
     st.session_state["f_range"] = (first, last)
     st.session_state["f_router"] = st.query_params.get("router", ALL)
     st.session_state["f_dimension"] = st.query_params.get("dimension", ALL)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -257,3 +259,37 @@ def test_the_shadow_page_leads_with_how_often_and_what_it_would_cost(
     assert f"From {since} to {until}" in lead
     assert f"**{diverged / compared:.1%}** of {compared:,} compared requests differently" in lead
     assert "following it would have cost **$" in lead
+
+
+def test_the_segments_page_reads_the_stored_window_at_its_defaults_and_computes_a_custom_view(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    from app import context
+    from metrics.gaps import gap_table
+
+    asked: list[str] = []
+    for name in ("gap_table", "stored_gap_table"):
+        answer = context.ANSWERS[name]
+        monkeypatch.setitem(context.ANSWERS, name, lambda *a, _n=name, _f=answer, **k: asked.append(_n) or _f(*a, **k))
+    at = _app(monkeypatch, demo_store.dsn)
+    at.switch_page("app_pages/segments.py").run()
+    assert not _problems(at), _problems(at)
+    # The default view (the last 14 closed days, language, the default metrics) is a window decide stored.
+    assert asked == ["stored_gap_table"]
+    since, until = (str(at.query_params[k]) for k in ("since", "until"))
+    stored = context.ANSWERS["stored_gap_table"]
+    first, last = date.fromisoformat(since), date.fromisoformat(until)
+    window = {
+        "since": datetime.combine(first, time(), UTC),
+        "until": datetime.combine(last, time(), UTC) + timedelta(days=1),
+    }
+    live = gap_table(demo_store, ["language"], **window)
+    shown = stored(demo_store, ["language"], **window)
+    assert shown is not None
+    pd.testing.assert_frame_equal(shown, live, check_exact=True, check_dtype=False)
+
+    # Ten days is no stored window: the page computes it (and says so while it does).
+    asked.clear()
+    at.date_input(key="f_range").set_value((first + timedelta(days=4), last)).run()
+    assert not _problems(at), _problems(at)
+    assert asked == ["stored_gap_table", "gap_table"]

@@ -414,7 +414,10 @@ def stored_gap_table(
     version) and no request of it has changed since it was stored. None otherwise: compute it live."""
     if len(dimensions) != 1 or tuple(metrics or DEFAULT_METRICS) != DEFAULT_METRICS or since is None or until is None:
         return None
-    start, end = pd.Timestamp(since).tz_convert(UTC), pd.Timestamp(until).tz_convert(UTC)
+    start, end = (
+        pd.Timestamp(t).tz_localize(UTC) if t.tzinfo is None else pd.Timestamp(t).tz_convert(UTC)
+        for t in (since, until)
+    )
     if start != start.normalize() or end != end.normalize():
         return None
     window = TrailingWindow.of_view(start.date(), (end - timedelta(days=1)).date(), where or {})
