@@ -132,7 +132,8 @@ def decide(
 ) -> DecisionRun:
     """Judge every closed day not judged yet, in order, and store the decisions; with ``redo_from``, first forget
     the decisions from that day on, so that they are judged again (a crash after forgetting loses nothing: the
-    next run judges those days as not judged yet). Then bring the stored trailing windows of ``dimensions`` up to
+    next run judges those days as not judged yet; the stored trailing windows from that day on are forgotten too).
+    Then bring the stored trailing windows of ``dimensions`` up to
     date (``alerts.windows``; ``progress`` hears of them)."""
     settings = settings or GapSettings()
     run = _decide_days(store, dimensions, settings, now, days_between_false_alarms, redo_from)
@@ -150,6 +151,7 @@ def _decide_days(
 ) -> DecisionRun:
     if redo_from is not None:
         store.command(query("decisions_forget").text, {"since": redo_from})
+        store.command(query("gap_windows_forget").text, {"since": redo_from})
     today = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), tzinfo=UTC)
     windows = store.query_df(query("decisions_windows").text, {"until": today})
     pending = [d for d, decided in zip(windows["day"], windows["decided"], strict=True) if not decided]

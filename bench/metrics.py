@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +26,10 @@ sys.path[0] = str(ROOT)
 
 import pandas as pd  # noqa: E402
 
+from alerts.judge import decide  # noqa: E402
 from ingest.load import ingest  # noqa: E402
 from ingest.synthetic import generate, write_jsonl  # noqa: E402
+from metrics import overview  # noqa: E402
 from metrics.gaps import gap_table  # noqa: E402
 from metrics.registry import METRICS, compute  # noqa: E402
 from routewatch.maintenance import compact  # noqa: E402
@@ -109,6 +111,29 @@ def page_query_sets(store: Store) -> list[tuple[str, float, int, str]]:
     return results
 
 
+def _decide(store: Store, rows: int) -> list[dict[str, object]]:
+    """``routewatch decide`` over every day of the store, from scratch (``--redo-from`` its first day): the verdicts
+    of each day, then the stored trailing windows; and a Segments view that is no stored window (ten days), which
+    the page computes on request."""
+    first, last = overview.data_range(store).first_day, overview.data_range(store).last_day
+    assert first is not None and last is not None
+    start = time.perf_counter()
+    run = decide(store, ["language", "channel", "tier"], redo_from=first)
+    total = time.perf_counter() - start
+    assert run.trailing is not None
+    trailing = run.trailing
+    since, until = overview.whole_days(last - timedelta(days=9), last)
+    custom = _best_of(1, lambda: gap_table(store, ["language"], since=since, until=until))
+    rows_of = [
+        (f"decide: verdicts of {len(run.windows)} days (language, channel, tier)", total - trailing.seconds),
+        (f"decide: {trailing.computed} trailing windows, {trailing.tables} tables", trailing.seconds),
+        ("Segments, a custom view (10 days, language): its gap table", custom),
+    ]
+    for what, seconds in rows_of:
+        print(f"{rows:,} {what}: {seconds:.3f} s", file=sys.stderr, flush=True)
+    return [{"rows": rows, "what": what, "seconds": round(seconds, 3)} for what, seconds in rows_of]
+
+
 def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
     """Time every metric in three cuts, the gap table, and pandas on the same rows."""
     store, path = build(rows, workdir)
@@ -120,6 +145,7 @@ def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
             seconds = _best_of(3, lambda m=metric.name, c=cut: compute(store, m, **c))  # type: ignore[misc]
             results.append({"rows": rows, "what": f"{metric.name} {label}", "seconds": round(seconds, 3)})
             print(f"{rows:,} {metric.name} {label}: {seconds:.3f} s", file=sys.stderr, flush=True)
+    results.extend(_decide(store, rows))
     for page, seconds, questions, slowest in page_query_sets(store):
         what = f"page {page}: its {questions} questions"
         results.append({"rows": rows, "what": what, "seconds": round(seconds, 3)})

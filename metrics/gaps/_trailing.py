@@ -239,11 +239,13 @@ def _windows_of_filter(span: _Span, rows: np.ndarray, windows: list[TrailingWind
     ]
     for dim, placement in enumerate(placements):
         k, segment = placement.size, placement.segment
-        stable_rows = ~placement.switcher[users]
         # Stable users' task counts are per (segment, task, day) sums: cumulative over days, then differenced.
-        key = (segment[stable_rows] * n_tasks + task[stable_rows]) * span.days + day[stable_rows]
+        stable: slice | np.ndarray = slice(None)
+        if placement.switcher.any():
+            stable = np.flatnonzero(~placement.switcher[users])
+        key = (segment[stable] * n_tasks + task[stable]) * span.days + day[stable]
         by_day = np.stack(
-            [np.bincount(key, counts[c, stable_rows], k * n_tasks * span.days) for c in range(len(COUNTS))], axis=-1
+            [np.bincount(key, counts[c, stable], k * n_tasks * span.days) for c in range(len(COUNTS))], axis=-1
         ).reshape(k, n_tasks, span.days, len(COUNTS))
         cumulative = np.concatenate([np.zeros((k, n_tasks, 1, len(COUNTS))), np.cumsum(by_day, axis=2)], axis=2)
         for number, total in enumerate(totals):

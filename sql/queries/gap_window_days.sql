@@ -19,7 +19,6 @@ SELECT
     {{> gap_flags}}
 FROM requests_live
 WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
--- Each user's requests together: the arrays take users a batch at a time.
-ORDER BY user_key
+-- No ORDER BY: sorting ten million rows here takes seven times as long as the scan; numpy orders them by user.
 -- Segments and routers as dictionaries: a few distinct names over millions of rows.
 SETTINGS output_format_arrow_low_cardinality_as_dictionary = 1
