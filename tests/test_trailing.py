@@ -26,7 +26,7 @@ from metrics.gaps import (
     stored_gap_table,
     trailing_gap_tables,
 )
-from metrics.gaps._trailing import _frames, _Totals
+from metrics.gaps._trailing import _sums_of, _Totals
 from routewatch.store import Store
 from tests.conftest import good_record, write_lines
 
@@ -91,7 +91,7 @@ def test_task_types_compared_from_the_stores_moments_equal_those_from_the_cells(
 def test_a_sum_that_float64_cannot_hold_exactly_is_refused() -> None:
     totals = _Totals(np.full((2, 22), 2.0**53), np.zeros((2, 1, 7)))
     with pytest.raises(ArithmeticError, match="2\\*\\*53"):
-        _frames(totals, pd.Index(["a", "b"]), pd.Index(["t"]), "language")
+        _sums_of(totals, ["a", "b"], ["t"], "language")
 
 
 @pytest.mark.slow

@@ -99,13 +99,13 @@ class TrailingWindow:
 
 @dataclass(frozen=True)
 class _Span:
-    """The scan's requests as arrays, ordered by user; users numbered so that those who keep one segment of every
-    dimension over the span come first, grouped by their segments (``combo``), and those whose segment changes
-    (movers) last."""
+    """The scan's requests as arrays, ordered by batch of users; users numbered so that those who keep one segment
+    of every dimension over the span come first, grouped by their segments (``combo``), and those whose segment
+    changes (movers) last."""
 
     first: date
     days: int
-    users: np.ndarray  # user number per row, non-decreasing
+    users: np.ndarray  # user number per row; users // USER_BATCH is non-decreasing
     day: np.ndarray
     router: np.ndarray  # codes into router_names
     router_names: list[str]
@@ -119,7 +119,7 @@ class _Span:
 
     @property
     def n_users(self) -> int:
-        return int(self.users[-1]) + 1 if len(self.users) else 0
+        return len(self.combo)
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -155,7 +155,8 @@ def _scan(store: Store, dimensions: Sequence[str], first: date, last: date) -> _
     rank = np.empty(n_users, np.int64)
     rank[order] = np.arange(n_users)
     users = rank[users]
-    by_user = np.argsort(users, kind="stable")
+    # Rows ordered by batch of users only (a radix sort of small numbers): the arrays take a batch at a time.
+    by_user = np.argsort((users // USER_BATCH).astype(np.int16), kind="stable")
     router, router_names = _codes(rows["router"])
     task, task_names = _codes(rows["task_type"])
     return _Span(
@@ -278,16 +279,17 @@ def _user_moments(
     """Add each window's per-segment moments of every dimension, a tile of users by windows at a time: the users'
     window counts from cumulative sums over days, their indicators and products; the users who keep their segments
     come grouped by them, so their sums are sums over contiguous runs, then placed in each dimension's segment; a
-    mover's in each window's modal segment. ``users`` is sorted."""
+    mover's in each window's modal segment. ``users`` come a batch at a time."""
     edges = np.cumsum([0, *(p.size for p in placements)])
     placing = np.zeros((len(span.combos), int(edges[-1])))  # each group of segments -> its segment per dimension
     for dim in range(len(placements)):
         placing[np.arange(len(span.combos)), edges[dim] + span.combos[:, dim]] = 1.0
     n_users, movers_from = span.n_users, int(np.searchsorted(span.combo < 0, True))
+    batches = users // USER_BATCH
     for low in range(0, n_users, USER_BATCH):
         high = min(low + USER_BATCH, n_users)
         size = high - low
-        first_row, end_row = np.searchsorted(users, [low, high])
+        first_row, end_row = np.searchsorted(batches, [low // USER_BATCH, low // USER_BATCH + 1])
         mine = slice(first_row, end_row)
         key = day[mine] * size + (users[mine] - low)
         cumulative = np.zeros((len(COUNTS), span.days + 1, size))  # COUNTS x days x users, 0 before the span
@@ -298,7 +300,7 @@ def _user_moments(
         groups = span.combo[low : low + stable]
         runs = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if stable else np.zeros(0, np.int64)
         moving = np.arange(stable, size)
-        moving_rows = np.arange(first_row + int(np.searchsorted(users[mine], low + stable)), end_row)
+        moving_rows = first_row + np.flatnonzero(users[mine] >= low + stable)
         values = np.empty((len(MOMENTS), WINDOW_BATCH, size))
         for first in range(0, len(starts), WINDOW_BATCH):
             chosen = range(len(starts))[first : first + WINDOW_BATCH]
@@ -334,21 +336,38 @@ def _moving_moments(values: np.ndarray, who: np.ndarray, users: np.ndarray, segm
     return out
 
 
-def _frames(totals: _Totals, segments: pd.Index, tasks: pd.Index, dimension: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The (moments, tasks) frames of ``moments_and_tasks`` from one window's totals (exact integers)."""
+def _sums_of(totals: _Totals, segments: list[str], tasks: list[str], dimension: str) -> DimensionSums | None:
+    """One window's ``DimensionSums`` (those ``DimensionSums.of`` gives from the live query's rows) from its totals,
+    exact integers; None when it has no request."""
     if max(totals.moments.max(initial=0), totals.tasks.max(initial=0)) >= EXACT_BELOW:
         raise ArithmeticError("a sum reached 2**53: it would not be exact in float64")
-    present = totals.moments[:, MOMENTS.index("users")] > 0
-    moments = pd.DataFrame(totals.moments[present].astype(np.uint64), columns=list(MOMENTS), index=segments[present])
-    moments.index.name = "segment"
-    grid = totals.tasks.reshape(-1, len(COUNTS))
-    pairs = pd.MultiIndex.from_product([segments, tasks], names=["segment", "task_type"])
-    frame = pd.DataFrame(grid.astype(np.uint64), columns=list(COUNTS), index=pairs)
-    frame = frame[grid[:, 0] > 0]
+    present = np.flatnonzero(totals.moments[:, MOMENTS.index("users")] > 0)
+    if not len(present):
+        return None
+    names = np.array(segments, dtype=object)[present]
+    moments = totals.moments[present].astype(np.uint64)
+    grid = totals.tasks[present]  # segments x task types x COUNTS
+    pairs = np.nonzero(grid[:, :, 0] > 0)  # the (segment, task type) cells with requests, in name order
+    index = pd.MultiIndex.from_arrays(
+        [names[pairs[0]], np.array(tasks, dtype=object)[pairs[1]]], names=["segment", "task_type"]
+    )
+    by_task = pd.DataFrame(grid[pairs].astype(np.uint64), columns=list(COUNTS), index=index)
     if dimension == TASK_TYPE:  # a task type's only stratum is itself (metrics.gaps._table._unadjustable)
-        frame = frame.rename_axis(["segment", "task_type"]).reset_index()
-        frame = frame.assign(task_type=frame["segment"]).groupby(["segment", "task_type"]).sum()
-    return moments.sort_index(), frame.sort_index()
+        by_task = by_task.reset_index().assign(task_type=lambda f: f["segment"]).groupby(["segment", "task_type"]).sum()
+    frame = pd.DataFrame(moments, columns=list(MOMENTS), index=pd.Index(names, dtype=object, name="segment"))
+    if dimension == TASK_TYPE:
+        return DimensionSums.of_parts(frame, by_task)
+    used = np.flatnonzero((grid[:, :, 0] > 0).any(axis=0))
+    return DimensionSums(
+        frame,
+        by_task,
+        {name: grid[:, used, number].astype(float) for number, name in enumerate(COUNTS)},
+        {str(name): row for row, name in enumerate(names)},
+        {
+            str(name): dict(zip(MOMENTS, values, strict=True))
+            for name, values in zip(names, moments.tolist(), strict=True)
+        },
+    )
 
 
 def trailing_sums(
@@ -362,8 +381,6 @@ def trailing_sums(
     if not windows or not dimensions:
         return
     span = _scan(store, dimensions, min(w.first for w in windows), max(w.as_of for w in windows))
-    segment_names = [pd.Index(names, dtype=object) for names in span.segment_names]
-    task_names = pd.Index(span.task_names, dtype=object)
     routers = {name: code for code, name in enumerate(span.router_names)}
     done = 0
     for router in sorted({w.router for w in windows}):
@@ -373,10 +390,10 @@ def trailing_sums(
             continue
         rows = np.ones(len(span.users), bool) if router == EVERY_ROUTER else span.router == routers[router]
         for window, per_dimension in zip(chosen, _windows_of_filter(span, rows, chosen), strict=True):
-            for dimension, names, totals in zip(dimensions, segment_names, per_dimension, strict=True):
-                moments, tasks = _frames(totals, names, task_names, dimension)
-                if len(moments):
-                    yield window, dimension, DimensionSums.of_parts(moments, tasks)
+            for dimension, names, totals in zip(dimensions, span.segment_names, per_dimension, strict=True):
+                sums = _sums_of(totals, names, span.task_names, dimension)
+                if sums is not None:
+                    yield window, dimension, sums
             done += 1
             if progress:
                 progress("windows", done, len(windows))
