@@ -268,7 +268,7 @@ def test_the_segments_page_reads_the_stored_window_at_its_defaults_and_computes_
     from metrics.gaps import gap_table
 
     asked: list[str] = []
-    for name in ("gap_table", "stored_gap_table"):
+    for name in ("gap_table", "stored_gap_table", "calibration"):
         answer = context.ANSWERS[name]
         monkeypatch.setitem(context.ANSWERS, name, lambda *a, _n=name, _f=answer, **k: asked.append(_n) or _f(*a, **k))
     at = _app(monkeypatch, demo_store.dsn)
@@ -293,3 +293,10 @@ def test_the_segments_page_reads_the_stored_window_at_its_defaults_and_computes_
     at.date_input(key="f_range").set_value((first + timedelta(days=4), last)).run()
     assert not _problems(at), _problems(at)
     assert asked == ["stored_gap_table", "gap_table"]
+
+    # The calibration test fits a model on every scored request: it runs when asked.
+    assert "calibration" not in asked
+    tables = len(at.dataframe)
+    at.toggle(key="segments_calibration_on").set_value(True).run()
+    assert not _problems(at), _problems(at)
+    assert len(at.dataframe) == tables + 1

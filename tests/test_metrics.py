@@ -271,3 +271,21 @@ def test_rollup_stays_exact_after_updates(store: Store, tmp_path: Path) -> None:
     exact = compute(store, "escalation_rate", by=["route"], exact=True)
     assert fast.to_dict("records") == exact.to_dict("records")
     assert fast.set_index("route")["requests"].to_dict() == {"cheap": 25, "frontier": 15}
+
+
+def test_the_segment_keys_listed_are_those_of_the_live_requests_after_updates(store: Store, tmp_path: Path) -> None:
+    from metrics.dimensions import segment_dimensions
+    from tests.conftest import good_record
+
+    first = [good_record(f"k{i}", segments={"plan": "a", **({"device": "ios"} if i < 10 else {})}) for i in range(30)]
+    ingest(store, [str(write_lines(tmp_path / "a.jsonl", [json.dumps(r) for r in first]))])
+    assert segment_dimensions(store) == ["segments.plan", "segments.device"]  # the most used first
+    # Every request that carried `device` is sent again without it, and ten more carry `team`.
+    changed = [good_record(f"k{i}", segments={"plan": "b"}) for i in range(10)]
+    more = [good_record(f"t{i}", segments={"team": "x"}) for i in range(10)]
+    ingest(store, [str(write_lines(tmp_path / "b.jsonl", [json.dumps(r) for r in [*changed, *more]]))])
+    live = store.query_rows(
+        "SELECT key, count() FROM requests_live ARRAY JOIN mapKeys(segments) AS key GROUP BY key ORDER BY key"
+    )
+    assert live == [("plan", 30), ("team", 10)]
+    assert segment_dimensions(store) == ["segments.plan", "segments.team"]

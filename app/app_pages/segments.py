@@ -147,33 +147,55 @@ for dimension in explained["dimension"].unique():
     display.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
     display.table(mix, f"task-mix-{dimension}")
 
-st.subheader("Router-score calibration", help="Does the router's difficulty score mean the same for every segment?")
-outcome = st.selectbox(
-    "Outcome at the same router score",
-    list(calibration.OUTCOMES),
-    index=1,
-    key="segments_calibration_outcome",
-    format_func=formatting.label,
-    help=help_of("resolution_rate"),
-)
-since, until = filters.window
-scored = ctx.answer(
-    "calibration", dimension=dimensions[0], metrics=[outcome], since=since, until=until, where=filters.where
-)
-if scored.reference is None:
-    st.info("No request in this period carries a `router_score`: send the router's difficulty score to calibrate it.")
-else:
+
+def _show_calibration(dimension: str) -> None:
+    """The calibration test of ``dimension``'s segments on one outcome, its curves and its verdicts."""
+    outcome = st.selectbox(
+        "Outcome at the same router score",
+        list(calibration.OUTCOMES),
+        index=1,
+        key="segments_calibration_outcome",
+        format_func=formatting.label,
+        help=help_of("resolution_rate"),
+    )
+    since, until = filters.window
+    with st.spinner("Testing the calibration on every scored request of the period ..."):
+        scored = ctx.answer(
+            "calibration", dimension=dimension, metrics=[outcome], since=since, until=until, where=filters.where
+        )
+    if scored.reference is None:
+        st.info(
+            "No request in this period carries a `router_score`: send the router's difficulty score to calibrate it."
+        )
+        return
     st.caption(
-        f"Each {dimensions[0]} binned on the quintiles of {scored.reference}'s router scores; the test compares the "
+        f"Each {dimension} binned on the quintiles of {scored.reference}'s router scores; the test compares the "
         "outcome at the same score (a logit on the segment and the score bin, errors clustered by user)."
     )
     curve = scored.curves.assign(score=scored.curves["mean_score"].round(2))
-    title = f"{formatting.label(outcome)} by router score, per {formatting.label(dimensions[0]).lower()}"
+    title = f"{formatting.label(outcome)} by router score, per {formatting.label(dimension).lower()}"
     figure = charts.lines(curve, "score", "rate", "segment", title, formatting.label(outcome), percent=True)
     display.chart(figure.update_xaxes(title="router score"))
     for row in scored.tests[scored.tests["status"] == Status.CONFIRMED].itertuples():
         (st.warning if row.under_rated else st.info)(row.evidence)
-    display.table(scored.tests, f"calibration-{dimensions[0]}")
+    display.table(scored.tests, f"calibration-{dimension}")
+
+
+st.subheader("Router-score calibration", help="Does the router's difficulty score mean the same for every segment?")
+# The test fits a model on every scored request of the period (tens of seconds at ten million requests), so it runs
+# when asked, not on every visit.
+if st.toggle(
+    f"Test the router score's calibration per {formatting.label(dimensions[0]).lower()}",
+    key="segments_calibration_on",
+    help="Fits a logit of the outcome on the segment and the score bin over every scored request of the period "
+    "(errors clustered by user): a few seconds per million requests.",
+):
+    _show_calibration(dimensions[0])
+else:
+    st.caption(
+        "Off until asked: it compares each segment's outcome with its reference's at the same router score, over "
+        "every scored request of the period."
+    )
 
 st.subheader("Heatmap")
 rate = st.selectbox(
