@@ -14,6 +14,7 @@ WHERE as_of = {as_of:Date} AND days = {days:UInt16} AND router = {router:String}
             AND dimension = {dimension:String} AND metrics = {metrics:String}
     )
     AND data_version = (
-        SELECT max(version) FROM requests WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+        SELECT max(version) FROM request_versions_daily
+        WHERE day >= toDate({since:DateTime64(3)}) AND day < toDate({until:DateTime64(3)})
     )
 ORDER BY position

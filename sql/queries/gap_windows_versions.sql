@@ -5,9 +5,9 @@
 SELECT day, router, requests, version
 FROM
 (
-    SELECT toDate(ts) AS day, max(version) AS version
-    FROM requests
-    WHERE ts >= {since:DateTime64(3)} AND ts < {until:DateTime64(3)}
+    SELECT day, max(version) AS version
+    FROM request_versions_daily
+    WHERE day >= toDate({since:DateTime64(3)}) AND day < toDate({until:DateTime64(3)})
     GROUP BY day
 ) AS versions
 INNER JOIN

@@ -23,3 +23,25 @@ SELECT toDate(ts) AS day, key, sum(sign) AS requests
 FROM requests
 ARRAY JOIN segments.keys AS key
 GROUP BY day, key;
+
+-- request_versions_daily: the newest version of any request row of each day, kept as the requests are written, so
+-- that a stored trailing window (gap_windows) is known to be current by reading a few rows: any write to a day's
+-- requests (a new request, a replaced version, late feedback folded in) brings a newer version.
+-- shard key: cityHash64(day)
+CREATE TABLE IF NOT EXISTS request_versions_daily
+(
+    day Date,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY day;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS request_versions_daily_mv TO request_versions_daily AS
+SELECT toDate(ts) AS day, max(version) AS version
+FROM requests
+GROUP BY day;
+
+INSERT INTO request_versions_daily
+SELECT toDate(ts) AS day, max(version) AS version
+FROM requests
+GROUP BY day;
