@@ -14,6 +14,7 @@ from cli.main import main
 from ingest.load import ingest
 from metrics.dimensions import expression, fill, render
 from metrics.gaps._loading import GRAINS
+from metrics.gaps._trailing import segment_columns
 from metrics.latency import MEASURES
 from metrics.reask import reask_source
 from metrics.registry import compute
@@ -71,6 +72,7 @@ def _representative(template: Query, full: bool) -> dict[str, str]:
         "cluster": "fleet",
         "query": "SELECT count() FROM requests_live",
         "sharding_key": "cityHash64(request_id)" if full else "rand()",
+        "segments": segment_columns(["language", "segments.client"] if full else ["language"], {}),
     }
     unknown = set(template.slots) - set(values)
     assert not unknown, f"{template.name}: give this test a representative value for the slot(s) {unknown}"

@@ -130,14 +130,19 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return categorical.codes.astype(np.int64), names
 
 
+def segment_columns(dimensions: Sequence[str], params: dict[str, object]) -> str:
+    """The segments slot of gap_window_days: each allow-listed dimension's segment as ``s0``, ``s1``, ... (a
+    segments.<key> binds its key in ``params``). Raises ``DimensionError`` for a dimension off the allow-list."""
+    return ",\n".join(
+        f"toLowCardinality(toString({expression(name, f'segment_key_{number}', params)})) AS s{number}"
+        for number, name in enumerate(dimensions)
+    )
+
+
 def _scan(store: Store, dimensions: Sequence[str], first: date, last: date) -> _Span:
     since = datetime.combine(first, time(), tzinfo=UTC)
     params: dict[str, object] = {"since": since, "until": since + timedelta(days=(last - first).days + 1)}
-    columns = [
-        f"toLowCardinality(toString({expression(name, f'segment_key_{number}', params)})) AS s{number}"
-        for number, name in enumerate(dimensions)
-    ]
-    rows = store.query_arrow_df(query("gap_window_days").render(segments=",\n".join(columns)), params)
+    rows = store.query_arrow_df(query("gap_window_days").render(segments=segment_columns(dimensions, params)), params)
     # A request adds 1 to requests and its flags (gap_flags) to the other counts.
     counts = np.vstack([np.ones(len(rows), np.uint8), rows[[f"flag_{c}" for c in COUNTS[1:]]].to_numpy(np.uint8).T])
     users = pd.factorize(rows["user_key"].to_numpy())[0].astype(np.int64)
