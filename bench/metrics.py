@@ -5,7 +5,7 @@ Builds (or reuses) an embedded store of N synthetic requests per size, then time
 language and by day; every question each dashboard page asks the store on a first visit at its default filters
 (the page run by Streamlit's AppTest with no answer cached and the store open, every answer timed); the gap
 table over ``account_id`` (about 50 segments); and the same metrics in pandas.
-Usage: python bench/metrics.py [--rows 1000000 10000000] [--out bench/out]
+Usage: python bench/metrics.py [--rows 1000000 10000000] [--out bench/out] [--sections metrics decide pages gaps]
 """
 
 from __future__ import annotations
@@ -134,22 +134,35 @@ def _decide(store: Store, rows: int) -> list[dict[str, object]]:
     return [{"rows": rows, "what": what, "seconds": round(seconds, 3)} for what, seconds in rows_of]
 
 
-def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
-    """Time every metric in three cuts, the gap table, and pandas on the same rows."""
+SECTIONS = ("metrics", "decide", "pages", "gaps")
+
+
+def bench(rows: int, workdir: Path, sections: tuple[str, ...] = SECTIONS) -> list[dict[str, object]]:
+    """Time every metric in three cuts, decide, every page's questions, the gap table, and pandas on the same rows
+    (``sections`` narrows it)."""
     store, path = build(rows, workdir)
     results: list[dict[str, object]] = []
     partitions, seconds = compact(store)
     results.append({"rows": rows, "what": f"compact ({partitions} partitions)", "seconds": round(seconds, 3)})
-    for metric in METRICS:
+    for metric in METRICS if "metrics" in sections else []:
         for label, cut in CUTS:
             seconds = _best_of(3, lambda m=metric.name, c=cut: compute(store, m, **c))  # type: ignore[misc]
             results.append({"rows": rows, "what": f"{metric.name} {label}", "seconds": round(seconds, 3)})
             print(f"{rows:,} {metric.name} {label}: {seconds:.3f} s", file=sys.stderr, flush=True)
-    results.extend(_decide(store, rows))
-    for page, seconds, questions, slowest in page_query_sets(store):
+    if "decide" in sections:
+        results.extend(_decide(store, rows))
+    for page, seconds, questions, slowest in page_query_sets(store) if "pages" in sections else []:
         what = f"page {page}: its {questions} questions"
         results.append({"rows": rows, "what": what, "seconds": round(seconds, 3)})
         print(f"{rows:,} {what}: {seconds:.3f} s, slowest {slowest}", file=sys.stderr, flush=True)
+    if "gaps" in sections:
+        results.extend(_gap_tables(store, rows, path))
+    return results
+
+
+def _gap_tables(store: Store, rows: int, path: Path) -> list[dict[str, object]]:
+    """The 59-segment gap table over every row, and pandas on the same rows (1M only)."""
+    results: list[dict[str, object]] = []
     # The first run reads columns no metric above read (the user key, the account): timed apart from the best of
     # three that follow, as every cut above is.
     first = _best_of(1, lambda: gap_table(store, ["account_id"]))
@@ -179,12 +192,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to time")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    results = [r for rows in args.rows for r in bench(rows, args.out)]
+    results = [r for rows in args.rows for r in bench(rows, args.out, tuple(args.sections))]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(
-        f"date: {datetime.now(UTC):%Y-%m-%d}; command: python bench/metrics.py --rows {' '.join(map(str, args.rows))}\n"
+        f"date: {datetime.now(UTC):%Y-%m-%d}; command: python bench/metrics.py --rows {' '.join(map(str, args.rows))} "
+        f"--sections {' '.join(args.sections)}\n"
     )
     table = pd.DataFrame(results).pivot_table(index="what", columns="rows", values="seconds", aggfunc="first")
     print("| query | " + " | ".join(f"{c:,} rows (s)" for c in table.columns) + " |")
@@ -195,7 +210,10 @@ def main() -> None:
         queries = [
             float(str(r["seconds"])) for r in results if r["rows"] == rows and str(r["what"]).split()[0] in NAMES
         ]
-        print(f"{rows:,} rows: median metric query {statistics.median(queries):.3f} s, slowest {max(queries):.3f} s")
+        if queries:
+            print(
+                f"{rows:,} rows: median metric query {statistics.median(queries):.3f} s, slowest {max(queries):.3f} s"
+            )
 
 
 if __name__ == "__main__":

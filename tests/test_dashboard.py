@@ -300,3 +300,16 @@ def test_the_segments_page_reads_the_stored_window_at_its_defaults_and_computes_
     at.toggle(key="segments_calibration_on").set_value(True).run()
     assert not _problems(at), _problems(at)
     assert len(at.dataframe) == tables + 1
+
+
+def test_the_second_class_page_tests_the_routers_calibration_when_asked(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    at = _app(monkeypatch, demo_store.dsn)
+    at.switch_page("app_pages/second_class.py").run()
+    assert not _problems(at), _problems(at)
+    assert not [m for m in at.markdown if m.value.startswith("Why:")]
+    at.toggle(key="second_class_calibration").set_value(True).run()
+    assert not _problems(at), _problems(at)
+    # The demo's router score under-rates Hindi prompts (ingest/synthetic.py): the card says why hi is served worse.
+    assert [m for m in at.markdown if m.value.startswith("Why:") and "hi" in m.value]

@@ -74,6 +74,12 @@ with ctx.friendly_errors():
         where = {}
     else:
         current = second_class_users(pd.DataFrame(columns=["dimension", "segment", "metric", "status"]))
+    # Whether the router under-rates them: a calibration model over every scored request of the period (tens of
+    # seconds at ten million requests), so it runs when asked.
+    why = not current.empty and st.toggle(
+        "Also test whether the router's score under-rates them (a model over every scored request of the period)",
+        key="second_class_calibration",
+    )
     if not current.empty:
         pairs = [(str(row.dimension), str(row.segment)) for row in current.itertuples()]
         reach = ctx.answer("touched_users", segments=pairs, since=since, until=until, where=where)
@@ -83,10 +89,14 @@ with ctx.friendly_errors():
             icon = ":red[:material/error:]" if row.severity == "critical" else ":orange[:material/warning:]"
             st.markdown(f"#### {icon} {formatting.label(str(row.dimension))} = {row.segment} · {row.severity}")
             st.markdown(f"**Evidence:** {row.evidence}")
-            scored = ctx.answer("calibration", dimension=row.dimension, since=since, until=until, where=where).tests
-            mis = scored[(scored["segment"] == row.segment) & scored["under_rated"]]
-            for sentence in mis["evidence"]:
-                st.markdown(f"Why: {sentence}.")
+            if why:
+                with st.spinner("Testing the router score's calibration ..."):
+                    scored = ctx.answer(
+                        "calibration", dimension=row.dimension, since=since, until=until, where=where
+                    ).tests
+                mis = scored[(scored["segment"] == row.segment) & scored["under_rated"]]
+                for sentence in mis["evidence"]:
+                    st.markdown(f"Why: {sentence}.")
             router = {
                 name: _window_metric(name, str(row.dimension), since, until, where).set_index(row.dimension)
                 for name in ("escalation_rate", "cheap_share", "cost_per_resolved", "resolution_rate")
