@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.gaps import (
+    EVERY_ROUTER,
     GAP_ROW_FIELDS,
     WINDOW_DAYS,
     GapSettings,
@@ -66,7 +67,7 @@ def _windows(versions: pd.DataFrame, last_closed: date) -> dict[TrailingWindow, 
             inside = served[(served["day"] >= window.first) & (served["day"] <= as_of)]
             version = max(int(newest[d]) for d in set(inside["day"]))
             wanted[window] = version
-            for router in sorted(set(inside["router"])):
+            for router in sorted(set(inside.loc[inside["requests"] > 0, "router"]) - {EVERY_ROUTER}):
                 wanted[TrailingWindow(as_of, length, str(router))] = version
     return wanted
 

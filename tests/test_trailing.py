@@ -146,6 +146,7 @@ def test_views_that_are_no_stored_window_read_nothing(moving_store: Store) -> No
         {"dimensions": ["language"], "where": {"tier": "free"}},
         {"dimensions": ["language"], "until": until - timedelta(hours=1)},  # not a whole day
         {"dimensions": ["region"]},  # a dimension the job does not judge
+        {"dimensions": ["language"], "where": {"router": ""}},  # requests with no router: a cut, not every router
     ):
         arguments = {"since": since, "until": until, **view}
         dimensions = arguments.pop("dimensions")

@@ -51,6 +51,7 @@ from metrics.gaps._sums import (
 )
 from metrics.gaps._table import GAP_ROW_FIELDS, GapRow, gap_table_from_cells, gap_table_from_sums, traffic_to_decide
 from metrics.gaps._trailing import (
+    EVERY_ROUTER,
     WINDOW_DAYS,
     TrailingWindow,
     stored_gap_table,
@@ -87,6 +88,7 @@ __all__ = [
     "COLUMNS",
     "COST",
     "DEFAULT_METRICS",
+    "EVERY_ROUTER",
     "GAP_METRICS",
     "GAP_ROW_FIELDS",
     "LATENCY",

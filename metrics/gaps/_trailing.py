@@ -92,7 +92,8 @@ class TrailingWindow:
         """The trailing window a view of whole days from ``first`` to ``last`` with the cut ``where`` is, or None
         when it is none (another length, or a cut other than a router version)."""
         days = (last - first).days + 1
-        if days not in WINDOW_DAYS or set(where) - {"router"}:
+        # A cut on the empty router name is a cut, not every router: no stored window holds it.
+        if days not in WINDOW_DAYS or set(where) - {"router"} or where.get("router") == EVERY_ROUTER:
             return None
         return cls(last, days, where.get("router", EVERY_ROUTER))
 

@@ -1,7 +1,8 @@
 -- name: gap_windows_versions
 -- params: since DateTime64(3), until DateTime64(3)
--- returns: day Date, router String, requests UInt64 (live requests of that router that day), version UInt64 (the
--- newest version of any request row of the day, every router: a window's data_version is the largest over its days)
+-- returns: day Date, router String, requests UInt64 (live requests of that router that day; '' and 0 for a day with
+-- request rows and none live), version UInt64 (the newest version of any request row of the day, every router: a
+-- window's data_version is the largest over its days, as gap_windows_read compares it)
 SELECT day, router, requests, version
 FROM
 (
@@ -10,7 +11,7 @@ FROM
     WHERE day >= toDate({since:DateTime64(3)}) AND day < toDate({until:DateTime64(3)})
     GROUP BY day
 ) AS versions
-INNER JOIN
+LEFT JOIN
 (
     SELECT toDate(ts) AS day, router, count() AS requests
     FROM requests_live
