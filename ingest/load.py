@@ -242,7 +242,7 @@ def load_chunk(
         if feedback:
             store.command(query("ingest_parse_feedback").text, _FEEDBACK_KINDS)
         else:
-            store.command(query("ingest_parse").text)
+            store.command(query("ingest_parse").render())
         _record_rejects(store, _validate(store, feedback))
         if turns is None:
             _decide(store, source, pending, feedback)
