@@ -14,8 +14,8 @@ CONFIG_FILE = "routewatch.toml"
 SECTIONS = ("alerts", "sources")  # [alerts] rules (alerts/rules.py), [sources.*] field maps (ingest/mapping.py)
 
 # How ingest streams a file (issue 16): lines a chunk, and chunks in flight at once (one writes while the next decides
-# and the one after parses and validates). Peak memory grows with their product; chosen by measurement
-# (BENCHMARKS.md) to keep a 5M-row load under 1 GB on 2 cores. Smaller machines lower them.
+# and the one after parses and validates). Peak memory grows with their product; chosen by a sweep at 1M rows
+# (BENCHMARKS.md): about 1.0 GB at 1M rows and 1.1 GB at 5M on 2 cores. Smaller machines lower them.
 INGEST_CHUNK_ROWS = 25_000
 INGEST_CHUNKS_IN_FLIGHT = 3
 
