@@ -1,7 +1,12 @@
-"""Benchmark: routewatch ingest of canonical JSONL against the engine's native load of the same file.
+"""Benchmark: routewatch ingest of canonical JSONL against the engine's own loads of the same file.
 
-Each measurement runs in its own process on a fresh embedded store; peak memory is the child's max RSS.
-Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out]
+Three loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS.
+- native: the floor, ``INSERT INTO native_load SELECT * FROM file(path, 'JSONEachRow')`` into a MergeTree table
+  with the inferred schema (sql/queries/bench_native_*.sql).
+- like-for-like: the reference, the engine loading the file into ``requests`` of a freshly migrated store (the same
+  rollup views, keys and partitions) through the column mapping of sql/queries/bench_like_for_like_load.sql.
+- ingest: ``routewatch ingest FILE --json``, the whole process (start-up and migrations included).
+Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out] [--only ingest]
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +36,20 @@ store.command(query("bench_native_table").text, {"path": sys.argv[3]})
 store.command(query("bench_native_load").text, {"path": sys.argv[3]})
 print(time.monotonic() - start)
 """
+# The store is migrated before the clock starts: the reference is the load itself.
+LIKE_FOR_LIKE = """
+import sys, time
+from routewatch.migrations import migrate
+from routewatch.sqlfiles import query
+from routewatch.store import Store
+store = Store(sys.argv[2])
+migrate(store)
+bookkeeping = {"batch_id": "like-for-like", "source_file": sys.argv[3], "version": time.time_ns()}
+start = time.monotonic()
+store.command(query("bench_like_for_like_load").render(), {"path": sys.argv[3], **bookkeeping})
+print(time.monotonic() - start)
+"""
+LOADS = ("native", "like_for_like", "ingest")
 
 
 # Runs a module as __main__ and writes its own peak RSS (KiB) to the file named first. VmHWM, not ru_maxrss:
@@ -57,34 +77,61 @@ def _measure(arguments: list[str]) -> tuple[float, float, str]:
         return elapsed, int(peak.read()) / 1024, result.stdout.decode()
 
 
-def bench(rows: int, workdir: Path) -> dict[str, object]:
-    """Generate ``rows`` synthetic requests, then time the native load and routewatch ingest."""
+def _fresh_store(workdir: Path, name: str) -> str:
+    """The DSN of an empty embedded store under ``workdir`` (what an earlier run with ``--out`` left is removed)."""
+    store = workdir / name
+    for leftover in (store, *store.parent.glob(f"{store.name}.*")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        elif leftover.exists():
+            leftover.unlink()
+    return f"chdb://{store}"
+
+
+def _engine_load(script: str, name: str, path: Path, workdir: Path) -> tuple[float, float]:
+    """Seconds of the load as the child timed it, and the child's peak RSS in MiB, on a fresh store."""
+    _, peak_mb, out = _measure(["-c", script, _fresh_store(workdir, f"{name}-{path.stem}"), str(path)])
+    return float(out.strip().splitlines()[-1]), peak_mb
+
+
+def bench(rows: int, workdir: Path, loads: tuple[str, ...] = LOADS) -> dict[str, object]:
+    """Generate ``rows`` synthetic requests, then time each of ``loads`` of that file in its own process."""
     from ingest.synthetic import generate, write_jsonl
 
     path = workdir / f"traffic-{rows}.jsonl"
     if not path.exists():
         write_jsonl(generate(rows, seed=1), path)
-    native_s, native_mb, _ = _measure(["-c", NATIVE, f"chdb://{workdir / f'native-{rows}'}", str(path)])
-    store = f"chdb://{workdir / f'store-{rows}'}"
-    cli = ["cli", "ingest", str(path), "--json", "--store", store]
-    ingest_s, ingest_mb, out = _measure(cli)
-    summary = json.loads(out)
-    assert summary["loaded"] == rows, summary
-    return {
-        "rows": rows,
-        "file_mb": round(path.stat().st_size / 2**20),
-        "native_s": round(native_s, 2),
-        "ingest_s": round(ingest_s, 2),
-        "ratio": round(ingest_s / native_s, 2),
-        "ingest_peak_mb": round(ingest_mb),
-        "native_peak_mb": round(native_mb),
-    }
+    result: dict[str, object] = {"rows": rows, "file_mb": round(path.stat().st_size / 2**20)}
+    peaks: dict[str, object] = {}
+    seconds: dict[str, float] = {}
+    for name, script in (("native", NATIVE), ("like_for_like", LIKE_FOR_LIKE)):
+        if name in loads:
+            seconds[name], peak_mb = _engine_load(script, name, path, workdir)
+            result[f"{name}_s"], peaks[f"{name}_peak_mb"] = round(seconds[name], 2), round(peak_mb)
+    if "ingest" in loads:
+        store = _fresh_store(workdir, f"store-{path.stem}")
+        ingest_s, ingest_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", store])
+        summary = json.loads(out)
+        assert summary["loaded"] == rows, summary
+        result["ingest_s"] = round(ingest_s, 2)
+        result["ingest_load_s"] = summary["files"][0]["seconds"]  # inside the process: no start-up, no migrations
+        if "like_for_like" in seconds:
+            result["ingest_over_like_for_like"] = round(ingest_s / seconds["like_for_like"], 2)
+        peaks["ingest_peak_mb"] = round(ingest_mb)
+    return {**result, **peaks}
 
 
-def print_table(results: list[dict[str, object]], command: str) -> None:
-    """Print the machine, the date, the command and the results as a Markdown table for BENCHMARKS.md."""
+def _load_average() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def print_table(results: list[dict[str, object]], command: str, load_before: str = "") -> None:
+    """Print the machine, the date, the command, the load average (before the run too, if given) and the results as
+    a Markdown table for BENCHMARKS.md."""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"date: {datetime.now(UTC):%Y-%m-%d}; command: {command}\n")
+    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; command: {command}")
+    before = f"{load_before} before, " if load_before else ""
+    print(f"load average (1, 5, 15 min): {before}{_load_average()} after\n")
     columns = list(results[0])
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
@@ -97,12 +144,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--out", type=Path, default=None, help="keep files here (default: a temporary directory)")
+    parser.add_argument("--only", choices=LOADS, nargs="+", default=list(LOADS), help="run only these loads")
     args = parser.parse_args()
+    load_before = _load_average()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.out or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = [bench(rows, workdir) for rows in args.rows]
-    print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}")
+        results = [bench(rows, workdir, tuple(args.only)) for rows in args.rows]
+    only = f" --only {' '.join(args.only)}" if tuple(args.only) != LOADS else ""
+    print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}{only}", load_before)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     progress = file_progress if interactive() and not args.json else None
     try:
-        report = ingest(store, args.paths, fmt=args.format, chunk_rows=args.chunk_rows, progress=progress)
+        report = ingest(
+            store,
+            args.paths,
+            fmt=args.format,
+            chunk_rows=settings.ingest_chunk_rows,
+            chunks_in_flight=settings.ingest_chunks_in_flight,
+            progress=progress,
+        )
     except InputError as exc:
         raise CommandError(str(exc)) from None
     summary = report.as_json()
@@ -60,5 +67,11 @@ def register(sub: Any, parents: Parents) -> None:
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--format", choices=FORMATS, default="auto")
     ingest.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    ingest.add_argument("--chunk-rows", type=int, default=100_000, help=argparse.SUPPRESS)
+    memory = "peak memory grows with chunk rows times chunks in flight (README, Settings)"
+    ingest.add_argument(
+        "--chunk-rows", dest="ingest_chunk_rows", type=int, metavar="N", help=f"lines a chunk; {memory}"
+    )
+    ingest.add_argument(
+        "--chunks-in-flight", dest="ingest_chunks_in_flight", type=int, metavar="N", help="chunks loaded at once"
+    )
     ingest.set_defaults(run=cmd_ingest)

@@ -33,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``routewatch`` console script: run one command and return its exit code."""
     args = parser().parse_args(argv)
     try:
-        settings = load_settings({"store": args.store})
+        # ingest's --chunk-rows and --chunks-in-flight are settings too (None: not given)
+        flags = {name: getattr(args, name, None) for name in ("ingest_chunk_rows", "ingest_chunks_in_flight")}
+        settings = load_settings({"store": args.store, **flags})
         return int(args.run(args, settings))
     except (CommandError, SettingsError, StoreError, TimeoutError) as exc:
         say(f"routewatch {args.command}: error: {exc}")

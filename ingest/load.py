@@ -3,9 +3,11 @@
 Each chunk of lines is one unit of work in one store session. The engine parses and types the lines
 (sql/queries/ingest_parse.sql), the great-expectations suite checks the typed rows, and the engine decides what
 the chunk writes: new requests, changed ones (a -1 copy of the old version beside the new one, so rollups never
-count a request twice) and nothing for exact duplicates. Three chunks are in flight at once, each in its own
-session: one parses and validates, one decides, one writes; decisions go one at a time in file order, and so do
-writes (see _Turns).
+count a request twice) and nothing for exact duplicates. Several chunks are in flight at once (three by default:
+ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT), each in its own session: one parses and validates, one decides, one writes;
+decisions go one at a time in file order, and so do writes (see _Turns). A chunk drops each copy of its lines as
+soon as it is done with it (the client's text once sent, the engine's once parsed and validated), so that memory
+goes to the chunks in flight.
 
 Exactly once, across kill -9: every chunk has a version v, greater than any version in the store, and decides
 *as of v* (it reads only rows written before v). Before writing, it leaves a small pending record (file, chunk,
@@ -36,11 +38,11 @@ from ingest.readers import FEEDBACK_FORMATS, Chunk, InputError, Source, chunks, 
 from ingest.validate import ContractSuite, call_suite, feedback_suite, request_suite, warm_up, what_it_takes
 from routewatch.locks import file_lock
 from routewatch.migrations import migrate, next_version
+from routewatch.settings import INGEST_CHUNK_ROWS, INGEST_CHUNKS_IN_FLIGHT
 from routewatch.sqlfiles import query, split_statements
 from routewatch.store import Store
 
-CHUNK_ROWS = 100_000
-WORKERS = 3  # chunks in flight: one writes while the next decides and the one after parses and validates
+PARSE_BLOCK_ROWS = 16_384
 _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 # Which feedback values are typed as whole numbers and which as booleans: as the request fields they set; and what
 # each kind takes, for the reason of a value of the wrong type.
@@ -166,14 +168,17 @@ def _script(store: Store, name: str) -> None:
 
 
 def _send_lines(store: Store, chunk: Chunk) -> None:
-    # One thread parses the text as it arrives, so the lines are stored in their order and can be numbered; in two
-    # blocks, so that the engine parses them on both cores.
-    half = max(1, (len(chunk) + 1) // 2)
-    blocks = {"max_block_size": half, "min_insert_block_size_rows": half, "min_insert_block_size_bytes": 0}
+    # One thread parses the text as it arrives, so the lines are stored in their order and can be numbered; in
+    # blocks of at most PARSE_BLOCK_ROWS lines (two at least), so that the engine parses them on both cores, each
+    # block's fields and typed values at a time.
+    rows = max(1, min(PARSE_BLOCK_ROWS, (len(chunk) + 1) // 2))
+    blocks = {"max_block_size": rows, "min_insert_block_size_rows": rows, "min_insert_block_size_bytes": 0}
     in_order = {"input_format_parallel_parsing": 0, "max_insert_threads": 1}
     store.insert_text("chunk_text", "line", chunk.text, "LineAsString", {**in_order, **blocks})
+    chunk.text = b""  # the engine has the lines now: a chunk in flight holds them there only
     numbering = {"first_line": chunk.first_line, "numbered": chunk.numbered}
     store.command(query("ingest_number_lines").text, numbering, settings=blocks)
+    store.command(query("ingest_drop_text").text)
 
 
 def _failures(suite: ContractSuite, frame: pd.DataFrame, lines: pd.Series, prefix: str = "") -> dict[int, list[str]]:
@@ -242,8 +247,10 @@ def load_chunk(
         if feedback:
             store.command(query("ingest_parse_feedback").text, _FEEDBACK_KINDS)
         else:
-            store.command(query("ingest_parse").text)
+            store.command(query("ingest_parse").render())
         _record_rejects(store, _validate(store, feedback))
+        _script(store, "ingest_keep_rejected_lines")
+        _release_memory(store)
         if turns is None:
             _decide(store, source, pending, feedback)
             return _write(store, source, pending, report, feedback)
@@ -294,8 +301,18 @@ def _write(store: Store, source: Source, pending: Pending, report: FileReport, f
     )
     store.command(query("ingest_write_quarantine").text, names)
     if feedback:
-        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report, already)
-    return _counts(store, "ingest_chunk_counts", {}, report, already)
+        counts = _counts(store, "ingest_feedback_counts", {"version": pending.version}, report, already)
+    else:
+        counts = _counts(store, "ingest_chunk_counts", {}, report, already)
+    _release_memory(store)
+    return counts
+
+
+def _release_memory(store: Store) -> None:
+    """Hand what the chunk's queries freed back to the system (embedded store): the engine's allocator keeps it
+    otherwise, and a chunk in flight would count the others' leftovers in the process's peak."""
+    if store.embedded:
+        store.command(query("ingest_release_memory").text)
 
 
 class _Turns:
@@ -432,9 +449,15 @@ Progress = Callable[[Source, int, int], None]
 
 
 def ingest_file(
-    store: Store, source: Source, *, chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
+    store: Store,
+    source: Source,
+    *,
+    chunk_rows: int = INGEST_CHUNK_ROWS,
+    chunks_in_flight: int = INGEST_CHUNKS_IN_FLIGHT,
+    progress: Progress | None = None,
 ) -> FileReport:
-    """Load one source; the caller holds the ingest lock and has replayed pending chunks."""
+    """Load one source, ``chunks_in_flight`` chunks of ``chunk_rows`` lines at a time; the caller holds the ingest
+    lock and has replayed pending chunks."""
     started = time.monotonic()
     with store.session():
         skipped = _already_loaded(store, source)
@@ -457,7 +480,7 @@ def ingest_file(
         if progress:
             progress(source, done_bytes, report.read)
 
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="routewatch-ingest") as pool:
+    with ThreadPoolExecutor(max_workers=chunks_in_flight, thread_name_prefix="routewatch-ingest") as pool:
         try:
             position = 0
             for number, chunk in enumerate(chunks(source, chunk_rows)):
@@ -473,7 +496,7 @@ def ingest_file(
                 in_flight.append((work, record, chunk.bytes_done))
                 position += 1
                 version = max(time.time_ns(), version + 1)
-                while len(in_flight) >= WORKERS:
+                while len(in_flight) >= chunks_in_flight:
                     finish_oldest()
             while in_flight:
                 finish_oldest()
@@ -494,10 +517,12 @@ def ingest(
     paths: list[str],
     *,
     fmt: str = "auto",
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = INGEST_CHUNK_ROWS,
+    chunks_in_flight: int = INGEST_CHUNKS_IN_FLIGHT,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Load every file under ``paths`` into the store and account for every row."""
+    """Load every file under ``paths`` into the store and account for every row (``chunk_rows`` and
+    ``chunks_in_flight``: see ``ingest_file``)."""
     migrate(store)
     directory = state_dir(store)
     directory.mkdir(parents=True, exist_ok=True)
@@ -508,7 +533,9 @@ def ingest(
         for kind in {source.format in FEEDBACK_FORMATS for source in sources}:
             warm_up(feedback=kind)
         for source in sources:
-            report.files.append(ingest_file(store, source, chunk_rows=chunk_rows, progress=progress))
+            report.files.append(
+                ingest_file(store, source, chunk_rows=chunk_rows, chunks_in_flight=chunks_in_flight, progress=progress)
+            )
             if source.display == "<stdin>":
                 source.path.unlink()  # kept until here so that an interrupted run can be finished
             remote.commit(source.path, directory)  # a table's watermark moves once its new rows are in

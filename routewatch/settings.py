@@ -13,6 +13,12 @@ CONFIG_FILE = "routewatch.toml"
 # Tables of routewatch.toml that their own modules read (alerts.rules reads [alerts]).
 SECTIONS = ("alerts", "sources")  # [alerts] rules (alerts/rules.py), [sources.*] field maps (ingest/mapping.py)
 
+# How ingest streams a file (issue 16): lines a chunk, and chunks in flight at once (one writes while the next decides
+# and the one after parses and validates). Peak memory grows with their product; chosen by a sweep at 1M rows
+# (BENCHMARKS.md): about 1.0 GB at 1M rows and 1.1 GB at 5M on 2 cores. Smaller machines lower them.
+INGEST_CHUNK_ROWS = 25_000
+INGEST_CHUNKS_IN_FLIGHT = 3
+
 # Setting name -> environment variable. Every setting is documented in the README; a test checks that.
 ENVIRONMENT = {
     "store": "ROUTEWATCH_STORE",
@@ -29,6 +35,8 @@ ENVIRONMENT = {
     "route_order": "ROUTEWATCH_ROUTE_ORDER",
     "query_time_limit_s": "ROUTEWATCH_QUERY_TIME_LIMIT",
     "reask_window_s": "ROUTEWATCH_REASK_WINDOW",
+    "ingest_chunk_rows": "ROUTEWATCH_INGEST_CHUNK_ROWS",
+    "ingest_chunks_in_flight": "ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT",
 }
 
 
@@ -59,6 +67,8 @@ class Settings:
     query_time_limit_s: float = 60.0
     # How soon another request of the same user in the same session makes a request re-asked (metrics.reask).
     reask_window_s: float = 600.0
+    ingest_chunk_rows: int = INGEST_CHUNK_ROWS
+    ingest_chunks_in_flight: int = INGEST_CHUNKS_IN_FLIGHT
 
     @property
     def store_dsn(self) -> str:
@@ -120,4 +130,7 @@ def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | N
         raise SettingsError(
             f"{where['reask_window_s']}: must be a positive number of seconds, not {settings.reask_window_s!r}"
         )
+    for name in ("ingest_chunk_rows", "ingest_chunks_in_flight"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{where[name]}: must be a whole number of at least 1, not {getattr(settings, name)!r}")
     return settings

@@ -51,13 +51,7 @@ SELECT
     arrayMap(t -> tuple(coalesce(t.1, ''), coalesce(t.2, ''), toFloat64OrNull(t.3), toFloat64OrNull(t.4),
         toFloat64OrNull(t.5), toFloat64OrNull(t.6), if(empty(coalesce(t.7, '')), 'ok', t.7), coalesce(t.8, '')),
         call_texts) AS calls,
-    -- a reported cost hashes as it did before cost_source existed: loading a file again still changes nothing
-    bitXor(cityHash64(tuple(
-        request_id, ts, user_id, account_id, session_id, language, channel, tier, region, toString(mapSort(segments)),
-        task_type, router, router_score, route, final_route, model, escalated, escalation_reason, attempts, retries,
-        input_tokens, output_tokens, cost_usd, router_cost_usd, human_cost_usd, latency_ms, ttft_ms,
-        router_latency_ms, status, error_type, resolved, thumb, csat, shadow_route, toString(calls)
-    )), if(cost_source = 'reported', 0, cityHash64(cost_source))) AS row_hash,
+    {{> ingest_row_hash}}
     if(line_error = '' AND isNotNull(f.__raw), f.__raw, if(empty(reasons), '', raw)) AS raw,
     line_error = '' AND isNull(f.__error) AS parsed,
     if(line_error != '', [line_error], arrayFilter(reason -> reason != '', [

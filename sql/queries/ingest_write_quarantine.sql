@@ -22,5 +22,5 @@ FROM
     SELECT line_no, raw, reasons FROM chunk_feedback
 ) AS t
 LEFT JOIN chunk_rejects AS r ON t.line_no = r.line_no
-LEFT JOIN (SELECT line_no, raw FROM chunk_lines) AS l ON t.line_no = l.line_no
+LEFT JOIN chunk_rejected_lines AS l ON t.line_no = l.line_no
 WHERE notEmpty(t.reasons) OR notEmpty(r.reasons)

@@ -1,0 +1,74 @@
+"""Ingest's chunk size and chunks in flight (issue 16): a smaller setting loads the same rows; a bad one is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingest.load import ingest
+from routewatch.settings import SettingsError, load_settings
+from routewatch.store import Store
+from tests.conftest import cli_json, good_record, run_cli, write_lines
+from tests.test_ingest import BAD_LINES
+
+COUNTS = ("read", "loaded", "updated", "quarantined", "duplicates")
+
+
+def _traffic_with_bad_lines(synthetic_file: Path, path: Path) -> Path:
+    """The synthetic traffic with every kind of bad line spread through it and a request sent again, changed."""
+    lines: list[str | bytes] = list(synthetic_file.read_bytes().splitlines())
+    for position, (bad, _) in enumerate(BAD_LINES):
+        lines.insert(300 * position + 7, bad)
+    first = json.loads(lines[0])
+    lines.append(json.dumps({**first, "latency_ms": first["latency_ms"] + 1}))
+    return write_lines(path, lines)
+
+
+def _stored(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    requests = store.query_df(
+        "SELECT request_id, row_hash, source_line, cost_usd, sign FROM requests FINAL ORDER BY request_id"
+    )
+    quarantine = store.query_df("SELECT source_line, raw, reasons FROM quarantine FINAL ORDER BY source_line")
+    return requests, quarantine.astype(str)
+
+
+def test_small_chunks_few_in_flight_load_the_same_rows_and_counts_as_the_default(
+    tmp_path: Path, synthetic_file: Path
+) -> None:
+    path = _traffic_with_bad_lines(synthetic_file, tmp_path / "traffic.jsonl")
+    default = Store(f"chdb://{tmp_path / 'default'}", lock_timeout_s=30)
+    small = Store(f"chdb://{tmp_path / 'small'}", lock_timeout_s=30)
+    by_default = ingest(default, [str(path)])
+    in_small_chunks = ingest(small, [str(path)], chunk_rows=700, chunks_in_flight=2)
+    assert {name: by_default.total(name) for name in COUNTS} == {name: in_small_chunks.total(name) for name in COUNTS}
+    assert by_default.total("quarantined") == len(BAD_LINES) and by_default.total("updated") == 1
+    for expected, got in zip(_stored(default), _stored(small), strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ROUTEWATCH_INGEST_CHUNK_ROWS", "lots", "cannot read 'lots' as a whole number"),
+        ("ROUTEWATCH_INGEST_CHUNK_ROWS", "0", "must be a whole number of at least 1, not 0"),
+        ("ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT", "-2", "must be a whole number of at least 1, not -2"),
+    ],
+)
+def test_a_bad_setting_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=f"^{variable}: {message}$"):
+        load_settings(config_path=tmp_path / "absent.toml")
+
+
+def test_the_cli_takes_the_setting_from_its_options_and_the_environment(store: Store, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "few.jsonl", [json.dumps(good_record(f"r{n}")) for n in range(25)])
+    summary = cli_json("ingest", str(path), "--json", "--chunk-rows", "10", "--chunks-in-flight", "1", store=store)
+    assert summary["loaded"] == 25 and summary["read"] == 25
+    bad = run_cli("ingest", str(path), store=store, env_extra={"ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT": "many"})
+    assert bad.returncode == 1
+    assert "ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT: cannot read 'many' as a whole number" in bad.stderr
