@@ -115,7 +115,8 @@ def _decide(store: Store, rows: int) -> list[dict[str, object]]:
     """``routewatch decide`` over every day of the store, from scratch (``--redo-from`` its first day): the verdicts
     of each day, then the stored trailing windows; and a Segments view that is no stored window (ten days), which
     the page computes on request."""
-    first, last = overview.data_range(store).first_day, overview.data_range(store).last_day
+    span = overview.data_range(store)
+    first, last = span.first_day, span.last_day
     assert first is not None and last is not None
     start = time.perf_counter()
     run = decide(store, ["language", "channel", "tier"], redo_from=first)

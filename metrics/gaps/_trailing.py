@@ -162,7 +162,9 @@ def _scan(store: Store, dimensions: Sequence[str], first: date, last: date) -> _
     rank[order] = np.arange(n_users)
     users = rank[users]
     # Rows ordered by batch of users only (a radix sort of small numbers): the arrays take a batch at a time.
-    by_user = np.argsort((users // USER_BATCH).astype(np.int16), kind="stable")
+    batches = users // USER_BATCH
+    small = batches.astype(np.int16) if n_users < USER_BATCH * 2**15 else batches  # int16: numpy's radix sort
+    by_user = np.argsort(small, kind="stable")
     router, router_names = _codes(rows["router"])
     task, task_names = _codes(rows["task_type"])
     return _Span(
