@@ -3,8 +3,8 @@
 Each chunk of lines is one unit of work in one store session. The engine parses and types the lines
 (sql/queries/ingest_parse.sql), the great-expectations suite checks the typed rows, and the engine decides what
 the chunk writes: new requests, changed ones (a -1 copy of the old version beside the new one, so rollups never
-count a request twice) and nothing for exact duplicates. Several chunks are in flight at once (three by default:
-ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT), each in its own session: one parses and validates, one decides, one writes;
+count a request twice) and nothing for exact duplicates. Several chunks are in flight at once (two by default:
+ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT), each in its own session: one parses and validates while another decides or writes;
 decisions go one at a time in file order, and so do writes (see _Turns). A chunk drops each copy of its lines as
 soon as it is done with it (the client's text once sent, the engine's once parsed and validated), so that memory
 goes to the chunks in flight.
@@ -17,6 +17,8 @@ with the same insert_deduplication_token: ClickHouse skips what had landed, mate
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import threading
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ingest import remote
 from ingest.contract import FEEDBACK_VALUES
@@ -309,10 +312,32 @@ def _write(store: Store, source: Source, pending: Pending, report: FileReport, f
 
 
 def _release_memory(store: Store) -> None:
-    """Hand what the chunk's queries freed back to the system (embedded store): the engine's allocator keeps it
-    otherwise, and a chunk in flight would count the others' leftovers in the process's peak."""
+    """Hand what the chunk freed back to the system: the engine's allocator (embedded store) and the C library's keep
+    it otherwise, and a chunk in flight would count the others' leftovers in the process's peak."""
     if store.embedded:
         store.command(query("ingest_release_memory").text)
+    if _GLIBC is not None:
+        _GLIBC.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (it has malloc_trim and mallopt); None elsewhere, where memory is left as is."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_GLIBC = _glibc()
+_M_ARENA_MAX = -8  # mallopt's parameter number for the most malloc arenas (glibc's malloc.h)
+
+
+def _frugal_allocators() -> None:
+    """Use less memory for the same work (measured in BENCHMARKS.md, "ingest memory"): Arrow's frames from the system
+    allocator, which malloc_trim hands back, instead of its own pool, which keeps what it had; and at most two malloc
+    arenas (glibc gives each thread its own, up to eight per core, each keeping its freed memory)."""
+    pa.set_memory_pool(pa.system_memory_pool())
+    if _GLIBC is not None:
+        _GLIBC.mallopt(_M_ARENA_MAX, 2)
 
 
 class _Turns:
@@ -523,6 +548,7 @@ def ingest(
 ) -> IngestReport:
     """Load every file under ``paths`` into the store and account for every row (``chunk_rows`` and
     ``chunks_in_flight``: see ``ingest_file``)."""
+    _frugal_allocators()
     migrate(store)
     directory = state_dir(store)
     directory.mkdir(parents=True, exist_ok=True)

@@ -359,6 +359,32 @@ def test_segment_values_null_numbers_booleans_and_objects(store: Store, tmp_path
 
 KEYS = ["भाषा", "plan tier", "région", "言語", "a.b:c-d_e"]
 
+# Texts for the parse functions: ASCII, NFD and NFC, invalid UTF-8 (hex), marks, keys of 64 and 65 characters.
+TEXTS_HEX = [
+    text.encode().hex()
+    for text in ["", "en", "e\u0301", "\u00e9", "Cafe\u0301 au lait", "\u1100\u1161", "k" * 64, "k" * 65, "é" * 64,
+                 "é" * 65, "e\u0301" * 32, "e\u0301" * 33, "a`b", "tab\tkey", "x)--", "plan tier", "言語", "Å"]
+] + ["c3", "ff", "80", "e282", "61c328", "6162c3a9"]  # fmt: skip
+
+
+def test_the_faster_parse_functions_give_the_old_values(store: Store) -> None:
+    """Migration 015's routewatch_nfc and routewatch_segment_key_ok against 009's definitions, inlined here."""
+    from routewatch.migrations import migrate
+
+    migrate(store)
+    rows = store.query_rows(
+        "SELECT hex(t), hex(routewatch_nfc(t)), hex(if(isValidUTF8(coalesce(t, '')), "
+        "normalizeUTF8NFC(if(isValidUTF8(coalesce(t, '')), t, '')), t)), routewatch_segment_key_ok(t), "
+        "match(t, '^[\\\\p{L}\\\\p{M}\\\\p{N}_.: -]{1,64}$') "
+        "FROM (SELECT arrayJoin(arrayMap(h -> unhex(h), {texts:Array(String)})) AS t)",
+        {"texts": TEXTS_HEX},
+    )
+    assert len(rows) == len(TEXTS_HEX)
+    assert [(text, new) for text, new, _, _, _ in rows] == [(text, old) for text, _, old, _, _ in rows]
+    assert [(text, new) for text, _, _, new, _ in rows] == [(text, old) for text, _, _, _, old in rows]
+    assert sum(ok for _, _, _, ok, _ in rows) >= 8  # the keys that pass are there too
+    assert store.query_rows("SELECT routewatch_nfc(NULL) IS NULL")[0][0]
+
 
 def test_every_segment_key_that_loads_can_be_queried(store: Store, tmp_path: Path) -> None:
     records = [

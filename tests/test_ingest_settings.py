@@ -72,3 +72,15 @@ def test_the_cli_takes_the_setting_from_its_options_and_the_environment(store: S
     bad = run_cli("ingest", str(path), store=store, env_extra={"ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT": "many"})
     assert bad.returncode == 1
     assert "ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT: cannot read 'many' as a whole number" in bad.stderr
+
+
+def test_ingest_takes_arrow_memory_from_the_system_allocator(tmp_path: Path) -> None:
+    """Arrow's own pool keeps what it frees; ingest moves Arrow to the system allocator, whose freed memory it hands
+    back after each chunk (the peak it saves is measured in BENCHMARKS.md)."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    store = Store(f"chdb://{tmp_path / 'store'}")
+    report = ingest(store, [str(write_lines(tmp_path / "t.jsonl", [json.dumps(good_record("r1"))]))])
+    assert report.total("loaded") == 1
+    assert pa.default_memory_pool().backend_name == "system"
