@@ -18,7 +18,6 @@ with the same insert_deduplication_token: ClickHouse skips what had landed, mate
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import os
 import threading
@@ -29,6 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -321,22 +321,33 @@ def _release_memory(store: Store) -> None:
 
 
 def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc (it has malloc_trim and mallopt); None elsewhere, where memory is left as is."""
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    """This process's C library when it is glibc (it names its version), with malloc_trim and mallopt typed; None
+    elsewhere (musl, macOS), where memory is left as it is."""
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    if not all(hasattr(libc, name) for name in ("gnu_get_libc_version", "malloc_trim", "mallopt")):
+        return None
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return libc
 
 
 _GLIBC = _glibc()
 _M_ARENA_MAX = -8  # mallopt's parameter number for the most malloc arenas (glibc's malloc.h)
 
 
+@cache
 def _frugal_allocators() -> None:
-    """Use less memory for the same work (measured in BENCHMARKS.md, "ingest memory"): Arrow's frames from the system
-    allocator, which malloc_trim hands back, instead of its own pool, which keeps what it had; and at most two malloc
-    arenas (glibc gives each thread its own, up to eight per core, each keeping its freed memory)."""
-    pa.set_memory_pool(pa.system_memory_pool())
-    if _GLIBC is not None:
+    """Use less memory for the same work (BENCHMARKS.md, "The parse made cheaper, memory handed back"), once per
+    process: Arrow's frames from the system allocator, which malloc_trim hands back, instead of its own pool, which
+    keeps what it had; and at most two malloc arenas (glibc gives each thread its own, up to eight per core, each
+    keeping its freed memory). What the environment sets (ARROW_DEFAULT_MEMORY_POOL, MALLOC_ARENA_MAX,
+    GLIBC_TUNABLES) is left as set."""
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        pa.set_memory_pool(pa.system_memory_pool())
+    if _GLIBC is not None and not {"MALLOC_ARENA_MAX", "GLIBC_TUNABLES"} & set(os.environ):
         _GLIBC.mallopt(_M_ARENA_MAX, 2)
 
 

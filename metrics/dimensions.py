@@ -63,7 +63,7 @@ _SEGMENT_KEY_PUNCTUATION = frozenset("_.: -")
 
 def segment_key_ok(key: str) -> bool:
     """Whether a ``segments`` key can be a dimension: 1 to 64 letters, marks, digits, spaces or ``_ . : -`` (the
-    rule ingest applies, routewatch_segment_key_ok in sql/schema/009_strict_parse_functions.sql, so that every
+    rule ingest applies, routewatch_segment_key_ok in sql/schema/015_faster_parse_functions.sql, so that every
     key that loads can be queried; such a key is safe as a quoted alias, and its value is always bound)."""
     return 1 <= len(key) <= 64 and all(
         ch in _SEGMENT_KEY_PUNCTUATION or unicodedata.category(ch)[0] in "LMN" for ch in key

@@ -363,7 +363,8 @@ KEYS = ["भाषा", "plan tier", "région", "言語", "a.b:c-d_e"]
 TEXTS_HEX = [
     text.encode().hex()
     for text in ["", "en", "e\u0301", "\u00e9", "Cafe\u0301 au lait", "\u1100\u1161", "k" * 64, "k" * 65, "é" * 64,
-                 "é" * 65, "e\u0301" * 32, "e\u0301" * 33, "a`b", "tab\tkey", "x)--", "plan tier", "言語", "Å"]
+                 "é" * 65, "e\u0301" * 32, "e\u0301" * 33, "a`b", "tab\tkey", "x)--", "plan tier", "言語", "Å",
+                 "\u212b", "\u0301", "a\x00b"]
 ] + ["c3", "ff", "80", "e282", "61c328", "6162c3a9"]  # fmt: skip
 
 
@@ -383,7 +384,10 @@ def test_the_faster_parse_functions_give_the_old_values(store: Store) -> None:
     assert [(text, new) for text, new, _, _, _ in rows] == [(text, old) for text, _, old, _, _ in rows]
     assert [(text, new) for text, _, _, new, _ in rows] == [(text, old) for text, _, _, _, old in rows]
     assert sum(ok for _, _, _, ok, _ in rows) >= 8  # the keys that pass are there too
-    assert store.query_rows("SELECT routewatch_nfc(NULL) IS NULL")[0][0]
+    assert store.query_rows("SELECT routewatch_nfc(NULL) IS NULL, routewatch_segment_key_ok(NULL) IS NULL")[0] == (
+        True,
+        True,
+    )
 
 
 def test_every_segment_key_that_loads_can_be_queried(store: Store, tmp_path: Path) -> None:

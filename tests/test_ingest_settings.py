@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +14,7 @@ import pytest
 from ingest.load import ingest
 from routewatch.settings import SettingsError, load_settings
 from routewatch.store import Store
-from tests.conftest import cli_json, good_record, run_cli, write_lines
+from tests.conftest import ROOT, cli_json, good_record, run_cli, write_lines
 from tests.test_ingest import BAD_LINES
 
 COUNTS = ("read", "loaded", "updated", "quarantined", "duplicates")
@@ -74,13 +77,26 @@ def test_the_cli_takes_the_setting_from_its_options_and_the_environment(store: S
     assert "ROUTEWATCH_INGEST_CHUNKS_IN_FLIGHT: cannot read 'many' as a whole number" in bad.stderr
 
 
-def test_ingest_takes_arrow_memory_from_the_system_allocator(tmp_path: Path) -> None:
+def test_ingest_takes_arrow_memory_from_the_system_allocator_unless_the_environment_says(tmp_path: Path) -> None:
     """Arrow's own pool keeps what it frees; ingest moves Arrow to the system allocator, whose freed memory it hands
-    back after each chunk (the peak it saves is measured in BENCHMARKS.md)."""
-    import pyarrow as pa
+    back after each chunk (the peak it saves is measured in BENCHMARKS.md), unless ARROW_DEFAULT_MEMORY_POOL names a
+    pool. In a fresh process each, as the CLI runs."""
+    data = write_lines(tmp_path / "t.jsonl", [json.dumps(good_record("r1"))])
+    script = (
+        "import sys, pyarrow as pa; from ingest.load import ingest; from routewatch.store import Store; "
+        "before = pa.default_memory_pool().backend_name; "
+        "report = ingest(Store(sys.argv[1]), [sys.argv[2]]); "
+        "print(before, pa.default_memory_pool().backend_name, report.total('loaded'))"
+    )
 
-    pa.set_memory_pool(pa.mimalloc_memory_pool())
-    store = Store(f"chdb://{tmp_path / 'store'}")
-    report = ingest(store, [str(write_lines(tmp_path / "t.jsonl", [json.dumps(good_record("r1"))]))])
-    assert report.total("loaded") == 1
-    assert pa.default_memory_pool().backend_name == "system"
+    def pools(store: str, **environment: str) -> list[str]:
+        env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | environment
+        done = subprocess.run(
+            [sys.executable, "-c", script, f"chdb://{tmp_path / store}", str(data)],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.split()[-3:]
+
+    before, after, loaded = pools("a")
+    assert (after, loaded) == ("system", "1") and before != "system"
+    assert pools("b", ARROW_DEFAULT_MEMORY_POOL=before)[:2] == [before, before]  # a pool the environment names stays

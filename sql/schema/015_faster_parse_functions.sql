@@ -1,5 +1,5 @@
 -- The same two parse functions as 009, each giving the same value for every text, faster (ingest_parse calls them
--- for every line; measured in BENCHMARKS.md, "Ingest against the like-for-like load, the parse made cheaper").
+-- for every line; measured in BENCHMARKS.md, "The parse made cheaper, memory handed back").
 
 -- Text without a UTF-8 continuation byte (0x80 to 0xBF), that is byte length = code points, is ASCII, which NFC
 -- leaves as it is, or invalid UTF-8, which routewatch_nfc leaves as it is too: neither goes through the normalizer.
