@@ -316,10 +316,12 @@ def _release_memory(store: Store) -> None:
     it otherwise, and a chunk in flight would count the others' leftovers in the process's peak."""
     if store.embedded:
         store.command(query("ingest_release_memory").text)
-    if _GLIBC is not None:
-        _GLIBC.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
+@cache
 def _glibc() -> ctypes.CDLL | None:
     """This process's C library when it is glibc (it names its version), with malloc_trim and mallopt typed; None
     elsewhere (musl, macOS), where memory is left as it is."""
@@ -334,7 +336,6 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
-_GLIBC = _glibc()
 _M_ARENA_MAX = -8  # mallopt's parameter number for the most malloc arenas (glibc's malloc.h)
 
 
@@ -347,8 +348,9 @@ def _frugal_allocators() -> None:
     GLIBC_TUNABLES) is left as set."""
     if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
-    if _GLIBC is not None and not {"MALLOC_ARENA_MAX", "GLIBC_TUNABLES"} & set(os.environ):
-        _GLIBC.mallopt(_M_ARENA_MAX, 2)
+    libc = _glibc()
+    if libc is not None and not {"MALLOC_ARENA_MAX", "GLIBC_TUNABLES"} & set(os.environ):
+        libc.mallopt(_M_ARENA_MAX, 2)
 
 
 class _Turns:
