@@ -51,6 +51,21 @@ def test_forest_shades_each_metrics_margin_and_keeps_a_panel_per_metric() -> Non
     assert sorted(t.name for t in figure.data if t.showlegend) == sorted(set(t.name for t in figure.data))
 
 
+@pytest.mark.parametrize("sizes", [[2], [3, 3], [2, 5, 3, 4], [6, 2, 2, 2, 9]])
+def test_the_forest_panels_are_stacked_as_plotlys_subplots_stack_them(sizes: list[int]) -> None:
+    """The forest plot lays its panels out itself (plotly's subplot API took most of a page's script): the same
+    domains as ``make_subplots`` gives for the same heights and spacing."""
+    from plotly.subplots import make_subplots
+
+    spacing = min(0.12, 0.35 / len(sizes))
+    reference = make_subplots(
+        rows=len(sizes), cols=1, row_heights=[s / sum(sizes) for s in sizes], vertical_spacing=spacing
+    )
+    expected = [reference.layout[f"yaxis{n if n > 1 else ''}"].domain for n in range(1, len(sizes) + 1)]
+    domains = charts._panel_domains(sizes, spacing)
+    assert [end for domain in domains for end in domain] == pytest.approx([end for d in expected for end in d])
+
+
 def test_heatmap_puts_every_cell_in_its_place() -> None:
     cells = pd.DataFrame(
         {"language": ["en", "en", "hi", "hi"], "channel": ["chat", "api", "chat", "api"], "rate": [0.1, 0.2, 0.3, 0.4]}

@@ -19,7 +19,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py")
 PAGES = {
     "app_pages/overview.py": 3,
     "app_pages/routes.py": 4,
-    "app_pages/segments.py": 2,
+    "app_pages/segments.py": 1,
     "app_pages/second_class.py": 0,
     "app_pages/alerts.py": 0,
     "app_pages/costs.py": 1,
@@ -300,6 +300,43 @@ def test_the_segments_page_reads_the_stored_window_at_its_defaults_and_computes_
     at.toggle(key="segments_calibration_on").set_value(True).run()
     assert not _problems(at), _problems(at)
     assert len(at.dataframe) == tables + 1
+
+
+def test_the_segments_page_draws_its_answer_first_and_the_rest_when_opened(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch, fresh_caches: None
+) -> None:
+    from app import context
+
+    cuts: list[tuple[str, tuple[str, ...], str | None]] = []
+    compute = context.ANSWERS["metric"]
+
+    def metric(*args: object, name: str, by: list[str], bucket: str | None, **kwargs: object) -> pd.DataFrame:
+        cuts.append((name, tuple(by), bucket))
+        return compute(*args, name=name, by=by, bucket=bucket, **kwargs)
+
+    monkeypatch.setitem(context.ANSWERS, "metric", metric)
+    at = _app(monkeypatch, demo_store.dsn)
+    at.switch_page("app_pages/segments.py").run()
+    assert not _problems(at), _problems(at)
+    # The answer: the verdict, the forest plot and the table in words; nothing else is queried or drawn.
+    assert len(at.get("plotly_chart")) == 1 and len(at.table) == 1 and not at.dataframe
+    assert all(not by for _, by, _ in cuts), cuts  # the whole window's totals only (its coverage, its emptiness)
+    labels = [e.label for e in at.expander]
+    assert labels[0].startswith("Every column") and "Heatmap" in labels[-2] and "over time" in labels[-1], labels
+    # Each part runs and draws when its expander is opened, as a click on it does.
+    opened = {
+        "segments_every_column": (0, 1, []),
+        "segments_heatmap": (1, 0, [("escalation_rate", ("language", "channel"), None)]),
+        "segments_cheap_share": (1, 1, [("cheap_share", ("language",), "day")]),
+    }
+    for key, (charts, grids, queried) in opened.items():
+        drawn, shown = len(at.get("plotly_chart")), len(at.dataframe)
+        cuts.clear()
+        at.session_state[key] = True
+        at.run()
+        assert not _problems(at), _problems(at)
+        assert (len(at.get("plotly_chart")) - drawn, len(at.dataframe) - shown) == (charts, grids), key
+        assert cuts == queried, key
 
 
 def test_the_second_class_page_tests_the_routers_calibration_when_asked(

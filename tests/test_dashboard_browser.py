@@ -131,6 +131,12 @@ def test_segments_leads_with_the_forest_plot_and_a_table_in_words(served: tuple[
     assert ticks and all(t.endswith(" pp") for t in ticks), ticks
     names = _svg_texts(page.locator(f"{MAIN} .js-plotly-plot").first.locator(".ytick text"))
     assert any(re.fullmatch(rf"hi{COUNT} users · {COUNT} requests", n) for n in names), names
+    # The heatmap is drawn when its expander is opened, under it.
+    assert page.locator(f"{MAIN} .js-plotly-plot").count() == 1
+    heatmap = page.locator(f"{MAIN} [data-testid='stExpander']", has_text="Heatmap")
+    heatmap.locator("summary").click()
+    heatmap.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+    assert "Escalation rate by language and channel" in heatmap.inner_text()
 
 
 @pytest.mark.parametrize("path", list(PAGES), ids=lambda p: p or "overview")

@@ -1,6 +1,6 @@
 """Segments: who is served worse and by how much, first in words, then as a forest plot of every gap against the
-margin; the table below it in readable columns (every column on demand), the task mix when it explains a gap,
-calibration, a heatmap and cheap share over time."""
+margin; the table below it in readable columns (every column on demand). Then, each drawn when opened: the task mix
+when it explains a gap, the router score's calibration, a heatmap and the cheap share over time."""
 
 from typing import Any
 
@@ -123,14 +123,18 @@ shown = [
     "dimension", "segment", "reference", "metric", "status", "in_plain_words", "value", "reference_value", "gap",
     "ci_low", "ci_high", "adjusted_gap", "p_value", "p_adjusted", "requests", "users", "more_requests_to_decide",
 ]  # fmt: skip
-with st.expander("Every column: p-values, the gap at the same task mix, the traffic that would decide"):
-    display.table(
-        table[shown],
-        "gaps",
-        column_config={
-            "more_requests_to_decide": st.column_config.NumberColumn("More requests to decide", format="localized")
-        },
-    )
+# What follows adds to the answer above without changing it: each part runs its query and draws when opened (a chart
+# or grid drawn costs its query, its figure and its code in the browser), so the answer is on screen first.
+every_column = "Every column: p-values, the gap at the same task mix, the traffic that would decide"
+with st.expander(every_column, key="segments_every_column", on_change="rerun") as details:
+    if details.open:
+        display.table(
+            table[shown],
+            "gaps",
+            column_config={
+                "more_requests_to_decide": st.column_config.NumberColumn("More requests to decide", format="localized")
+            },
+        )
 undecided = table[table["status"] == Status.UNDERPOWERED]
 for row in undecided.itertuples():
     st.caption(
@@ -141,11 +145,13 @@ for row in undecided.itertuples():
 
 explained = table[table["status"] == Status.EXPLAINED_BY_TASK_MIX]
 for dimension in explained["dimension"].unique():
-    st.subheader(f"Task mix by {dimension}")
-    st.caption("These segments ask different things; within each task type the gap disappears or reverses.")
-    mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
-    display.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
-    display.table(mix, f"task-mix-{dimension}")
+    label = f"Task mix by {formatting.label(dimension).lower()}: what each segment asks, which explains its gap"
+    with st.expander(label, key=f"segments_task_mix_{dimension}", on_change="rerun") as task_mix:
+        if task_mix.open:
+            st.caption("These segments ask different things; within each task type the gap disappears or reverses.")
+            mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
+            display.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
+            display.table(mix, f"task-mix-{dimension}")
 
 
 def _show_calibration(dimension: str) -> None:
@@ -197,17 +203,24 @@ else:
         "every scored request of the period."
     )
 
-st.subheader("Heatmap")
-rate = st.selectbox(
-    "Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"), format_func=formatting.label
-)
-partner = "language" if dimensions[0] == "channel" else "channel"
-x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
-cells = ctx.metric(rate, filters, by=[x, y])
-title = f"{formatting.label(rate)} by {formatting.label(x).lower()} and {formatting.label(y).lower()}"
-display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
+with st.expander("Heatmap: a rate for each pair of segments", key="segments_heatmap", on_change="rerun") as heatmap:
+    if heatmap.open:
+        rate = st.selectbox(
+            "Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"),
+            format_func=formatting.label,
+        )  # fmt: skip
+        partner = "language" if dimensions[0] == "channel" else "channel"
+        x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
+        cells = ctx.metric(rate, filters, by=[x, y])
+        title = f"{formatting.label(rate)} by {formatting.label(x).lower()} and {formatting.label(y).lower()}"
+        display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
 
-st.subheader(f"{formatting.label_of('cheap_share')}, over time", help=help_of("cheap_share"))
-cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
-display.chart(charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "share on the cheap route", percent=True))
-display.table(cheap, f"cheap-share-by-{dimensions[0]}")
+cheap_title = f"{formatting.label_of('cheap_share')} over time, per {formatting.label(dimensions[0]).lower()}"
+with st.expander(cheap_title, key="segments_cheap_share", on_change="rerun") as over_time:
+    if over_time.open:
+        st.caption(help_of("cheap_share"))
+        cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
+        display.chart(
+            charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "share on the cheap route", percent=True)
+        )
+        display.table(cheap, f"cheap-share-by-{dimensions[0]}")
