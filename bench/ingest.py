@@ -6,7 +6,9 @@ Three loads of one file, each in its own process on a fresh embedded store; peak
 - like-for-like: the reference, the engine loading the file into ``requests`` of a freshly migrated store (the same
   rollup views, keys and partitions) through the column mapping of sql/queries/bench_like_for_like_load.sql.
 - ingest: ``routewatch ingest FILE --json``, the whole process (start-up and migrations included).
-Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out] [--only ingest]
+``--random-ids``: request ids as random UUIDs (as LiteLLM and most gateways write them) instead of the synthetic
+sequential ones, so that each chunk's ids are spread over the whole of ``request_keys``, as in a real store.
+Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out] [--only ingest] [--random-ids]
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,14 +98,24 @@ def _engine_load(script: str, name: str, path: Path, workdir: Path) -> tuple[flo
     return float(out.strip().splitlines()[-1]), peak_mb
 
 
-def bench(rows: int, workdir: Path, loads: tuple[str, ...] = LOADS) -> dict[str, object]:
+def _random_ids(rows: int, seed: int) -> list[str]:
+    """``rows`` distinct version-4 UUIDs, the same for the same seed."""
+    rng = random.Random(seed)
+    return [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(rows)]
+
+
+def bench(rows: int, workdir: Path, loads: tuple[str, ...] = LOADS, random_ids: bool = False) -> dict[str, object]:
     """Generate ``rows`` synthetic requests, then time each of ``loads`` of that file in its own process."""
     from ingest.synthetic import generate, write_jsonl
 
-    path = workdir / f"traffic-{rows}.jsonl"
+    path = workdir / f"traffic-{rows}{'-random-ids' if random_ids else ''}.jsonl"
     if not path.exists():
-        write_jsonl(generate(rows, seed=1), path)
-    result: dict[str, object] = {"rows": rows, "file_mb": round(path.stat().st_size / 2**20)}
+        traffic = generate(rows, seed=1)
+        if random_ids:
+            traffic["request_id"] = _random_ids(rows, seed=1)
+        write_jsonl(traffic, path)
+    result: dict[str, object] = {"rows": rows, "ids": "random" if random_ids else "sequential"}
+    result["file_mb"] = round(path.stat().st_size / 2**20)
     peaks: dict[str, object] = {}
     seconds: dict[str, float] = {}
     for name, script in (("native", NATIVE), ("like_for_like", LIKE_FOR_LIKE)):
@@ -145,14 +159,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--out", type=Path, default=None, help="keep files here (default: a temporary directory)")
     parser.add_argument("--only", choices=LOADS, nargs="+", default=list(LOADS), help="run only these loads")
+    parser.add_argument("--random-ids", action="store_true", help="request ids as random UUIDs")
     args = parser.parse_args()
     load_before = _load_average()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.out or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = [bench(rows, workdir, tuple(args.only)) for rows in args.rows]
-    only = f" --only {' '.join(args.only)}" if tuple(args.only) != LOADS else ""
-    print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}{only}", load_before)
+        results = [bench(rows, workdir, tuple(args.only), args.random_ids) for rows in args.rows]
+    options = f" --only {' '.join(args.only)}" if tuple(args.only) != LOADS else ""
+    options += " --random-ids" if args.random_ids else ""
+    print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}{options}", load_before)
 
 
 if __name__ == "__main__":
