@@ -123,11 +123,11 @@ shown = [
     "dimension", "segment", "reference", "metric", "status", "in_plain_words", "value", "reference_value", "gap",
     "ci_low", "ci_high", "adjusted_gap", "p_value", "p_adjusted", "requests", "users", "more_requests_to_decide",
 ]  # fmt: skip
-# What follows adds to the answer above without changing it: each part runs its query and draws when opened (a chart
-# or grid drawn costs its query, its figure and its code in the browser), so the answer is on screen first.
+# What follows adds to the answer above without changing it: each part runs when opened, so the answer is on screen
+# first (a chart or grid drawn costs its query, its figure and its code in the browser).
 every_column = "Every column: p-values, the gap at the same task mix, the traffic that would decide"
-with st.expander(every_column, key="segments_every_column", on_change="rerun") as details:
-    if details.open:
+with display.when_opened(every_column, "segments_every_column") as opened:
+    if opened:
         display.table(
             table[shown],
             "gaps",
@@ -146,8 +146,8 @@ for row in undecided.itertuples():
 explained = table[table["status"] == Status.EXPLAINED_BY_TASK_MIX]
 for dimension in explained["dimension"].unique():
     label = f"Task mix by {formatting.label(dimension).lower()}: what each segment asks, which explains its gap"
-    with st.expander(label, key=f"segments_task_mix_{dimension}", on_change="rerun") as task_mix:
-        if task_mix.open:
+    with display.when_opened(label, f"segments_task_mix_{dimension}") as opened:
+        if opened:
             st.caption("These segments ask different things; within each task type the gap disappears or reverses.")
             mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
             display.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
@@ -203,8 +203,8 @@ else:
         "every scored request of the period."
     )
 
-with st.expander("Heatmap: a rate for each pair of segments", key="segments_heatmap", on_change="rerun") as heatmap:
-    if heatmap.open:
+with display.when_opened("Heatmap: a rate for each pair of segments", "segments_heatmap") as opened:
+    if opened:
         rate = st.selectbox(
             "Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"),
             format_func=formatting.label,
@@ -216,8 +216,8 @@ with st.expander("Heatmap: a rate for each pair of segments", key="segments_heat
         display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
 
 cheap_title = f"{formatting.label_of('cheap_share')} over time, per {formatting.label(dimensions[0]).lower()}"
-with st.expander(cheap_title, key="segments_cheap_share", on_change="rerun") as over_time:
-    if over_time.open:
+with display.when_opened(cheap_title, "segments_cheap_share") as opened:
+    if opened:
         st.caption(help_of("cheap_share"))
         cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
         display.chart(

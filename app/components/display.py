@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -72,3 +74,11 @@ def table(
 def chart(figure: Any) -> None:
     """A plotly figure at the page's width."""
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
+
+
+@contextmanager
+def when_opened(label: str, key: str) -> Iterator[bool]:
+    """A collapsed expander whose content runs only while it is open: yields whether it is, so that a part of a page
+    costs its query, its figure and its code in the browser only when the reader asks for it (``key``: its state)."""
+    with st.expander(label, key=key, on_change="rerun") as section:
+        yield bool(section.open)
