@@ -47,6 +47,10 @@ def test_forest_shades_each_metrics_margin_and_keeps_a_panel_per_metric() -> Non
     assert sorted((b.x0, b.x1) for b in bands) == [(-15.0, 15.0), (-3.0, 3.0)]
     assert [a.text for a in figure.layout.annotations][:2] == ["Resolution rate", "p95 latency"]
     assert figure.layout.xaxis2.ticksuffix == "%"
+    # Each panel's band, zero line and axes belong to that panel.
+    assert [(b.xref, b.yref) for b in bands] == [("x", "y domain"), ("x2", "y2 domain")]
+    assert (figure.layout.xaxis2.anchor, figure.layout.yaxis2.anchor) == ("y2", "x2")
+    assert {t.xaxis for t in figure.data} == {"x", "x2"} and {t.yaxis for t in figure.data} == {"y", "y2"}
     # One legend entry per status, however many panels it appears in.
     assert sorted(t.name for t in figure.data if t.showlegend) == sorted(set(t.name for t in figure.data))
 
@@ -194,3 +198,21 @@ def test_routes_read_from_cheapest_to_dearest(monkeypatch: pytest.MonkeyPatch) -
     ]  # fmt: skip
     by_colour = charts.bars(frame.assign(task="a"), "task", "cost", "", "", "route")
     assert [trace.name for trace in by_colour.data] == ["cheap", "mid", "frontier", "other"]
+
+
+def test_the_traces_take_their_colours_from_the_default_template_and_the_layout_is_white(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In the dashboard the default template is Streamlit's theme, whose colours the browser maps to the theme's
+    palette: a figure sets plotly_white for its layout only, and the charts never change the process's default."""
+    import importlib
+
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", "ggplot2")
+    importlib.reload(charts)  # what importing the module does to the default
+    assert pio.templates.default == "ggplot2"
+    frame = pd.DataFrame({"day": [1, 2, 1, 2], "rate": [0.1, 0.2, 0.3, 0.4], "route": ["cheap"] * 2 + ["mid"] * 2})
+    figure = charts.lines(frame, "day", "rate", "route", "", "rate", percent=True)
+    assert [trace.line.color for trace in figure.data] == list(pio.templates["ggplot2"].layout.colorway[:2])
+    assert figure.layout.template.layout.plot_bgcolor == pio.templates["plotly_white"].layout.plot_bgcolor

@@ -314,7 +314,17 @@ def test_the_segments_page_draws_its_answer_first_and_the_rest_when_opened(
         cuts.append((name, tuple(by), bucket))
         return compute(*args, name=name, by=by, bucket=bucket, **kwargs)
 
+    stored = context.ANSWERS["stored_gap_table"]
+
+    def one_explained_by_task_mix(*args: object, **kwargs: object) -> pd.DataFrame | None:
+        table = stored(*args, **kwargs)  # the demo plants no such gap: one gap explained by the task mix, as if
+        if table is not None:
+            table = table.copy()
+            table.loc[table.index[0], "status"] = "explained_by_task_mix"
+        return table
+
     monkeypatch.setitem(context.ANSWERS, "metric", metric)
+    monkeypatch.setitem(context.ANSWERS, "stored_gap_table", one_explained_by_task_mix)
     at = _app(monkeypatch, demo_store.dsn)
     at.switch_page("app_pages/segments.py").run()
     assert not _problems(at), _problems(at)
@@ -322,10 +332,12 @@ def test_the_segments_page_draws_its_answer_first_and_the_rest_when_opened(
     assert len(at.get("plotly_chart")) == 1 and len(at.table) == 1 and not at.dataframe
     assert all(not by for _, by, _ in cuts), cuts  # the whole window's totals only (its coverage, its emptiness)
     labels = [e.label for e in at.expander]
-    assert labels[0].startswith("Every column") and "Heatmap" in labels[-2] and "over time" in labels[-1], labels
+    assert labels[0].startswith("Every column") and labels[1].startswith("Task mix by language"), labels
+    assert "Heatmap" in labels[2] and "over time" in labels[3], labels
     # Each part runs and draws when its expander is opened, as a click on it does.
     opened = {
         "segments_every_column": (0, 1, []),
+        "segments_task_mix_language": (1, 1, [("escalation_rate", ("language", "task_type"), None)]),
         "segments_heatmap": (1, 0, [("escalation_rate", ("language", "channel"), None)]),
         "segments_cheap_share": (1, 1, [("cheap_share", ("language",), "day")]),
     }

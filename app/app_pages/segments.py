@@ -1,6 +1,6 @@
 """Segments: who is served worse and by how much, first in words, then as a forest plot of every gap against the
-margin; the table below it in readable columns (every column on demand). Then, each drawn when opened: the task mix
-when it explains a gap, the router score's calibration, a heatmap and the cheap share over time."""
+margin and the table in readable columns. Then, each drawn when opened: every column, the task mix when it explains a
+gap, a heatmap and the cheap share over time; and the router score's calibration, tested when asked."""
 
 from typing import Any
 
@@ -125,7 +125,7 @@ shown = [
 ]  # fmt: skip
 # What follows adds to the answer above without changing it: each part runs when opened, so the answer is on screen
 # first (a chart or grid drawn costs its query, its figure and its code in the browser).
-every_column = "Every column: p-values, the gap at the same task mix, the traffic that would decide"
+every_column = "Every column: the raw gap, p-values, the traffic that would decide"
 with display.when_opened(every_column, "segments_every_column") as opened:
     if opened:
         display.table(
@@ -152,6 +152,30 @@ for dimension in explained["dimension"].unique():
             mix = ctx.metric("escalation_rate", filters, by=[dimension, "task_type"])
             display.chart(charts.shares(mix, dimension, "task_type", "requests", "What each segment asks"))
             display.table(mix, f"task-mix-{dimension}")
+
+
+# Fixed labels: an expander is known by its label too, and one naming the chosen dimension would close when it changes.
+with display.when_opened("Heatmap: a rate by two dimensions at once", "segments_heatmap") as opened:
+    if opened:
+        rate = st.selectbox(
+            "Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"),
+            format_func=formatting.label, persist_state="page",  # kept while the expander is closed
+        )  # fmt: skip
+        partner = "language" if dimensions[0] == "channel" else "channel"
+        x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
+        cells = ctx.metric(rate, filters, by=[x, y])
+        title = f"{formatting.label(rate)} by {formatting.label(x).lower()} and {formatting.label(y).lower()}"
+        display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
+
+cheap_title = f"{formatting.label_of('cheap_share')} over time, per segment"
+with display.when_opened(cheap_title, "segments_cheap_share") as opened:
+    if opened:
+        st.caption(f"Per {formatting.label(dimensions[0]).lower()}. {help_of('cheap_share')}")
+        cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
+        display.chart(
+            charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "share on the cheap route", percent=True)
+        )
+        display.table(cheap, f"cheap-share-by-{dimensions[0]}")
 
 
 def _show_calibration(dimension: str) -> None:
@@ -202,25 +226,3 @@ else:
         "Off until asked: it compares each segment's outcome with its reference's at the same router score, over "
         "every scored request of the period."
     )
-
-with display.when_opened("Heatmap: a rate for each pair of segments", "segments_heatmap") as opened:
-    if opened:
-        rate = st.selectbox(
-            "Metric", RATES, key="segments_heatmap_metric", help=help_of("escalation_rate"),
-            format_func=formatting.label,
-        )  # fmt: skip
-        partner = "language" if dimensions[0] == "channel" else "channel"
-        x, y = dimensions if len(dimensions) == 2 else [dimensions[0], partner]
-        cells = ctx.metric(rate, filters, by=[x, y])
-        title = f"{formatting.label(rate)} by {formatting.label(x).lower()} and {formatting.label(y).lower()}"
-        display.chart(charts.heatmap(cells, x, y, rate, title, percent=True))
-
-cheap_title = f"{formatting.label_of('cheap_share')} over time, per {formatting.label(dimensions[0]).lower()}"
-with display.when_opened(cheap_title, "segments_cheap_share") as opened:
-    if opened:
-        st.caption(help_of("cheap_share"))
-        cheap = ctx.metric("cheap_share", filters, by=[dimensions[0]], bucket="day")
-        display.chart(
-            charts.lines(cheap, "bucket", "cheap_share", dimensions[0], "", "share on the cheap route", percent=True)
-        )
-        display.table(cheap, f"cheap-share-by-{dimensions[0]}")

@@ -81,4 +81,6 @@ def when_opened(label: str, key: str) -> Iterator[bool]:
     """A collapsed expander whose content runs only while it is open: yields whether it is, so that a part of a page
     costs its query, its figure and its code in the browser only when the reader asks for it (``key``: its state)."""
     with st.expander(label, key=key, on_change="rerun") as section:
-        yield bool(section.open)
+        if section.open is None:  # Streamlit tracks an expander's state only with on_change or a binding
+            raise RuntimeError(f"the expander {key!r} does not report whether it is open")
+        yield section.open
