@@ -562,6 +562,7 @@ def ingest(
     """Load every file under ``paths`` into the store and account for every row (``chunk_rows`` and
     ``chunks_in_flight``: see ``ingest_file``)."""
     _frugal_allocators()
+    warm_up(feedback=None)  # the import takes 5 to 8 s of one core: begun first, it is done by the first validation
     migrate(store)
     directory = state_dir(store)
     directory.mkdir(parents=True, exist_ok=True)

@@ -114,11 +114,14 @@ def _sniff(path: Path) -> Format:
     return guess  # type: ignore[return-value]
 
 
+_HASH_BLOCK_BYTES = 16 << 20  # few blocks: each one waits for the GIL, which importing great-expectations holds
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's content, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(_HASH_BLOCK_BYTES), b""):
             digest.update(block)
     return digest.hexdigest()
 

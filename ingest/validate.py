@@ -208,11 +208,14 @@ def call_suite() -> ContractSuite:
         return _call_suite()
 
 
-def warm_up(feedback: bool = False) -> threading.Thread:
-    """Build the suites in the background (importing great-expectations takes seconds) while the engine works."""
+def warm_up(feedback: bool | None = False) -> threading.Thread:
+    """Build the suites in the background (importing great-expectations takes seconds) while the engine works;
+    ``feedback=None`` only imports great-expectations, for a caller that does not know its inputs yet."""
 
     def build() -> None:
-        if feedback:
+        if feedback is None:
+            import great_expectations.expectations  # noqa: F401
+        elif feedback:
             feedback_suite()
         else:
             request_suite()

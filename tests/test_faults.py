@@ -390,6 +390,47 @@ def test_the_faster_parse_functions_give_the_old_values(store: Store) -> None:
     )
 
 
+def _timestamp_texts() -> list[str]:
+    """ISO 8601 texts of every shape the parse reads, with parts in and out of range, and other texts beside."""
+    import random
+
+    rng = random.Random(16)
+    texts = [text for text, _ in TIMESTAMPS] + ["", "Z", "2026-11-20T10:00:00Zz", "2026-11-20T10:00:00+05:30:00"]
+    for _ in range(3000):
+        year, month = rng.choice(["2024", "2026", "2100", "2000", "1999"]), f"{rng.randint(0, 13):02d}"
+        day, hour = f"{rng.choice([0, 1, 28, 29, 30, 31, 32, 15]):02d}", f"{rng.choice([0, 9, 23, 24, 25]):02d}"
+        minute, second = f"{rng.choice([0, 30, 59, 60]):02d}", f"{rng.choice([0, 59, 60, 99]):02d}"
+        offset = rng.choice(["Z", "z", "+00:00", "-05:30", "+24:00", "+05:60", "+0530", "+05", " Z", "-23:59"])
+        dash, colon = rng.choice([("-", ":"), ("", ""), ("-", "")])
+        time = rng.choice([f"{hour}{colon}{minute}{colon}{second}", f"{hour}{colon}{minute}", hour])
+        fraction = rng.choice(["", ".123", ",5", ".123456789"]) if time.count(colon) == 2 or not colon else ""
+        texts.append(f"{year}{dash}{month}{dash}{day}{rng.choice('Tt ')}{time}{fraction}{offset}")
+    return texts
+
+
+def test_the_faster_timestamp_function_gives_the_old_values(store: Store) -> None:
+    """Migration 016's routewatch_epoch_ms against 012's definition, inlined here, on every shape of timestamp."""
+    from routewatch.migrations import migrate
+
+    migrate(store)
+    texts = _timestamp_texts()
+    rows = store.query_rows(
+        "SELECT t, routewatch_epoch_ms(t), multiIf("
+        "isFinite(coalesce(toFloat64OrNull(t), nan)) AND abs(toFloat64OrNull(t)) < 1e15, "
+        "toInt64(round(if(toFloat64OrNull(t) >= 1e11, toFloat64OrNull(t), toFloat64OrNull(t) * 1000))), "
+        "routewatch_iso_offset(t) AND routewatch_iso_range_error(routewatch_iso_parts(t)) = '', "
+        "toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(t, 3, 'UTC')), NULL) "
+        "FROM (SELECT arrayJoin({texts:Array(String)}) AS t)",
+        {"texts": texts},
+    )
+    assert len(rows) == len(texts)
+    assert [(text, new) for text, new, _ in rows] == [(text, old) for text, _, old in rows]
+    # both kinds are there: read, and refused for a part out of range in the form read by positions
+    assert sum(new is not None for _, new, _ in rows) > 100
+    assert sum(new is None and text[4:5] == "-" and text[13:14] == ":" for text, new, _ in rows) > 100
+    assert store.query_rows("SELECT routewatch_epoch_ms(NULL) IS NULL")[0] == (True,)
+
+
 def test_every_segment_key_that_loads_can_be_queried(store: Store, tmp_path: Path) -> None:
     records = [
         {
