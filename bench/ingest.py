@@ -8,7 +8,9 @@ Three loads of one file, each in its own process on a fresh embedded store; peak
 - ingest: ``routewatch ingest FILE --json``, the whole process (start-up and migrations included).
 ``--random-ids``: request ids as random UUIDs (as LiteLLM and most gateways write them) instead of the synthetic
 sequential ones, so that each chunk's ids are spread over the whole of ``request_keys``, as in a real store.
-Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out] [--only ingest] [--random-ids]
+``--repeat N``: the loads N times over, one after the other (a shared or virtual machine's speed varies by tens of
+percent from minute to minute), and the median of the N ratios.
+Usage: python bench/ingest.py [--rows 1000000 5000000] [--out bench/out] [--only ingest] [--random-ids] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,8 +107,10 @@ def _random_ids(rows: int, seed: int) -> list[str]:
     return [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(rows)]
 
 
-def bench(rows: int, workdir: Path, loads: tuple[str, ...] = LOADS, random_ids: bool = False) -> dict[str, object]:
-    """Generate ``rows`` synthetic requests, then time each of ``loads`` of that file in its own process."""
+def bench(
+    rows: int, workdir: Path, loads: tuple[str, ...] = LOADS, random_ids: bool = False, run: int = 1
+) -> dict[str, object]:
+    """Generate ``rows`` synthetic requests (once), then time each of ``loads`` of that file in its own process."""
     from ingest.synthetic import generate, write_jsonl
 
     path = workdir / f"traffic-{rows}{'-random-ids' if random_ids else ''}.jsonl"
@@ -114,7 +119,7 @@ def bench(rows: int, workdir: Path, loads: tuple[str, ...] = LOADS, random_ids: 
         if random_ids:
             traffic["request_id"] = _random_ids(rows, seed=1)
         write_jsonl(traffic, path)
-    result: dict[str, object] = {"rows": rows, "ids": "random" if random_ids else "sequential"}
+    result: dict[str, object] = {"rows": rows, "ids": "random" if random_ids else "sequential", "run": run}
     result["file_mb"] = round(path.stat().st_size / 2**20)
     peaks: dict[str, object] = {}
     seconds: dict[str, float] = {}
@@ -160,15 +165,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="keep files here (default: a temporary directory)")
     parser.add_argument("--only", choices=LOADS, nargs="+", default=list(LOADS), help="run only these loads")
     parser.add_argument("--random-ids", action="store_true", help="request ids as random UUIDs")
+    parser.add_argument("--repeat", type=int, default=1, help="run the loads this many times (the median ratio)")
     args = parser.parse_args()
     load_before = _load_average()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.out or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = [bench(rows, workdir, tuple(args.only), args.random_ids) for rows in args.rows]
+        results = [
+            bench(rows, workdir, tuple(args.only), args.random_ids, run)
+            for rows in args.rows
+            for run in range(1, args.repeat + 1)
+        ]
     options = f" --only {' '.join(args.only)}" if tuple(args.only) != LOADS else ""
     options += " --random-ids" if args.random_ids else ""
+    options += f" --repeat {args.repeat}" if args.repeat > 1 else ""
     print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}{options}", load_before)
+    for rows in args.rows if args.repeat > 1 else []:
+        ratio = "ingest_over_like_for_like"
+        ratios = [float(str(r[ratio])) for r in results if r["rows"] == rows and ratio in r]
+        if ratios:
+            print(f"\nmedian ingest / like-for-like at {rows:,} rows: {statistics.median(ratios)} (runs: {ratios})")
 
 
 if __name__ == "__main__":
