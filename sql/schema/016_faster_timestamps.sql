@@ -1,6 +1,6 @@
 -- The same timestamp function as 012, giving the same value for every text, faster: ingest_parse types every
 -- line's ts with it, and reading the parts of an ISO 8601 timestamp by a regular expression's groups
--- (routewatch_iso_parts) cost about 14 microseconds a line, a third of the parse (BENCHMARKS.md, "Timestamps read
+-- (routewatch_iso_parts) cost about 14 microseconds a line, some 40 % of the parse (BENCHMARKS.md, "Timestamps read
 -- by their positions").
 
 -- Whether the parts of an ISO 8601 timestamp are in range, as routewatch_iso_range_error(routewatch_iso_parts(text))
