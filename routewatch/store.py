@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -73,6 +74,20 @@ def _scrub(text: str, secret: str) -> str:
     text = redact(text).split(" In scope ", 1)[0].split("\nStack trace", 1)[0].rstrip(":")
     text = text.replace(secret, "***") if secret else text
     return text if len(text) <= 600 else text[:600] + " ..."
+
+
+# The embedded engine's allocator (jemalloc, built into chDB with the prefix je_, so it reads JE_MALLOC_CONF when the
+# engine's library loads) keeps freed pages 5 s by its built-in setting and returns them only while it is busy: a
+# chunk's parse or write left up to 170 MB of them in an ingest's peak (BENCHMARKS.md, "Memory handed back within half
+# a second"). A background thread hands them back within 0.5 s instead, at no measured cost in time. A setting the
+# environment gives is kept.
+ENGINE_ALLOCATOR = "background_thread:true,dirty_decay_ms:500"
+
+
+def _configure_engine_allocator() -> None:
+    """Set JE_MALLOC_CONF for the embedded engine unless the environment sets it (it must be set before the engine's
+    library loads: clickhouse-connect loads it with the first embedded client)."""
+    os.environ.setdefault("JE_MALLOC_CONF", ENGINE_ALLOCATOR)
 
 
 class Store:
@@ -161,6 +176,7 @@ class Store:
             if self.embedded:
                 assert self.path is not None
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                _configure_engine_allocator()
                 return clickhouse_connect.get_client(dsn=self._client_dsn, settings=self._settings())
             if getattr(self._local, "server_client", None) is None:  # one client (and session) per thread
                 self._local.server_client = clickhouse_connect.get_client(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,3 +237,35 @@ def test_readiness_is_one_answer_for_the_cli_and_the_dashboard(store: Store) -> 
     assert outdated.returncode == 1 and "run `routewatch migrate`" in outdated.stderr
     migrate(store)
     assert (readiness(store).state, readiness(store).advice(store.display)) == ("ready", "")
+
+
+# Opens an embedded store in a fresh process, has the engine allocate and free about 1 GB, and prints the process's
+# resident MiB before, and the least seen within 5 s after (the engine's allocator is configured once per process).
+_ENGINE_MEMORY_SCRIPT = """
+import re, sys, time
+from routewatch.store import Store
+def resident():
+    return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) // 1024
+store = Store(sys.argv[1])
+store.query_rows("SELECT 1")
+before = resident()
+store.query_rows("SELECT length(groupArray(toString(number))) FROM numbers(20000000)")
+least, deadline = resident(), time.monotonic() + 5
+while least > before + 300 and time.monotonic() < deadline:
+    time.sleep(0.1)
+    least = min(least, resident())
+print(before, least)
+"""
+
+
+@pytest.mark.parametrize(("allocator", "handed_back"), [(None, True), ("dirty_decay_ms:-1", False)])
+def test_the_embedded_engine_hands_freed_memory_back(tmp_path: Path, allocator: str | None, handed_back: bool) -> None:
+    """An idle engine returns what a query freed (routewatch.store.ENGINE_ALLOCATOR); a setting the environment
+    gives (here: never return) is kept."""
+    environment = {k: v for k, v in os.environ.items() if k != "JE_MALLOC_CONF"}
+    if allocator is not None:
+        environment["JE_MALLOC_CONF"] = allocator
+    script = [sys.executable, "-c", _ENGINE_MEMORY_SCRIPT, f"chdb://{tmp_path / 'store'}"]
+    result = subprocess.run(script, capture_output=True, text=True, env=environment, check=True)
+    before, least = map(int, result.stdout.split())
+    assert (least < before + 300) is handed_back, (before, least)
