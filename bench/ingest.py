@@ -1,6 +1,6 @@
 """Benchmark: routewatch ingest of canonical JSONL against the engine's own loads of the same file.
 
-Three loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS.
+Four loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS.
 - native: the floor, ``INSERT INTO native_load SELECT * FROM file(path, 'JSONEachRow')`` into a MergeTree table
   with the inferred schema (sql/queries/bench_native_*.sql).
 - like-for-like: the reference, the engine loading the file into ``requests`` of a freshly migrated store (the same
@@ -83,12 +83,12 @@ runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] != "-c" else e
 """
 
 
-def _measure(arguments: list[str]) -> tuple[float, float, str]:
+def _measure(arguments: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MiB of that one process, and stdout; ``arguments`` follow ``python -m``."""
     with tempfile.NamedTemporaryFile("r") as peak:
         start = time.monotonic()
         command = [sys.executable, "-c", PEAK, peak.name, *arguments]
-        result = subprocess.run(command, cwd=ROOT, capture_output=True)
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, env=environment)
         elapsed = time.monotonic() - start
         if result.returncode != 0:
             raise RuntimeError(f"{arguments[:3]} failed: {result.stderr.decode()[-2000:]}")
@@ -109,7 +109,9 @@ def _fresh_store(workdir: Path, name: str) -> str:
 def _engine_load(script: str, name: str, path: Path, workdir: Path, settings: dict[str, object]) -> tuple[float, float]:
     """Seconds of the load as the child timed it, and the child's peak RSS in MiB, on a fresh store."""
     store = _fresh_store(workdir, f"{name}-{path.stem}")
-    _, peak_mb, out = _measure(["-c", script, store, str(path), json.dumps(settings)])
+    # The engine's own allocator settings, not the ones routewatch.store gives it (unless this environment sets them).
+    engine_defaults = {**os.environ, "JE_MALLOC_CONF": os.environ.get("JE_MALLOC_CONF", "")}
+    _, peak_mb, out = _measure(["-c", script, store, str(path), json.dumps(settings)], engine_defaults)
     return float(out.strip().splitlines()[-1]), peak_mb
 
 
@@ -194,10 +196,12 @@ def main() -> None:
     options += f" --repeat {args.repeat}" if args.repeat > 1 else ""
     print_table(results, f"python bench/ingest.py --rows {' '.join(map(str, args.rows))}{options}", load_before)
     for rows in args.rows if args.repeat > 1 else []:
-        ratio = "ingest_over_like_for_like"
-        ratios = [float(str(r[ratio])) for r in results if r["rows"] == rows and ratio in r]
-        if ratios:
-            print(f"\nmedian ingest / like-for-like at {rows:,} rows: {statistics.median(ratios)} (runs: {ratios})")
+        for reference in ("like_for_like", "like_for_like_unmerged"):
+            ratio = f"ingest_over_{reference}"
+            ratios = [float(str(r[ratio])) for r in results if r["rows"] == rows and ratio in r]
+            if ratios:
+                median = round(statistics.median(ratios), 2)
+                print(f"\nmedian ingest / {reference} at {rows:,} rows: {median} (runs: {ratios})")
 
 
 if __name__ == "__main__":

@@ -48,9 +48,10 @@ from routewatch.store import Store
 PARSE_BLOCK_ROWS = 16_384
 _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 # A chunk's rows go into requests (and calls) as they are: the engine's default (optimize_on_insert) first merges the
-# block as a background merge would, which for VersionedCollapsingMergeTree and the rollup's AggregatingMergeTree
-# cost two thirds of the write (0.9 to 1.0 CPU-seconds a 40,000-row chunk, 0.3 without) and changes nothing here: a
-# chunk holds one version of a request, and its -1 rows cancel versions that earlier chunks wrote.
+# block as a background merge would, and that changes nothing here: a chunk holds one version of a request, its -1
+# rows cancel versions that earlier chunks wrote, and the views group their blocks and are read aggregated. Alone,
+# one 40,000-row chunk's write took 0.3 CPU-seconds without it and 0.9 to 1.0 with it; in a whole ingest the gain is
+# within the machine's noise (BENCHMARKS.md, "Freed memory handed back").
 _WRITE = {**_DEDUP, "optimize_on_insert": 0}
 # Which feedback values are typed as whole numbers and which as booleans: as the request fields they set; and what
 # each kind takes, for the reason of a value of the wrong type.
@@ -351,14 +352,15 @@ def _frugal_allocators() -> None:
     """Use less memory for the same work (BENCHMARKS.md, "The parse made cheaper, memory handed back"), once per
     process: Arrow's frames from the system allocator, which malloc_trim hands back, instead of its own pool, which
     keeps what it had; at most two malloc arenas (glibc gives each thread its own, up to eight per core, each
-    keeping its freed memory); and every block of 512 KiB or more in its own mapping, returned when it is freed
-    (glibc raises that threshold to the largest block freed so far, up to 32 MiB, after which a chunk's frames and
-    buffers stay in the heap until the next trim: some 100 MB of an ingest's peak). What the environment sets
-    (ARROW_DEFAULT_MEMORY_POOL, MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, GLIBC_TUNABLES) is left as set."""
+    keeping its freed memory); and a block of 512 KiB or more that the heap's free space cannot serve in its own
+    mapping, returned when it is freed (glibc raises that threshold to the largest block freed so far, up to 32 MiB,
+    after which a chunk's frames and buffers stay in the heap until the next trim: some 100 MB of an ingest's peak).
+    What the environment sets (ARROW_DEFAULT_MEMORY_POOL, MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, glibc.malloc.*
+    in GLIBC_TUNABLES) is left as set."""
     if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         pa.set_memory_pool(pa.system_memory_pool())
     libc = _glibc()
-    if libc is None or "GLIBC_TUNABLES" in os.environ:
+    if libc is None or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return
     if "MALLOC_ARENA_MAX" not in os.environ:
         libc.mallopt(_M_ARENA_MAX, 2)

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -78,16 +79,17 @@ def _scrub(text: str, secret: str) -> str:
 
 # The embedded engine's allocator (jemalloc, built into chDB with the prefix je_, so it reads JE_MALLOC_CONF when the
 # engine's library loads) keeps freed pages 5 s by its built-in setting and returns them only while it is busy: a
-# chunk's parse or write left up to 170 MB of them in an ingest's peak (BENCHMARKS.md, "Memory handed back within half
-# a second"). A background thread hands them back within 0.5 s instead, at no measured cost in time. A setting the
-# environment gives is kept.
+# chunk's parse or write left up to 170 MB of them in an ingest's peak (BENCHMARKS.md, "Freed memory handed back").
+# A background thread hands them back within 0.5 s instead, at no measured cost in time. Linux only (jemalloc's
+# background threads need it); a setting the environment gives is kept, and child processes inherit it.
 ENGINE_ALLOCATOR = "background_thread:true,dirty_decay_ms:500"
 
 
 def _configure_engine_allocator() -> None:
     """Set JE_MALLOC_CONF for the embedded engine unless the environment sets it (it must be set before the engine's
     library loads: clickhouse-connect loads it with the first embedded client)."""
-    os.environ.setdefault("JE_MALLOC_CONF", ENGINE_ALLOCATOR)
+    if sys.platform.startswith("linux"):
+        os.environ.setdefault("JE_MALLOC_CONF", ENGINE_ALLOCATOR)
 
 
 class Store:

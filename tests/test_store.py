@@ -240,7 +240,8 @@ def test_readiness_is_one_answer_for_the_cli_and_the_dashboard(store: Store) -> 
 
 
 # Opens an embedded store in a fresh process, has the engine allocate and free about 1 GB, and prints the process's
-# resident MiB before, and the least seen within 5 s after (the engine's allocator is configured once per process).
+# resident MiB before, and the least seen within 2 s after (routewatch asks for 0.5 s; the engine's built-in setting
+# keeps freed pages 5 s, and only returns them while it works). The allocator is configured once per process.
 _ENGINE_MEMORY_SCRIPT = """
 import re, sys, time
 from routewatch.store import Store
@@ -250,7 +251,7 @@ store = Store(sys.argv[1])
 store.query_rows("SELECT 1")
 before = resident()
 store.query_rows("SELECT length(groupArray(toString(number))) FROM numbers(20000000)")
-least, deadline = resident(), time.monotonic() + 5
+least, deadline = resident(), time.monotonic() + 2
 while least > before + 300 and time.monotonic() < deadline:
     time.sleep(0.1)
     least = min(least, resident())
@@ -266,6 +267,7 @@ def test_the_embedded_engine_hands_freed_memory_back(tmp_path: Path, allocator: 
     if allocator is not None:
         environment["JE_MALLOC_CONF"] = allocator
     script = [sys.executable, "-c", _ENGINE_MEMORY_SCRIPT, f"chdb://{tmp_path / 'store'}"]
-    result = subprocess.run(script, capture_output=True, text=True, env=environment, check=True)
+    result = subprocess.run(script, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
     before, least = map(int, result.stdout.split())
     assert (least < before + 300) is handed_back, (before, least)
