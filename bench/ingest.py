@@ -1,6 +1,9 @@
 """Benchmark: routewatch ingest of canonical JSONL against the engine's own loads of the same file.
 
-Four loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS.
+Four loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS, CPU
+seconds are user and system time of every thread (the engine's loads: of the load alone, as their seconds; the ingest:
+of the whole process). CPU seconds move less than wall seconds on a shared machine, and show how much of the two
+cores a load keeps busy.
 - native: the floor, ``INSERT INTO native_load SELECT * FROM file(path, 'JSONEachRow')`` into a MergeTree table
   with the inferred schema (sql/queries/bench_native_*.sql).
 - like-for-like: the reference, the engine loading the file into ``requests`` of a freshly migrated store (the same
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,10 +46,10 @@ import sys, time
 from routewatch.sqlfiles import query
 from routewatch.store import Store
 store = Store(sys.argv[2])
-start = time.monotonic()
+start, cpu = time.monotonic(), time.process_time()
 store.command(query("bench_native_table").text, {"path": sys.argv[3]})
 store.command(query("bench_native_load").text, {"path": sys.argv[3]})
-print(time.monotonic() - start)
+print(time.monotonic() - start, time.process_time() - cpu)
 """
 # The store is migrated before the clock starts: the reference is the load itself.
 LIKE_FOR_LIKE = """
@@ -56,10 +60,10 @@ from routewatch.store import Store
 store = Store(sys.argv[2])
 migrate(store)
 bookkeeping = {"batch_id": "like-for-like", "source_file": sys.argv[3], "version": time.time_ns()}
-start = time.monotonic()
+start, cpu = time.monotonic(), time.process_time()
 settings = json.loads(sys.argv[4])
 store.command(query("bench_like_for_like_load").render(), {"path": sys.argv[3], **bookkeeping}, settings=settings)
-print(time.monotonic() - start)
+print(time.monotonic() - start, time.process_time() - cpu)
 """
 LOADS = ("native", "like_for_like", "like_for_like_unmerged", "ingest")
 # Each engine load: its script, and the settings of its load (as JSON, the script's last argument).
@@ -83,16 +87,22 @@ runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] != "-c" else e
 """
 
 
-def _measure(arguments: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB of that one process, and stdout; ``arguments`` follow ``python -m``."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure(arguments: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user and system, every thread), peak RSS in MiB of that one process, and stdout;
+    ``arguments`` follow ``python -m``."""
     with tempfile.NamedTemporaryFile("r") as peak:
-        start = time.monotonic()
+        start, cpu = time.monotonic(), _children_cpu()
         command = [sys.executable, "-c", PEAK, peak.name, *arguments]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, env=environment)
-        elapsed = time.monotonic() - start
+        elapsed, cpu = time.monotonic() - start, _children_cpu() - cpu
         if result.returncode != 0:
             raise RuntimeError(f"{arguments[:3]} failed: {result.stderr.decode()[-2000:]}")
-        return elapsed, int(peak.read()) / 1024, result.stdout.decode()
+        return elapsed, cpu, int(peak.read()) / 1024, result.stdout.decode()
 
 
 def _fresh_store(workdir: Path, name: str) -> str:
@@ -106,13 +116,16 @@ def _fresh_store(workdir: Path, name: str) -> str:
     return f"chdb://{store}"
 
 
-def _engine_load(script: str, name: str, path: Path, workdir: Path, settings: dict[str, object]) -> tuple[float, float]:
-    """Seconds of the load as the child timed it, and the child's peak RSS in MiB, on a fresh store."""
+def _engine_load(
+    script: str, name: str, path: Path, workdir: Path, settings: dict[str, object]
+) -> tuple[float, float, float]:
+    """Wall and CPU seconds of the load as the child timed them, and the child's peak RSS in MiB, on a fresh store."""
     store = _fresh_store(workdir, f"{name}-{path.stem}")
     # The engine's own allocator settings, not the ones routewatch.store gives it (unless this environment sets them).
     engine_defaults = {**os.environ, "JE_MALLOC_CONF": os.environ.get("JE_MALLOC_CONF", "")}
-    _, peak_mb, out = _measure(["-c", script, store, str(path), json.dumps(settings)], engine_defaults)
-    return float(out.strip().splitlines()[-1]), peak_mb
+    _, _, peak_mb, out = _measure(["-c", script, store, str(path), json.dumps(settings)], engine_defaults)
+    wall, cpu = map(float, out.strip().splitlines()[-1].split())
+    return wall, cpu, peak_mb
 
 
 def _random_ids(rows: int, seed: int) -> list[str]:
@@ -136,14 +149,16 @@ def bench(
     result: dict[str, object] = {"rows": rows, "ids": "random" if random_ids else "sequential", "run": run}
     result["file_mb"] = round(path.stat().st_size / 2**20)
     peaks: dict[str, object] = {}
+    cpus: dict[str, object] = {}
     seconds: dict[str, float] = {}
     for name, (script, settings) in SCRIPTS.items():
         if name in loads:
-            seconds[name], peak_mb = _engine_load(script, name, path, workdir, settings)
+            seconds[name], cpu, peak_mb = _engine_load(script, name, path, workdir, settings)
             result[f"{name}_s"], peaks[f"{name}_peak_mb"] = round(seconds[name], 2), round(peak_mb)
+            cpus[f"{name}_cpu_s"] = round(cpu, 1)
     if "ingest" in loads:
         store = _fresh_store(workdir, f"store-{path.stem}")
-        ingest_s, ingest_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", store])
+        ingest_s, ingest_cpu, ingest_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", store])
         summary = json.loads(out)
         assert summary["loaded"] == rows, summary
         result["ingest_s"] = round(ingest_s, 2)
@@ -152,7 +167,8 @@ def bench(
             if reference in seconds:
                 result[f"ingest_over_{reference}"] = round(ingest_s / seconds[reference], 2)
         peaks["ingest_peak_mb"] = round(ingest_mb)
-    return {**result, **peaks}
+        cpus["ingest_cpu_s"] = round(ingest_cpu, 1)
+    return {**result, **cpus, **peaks}
 
 
 def _load_average() -> str:

@@ -103,7 +103,7 @@ def _canonical(source_path: Path, fmt: str, path: Path) -> int:
 
 
 def _ingest(path: Path, store: Path) -> tuple[float, float, dict[str, Any]]:
-    seconds, peak_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", f"chdb://{store}"])
+    seconds, _, peak_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", f"chdb://{store}"])
     return seconds, peak_mb, json.loads(out)
 
 
