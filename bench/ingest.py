@@ -2,8 +2,8 @@
 
 Four loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS, CPU
 seconds are user and system time of every thread (the engine's loads: of the load alone, as their seconds; the ingest:
-of the whole process). CPU seconds move less than wall seconds on a shared machine, and show how much of the two
-cores a load keeps busy.
+of the whole process). CPU seconds usually move less than wall seconds on a shared machine, and show how much of the
+machine's cores a load keeps busy.
 - native: the floor, ``INSERT INTO native_load SELECT * FROM file(path, 'JSONEachRow')`` into a MergeTree table
   with the inferred schema (sql/queries/bench_native_*.sql).
 - like-for-like: the reference, the engine loading the file into ``requests`` of a freshly migrated store (the same
@@ -94,7 +94,7 @@ def _children_cpu() -> float:
 
 def _measure(arguments: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """Wall seconds, CPU seconds (user and system, every thread), peak RSS in MiB of that one process, and stdout;
-    ``arguments`` follow ``python -m``."""
+    ``arguments`` follow ``python -m`` (or ``-c``)."""
     with tempfile.NamedTemporaryFile("r") as peak:
         start, cpu = time.monotonic(), _children_cpu()
         command = [sys.executable, "-c", PEAK, peak.name, *arguments]

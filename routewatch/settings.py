@@ -14,11 +14,10 @@ CONFIG_FILE = "routewatch.toml"
 SECTIONS = ("alerts", "sources")  # [alerts] rules (alerts/rules.py), [sources.*] field maps (ingest/mapping.py)
 
 # How ingest streams a file (issue 16): lines a chunk, and chunks in flight at once (one parses and validates while the
-# other decides and writes). Peak memory grows with their product, speed with the chunk's size (each chunk costs a
-# validation, a parse analysed anew and a write of fixed cost); chosen by a sweep at 1M and 5M rows (BENCHMARKS.md):
-# 0.84 to 1.08 GB at 1M rows and 0.9 to 1.0 GB at 5M on 2 cores, the spread mostly the engine's library as the page
-# cache maps it. Smaller machines lower them (20,000 x 2: 0.83 to 0.86 GB, a third slower); 80,000 x 2 took 35 s
-# instead of 40 for 1M rows, in 1.1 to 1.15 GB.
+# other decides and writes). Peak memory grows mostly with the chunk's size; speed too, with two in flight (each chunk
+# costs a validation, a parse analysed anew and a write of fixed cost). Chosen by a sweep at 1M and 5M rows
+# (BENCHMARKS.md): 0.84 to 1.12 GB at 1M rows and 0.9 to 1.0 GB at 5M on 2 cores. Smaller machines lower them
+# (20,000 x 2: 0.83 to 0.86 GB, a quarter slower); 80,000 x 2 took 35 s instead of 40 for 1M rows, in 1.1 to 1.15 GB.
 INGEST_CHUNK_ROWS = 40_000
 INGEST_CHUNKS_IN_FLIGHT = 2
 
