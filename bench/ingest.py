@@ -1,9 +1,10 @@
 """Benchmark: routewatch ingest of canonical JSONL against the engine's own loads of the same file.
 
-Four loads of one file, each in its own process on a fresh embedded store; peak memory is the child's max RSS, CPU
-seconds are user and system time of every thread (the engine's loads: of the load alone, as their seconds; the ingest:
-of the whole process). CPU seconds usually move less than wall seconds on a shared machine, and show how much of the
-machine's cores a load keeps busy.
+Four loads of one file, each in its own process on a fresh embedded store. Peak memory is the child's max RSS, and
+its largest anonymous RSS, sampled every 20 ms (its own allocations, without the pages of its libraries mapped from
+disk, whose count the kernel's page cache decides). CPU seconds are user and system time of every thread (the engine's
+loads: of the load alone, as their seconds; the ingest: of the whole process). CPU seconds usually move less than
+wall seconds on a shared machine, and show how much of the machine's cores a load keeps busy.
 - native: the floor, ``INSERT INTO native_load SELECT * FROM file(path, 'JSONEachRow')`` into a MergeTree table
   with the inferred schema (sql/queries/bench_native_*.sql).
 - like-for-like: the reference, the engine loading the file into ``requests`` of a freshly migrated store (the same
@@ -37,6 +38,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on sys.path and its name would hide the `ingest` package.
@@ -74,17 +76,37 @@ SCRIPTS: dict[str, tuple[str, dict[str, object]]] = {
 }
 
 
-# Runs a module as __main__ and writes its own peak RSS (KiB) to the file named first. VmHWM, not ru_maxrss:
-# Linux carries ru_maxrss over fork and exec, so a child would report its parent's peak if that was higher.
+# Runs a module as __main__ and writes its own peak RSS and peak anonymous RSS (KiB) to the file named first. VmHWM,
+# not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would report its parent's peak if that was
+# higher. The anonymous part (RssAnon: the process's own allocations, not the pages of its libraries mapped from disk,
+# whose count the kernel's page cache decides) has no high-water mark of its own: it is sampled every 20 ms.
 PEAK = """
-import atexit, re, runpy, sys
+import atexit, re, runpy, sys, threading, time
 out, sys.argv = sys.argv[1], sys.argv[2:]
+anon = [0]
+def field(name):
+    return int(re.search(name + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+def sample():
+    while True:
+        anon[0] = max(anon[0], field("RssAnon"))
+        time.sleep(0.02)
+threading.Thread(target=sample, daemon=True).start()
 def peak():
-    status = open("/proc/self/status").read()
-    open(out, "w").write(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+    open(out, "w").write(f"{field('VmHWM')} {max(anon[0], field('RssAnon'))}")
 atexit.register(peak)
 runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] != "-c" else exec(sys.argv[1])
 """
+
+
+class Measured(NamedTuple):
+    """One child process: wall and CPU seconds (user and system, every thread), peak RSS and peak anonymous RSS in
+    MiB, and its stdout."""
+
+    wall_s: float
+    cpu_s: float
+    peak_mb: float
+    anon_peak_mb: float
+    stdout: str
 
 
 def _children_cpu() -> float:
@@ -92,9 +114,8 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _measure(arguments: list[str], environment: dict[str, str] | None = None) -> tuple[float, float, float, str]:
-    """Wall seconds, CPU seconds (user and system, every thread), peak RSS in MiB of that one process, and stdout;
-    ``arguments`` follow ``python -m`` (or ``-c``)."""
+def _measure(arguments: list[str], environment: dict[str, str] | None = None) -> Measured:
+    """Run one child and measure it; ``arguments`` follow ``python -m`` (or ``-c``)."""
     with tempfile.NamedTemporaryFile("r") as peak:
         start, cpu = time.monotonic(), _children_cpu()
         command = [sys.executable, "-c", PEAK, peak.name, *arguments]
@@ -102,7 +123,8 @@ def _measure(arguments: list[str], environment: dict[str, str] | None = None) ->
         elapsed, cpu = time.monotonic() - start, _children_cpu() - cpu
         if result.returncode != 0:
             raise RuntimeError(f"{arguments[:3]} failed: {result.stderr.decode()[-2000:]}")
-        return elapsed, cpu, int(peak.read()) / 1024, result.stdout.decode()
+        rss_kib, anon_kib = map(int, peak.read().split())
+        return Measured(elapsed, cpu, rss_kib / 1024, anon_kib / 1024, result.stdout.decode())
 
 
 def _fresh_store(workdir: Path, name: str) -> str:
@@ -116,16 +138,15 @@ def _fresh_store(workdir: Path, name: str) -> str:
     return f"chdb://{store}"
 
 
-def _engine_load(
-    script: str, name: str, path: Path, workdir: Path, settings: dict[str, object]
-) -> tuple[float, float, float]:
-    """Wall and CPU seconds of the load as the child timed them, and the child's peak RSS in MiB, on a fresh store."""
+def _engine_load(script: str, name: str, path: Path, workdir: Path, settings: dict[str, object]) -> Measured:
+    """The load on a fresh store: its wall and CPU seconds as the child timed them (start-up and migrations left out),
+    the child's peaks."""
     store = _fresh_store(workdir, f"{name}-{path.stem}")
     # The engine's own allocator settings, not the ones routewatch.store gives it (unless this environment sets them).
     engine_defaults = {**os.environ, "JE_MALLOC_CONF": os.environ.get("JE_MALLOC_CONF", "")}
-    _, _, peak_mb, out = _measure(["-c", script, store, str(path), json.dumps(settings)], engine_defaults)
-    wall, cpu = map(float, out.strip().splitlines()[-1].split())
-    return wall, cpu, peak_mb
+    child = _measure(["-c", script, store, str(path), json.dumps(settings)], engine_defaults)
+    wall, cpu = map(float, child.stdout.strip().splitlines()[-1].split())
+    return child._replace(wall_s=wall, cpu_s=cpu)
 
 
 def _random_ids(rows: int, seed: int) -> list[str]:
@@ -153,21 +174,22 @@ def bench(
     seconds: dict[str, float] = {}
     for name, (script, settings) in SCRIPTS.items():
         if name in loads:
-            seconds[name], cpu, peak_mb = _engine_load(script, name, path, workdir, settings)
-            result[f"{name}_s"], peaks[f"{name}_peak_mb"] = round(seconds[name], 2), round(peak_mb)
-            cpus[f"{name}_cpu_s"] = round(cpu, 1)
+            load = _engine_load(script, name, path, workdir, settings)
+            seconds[name] = load.wall_s
+            result[f"{name}_s"], cpus[f"{name}_cpu_s"] = round(load.wall_s, 2), round(load.cpu_s, 1)
+            peaks[f"{name}_peak_mb"], peaks[f"{name}_anon_peak_mb"] = round(load.peak_mb), round(load.anon_peak_mb)
     if "ingest" in loads:
         store = _fresh_store(workdir, f"store-{path.stem}")
-        ingest_s, ingest_cpu, ingest_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", store])
-        summary = json.loads(out)
+        child = _measure(["cli", "ingest", str(path), "--json", "--store", store])
+        ingest_s, summary = child.wall_s, json.loads(child.stdout)
         assert summary["loaded"] == rows, summary
         result["ingest_s"] = round(ingest_s, 2)
         result["ingest_load_s"] = summary["files"][0]["seconds"]  # inside the process: no start-up, no migrations
         for reference in ("like_for_like", "like_for_like_unmerged"):
             if reference in seconds:
                 result[f"ingest_over_{reference}"] = round(ingest_s / seconds[reference], 2)
-        peaks["ingest_peak_mb"] = round(ingest_mb)
-        cpus["ingest_cpu_s"] = round(ingest_cpu, 1)
+        peaks["ingest_peak_mb"], peaks["ingest_anon_peak_mb"] = round(child.peak_mb), round(child.anon_peak_mb)
+        cpus["ingest_cpu_s"] = round(child.cpu_s, 1)
     return {**result, **cpus, **peaks}
 
 

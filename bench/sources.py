@@ -103,8 +103,8 @@ def _canonical(source_path: Path, fmt: str, path: Path) -> int:
 
 
 def _ingest(path: Path, store: Path) -> tuple[float, float, dict[str, Any]]:
-    seconds, _, peak_mb, out = _measure(["cli", "ingest", str(path), "--json", "--store", f"chdb://{store}"])
-    return seconds, peak_mb, json.loads(out)
+    child = _measure(["cli", "ingest", str(path), "--json", "--store", f"chdb://{store}"])
+    return child.wall_s, child.peak_mb, json.loads(child.stdout)
 
 
 def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
