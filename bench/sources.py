@@ -22,7 +22,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # this file's folder would hide the `ingest` package
-from bench.ingest import _measure, print_table  # noqa: E402
+from bench.ingest import _fresh_store, _measure, print_table  # noqa: E402
 
 T0_NS = 1_790_000_000_000_000_000
 
@@ -102,8 +102,8 @@ def _canonical(source_path: Path, fmt: str, path: Path) -> int:
     return count
 
 
-def _ingest(path: Path, store: Path) -> tuple[float, float, dict[str, Any]]:
-    child = _measure(["cli", "ingest", str(path), "--json", "--store", f"chdb://{store}"])
+def _ingest(path: Path, store: str) -> tuple[float, float, dict[str, Any]]:
+    child = _measure(["cli", "ingest", str(path), "--json", "--store", store])
     return child.wall_s, child.peak_mb, json.loads(child.stdout)
 
 
@@ -115,9 +115,9 @@ def bench(rows: int, workdir: Path) -> list[dict[str, object]]:
         make(rows, source)
         canonical = workdir / f"{name}-{rows}-canonical.jsonl"
         requests = _canonical(source, fmt, canonical)
-        source_s, source_mb, summary = _ingest(source, workdir / f"store-{name}")
+        source_s, source_mb, summary = _ingest(source, _fresh_store(workdir, f"store-{name}"))
         assert summary["loaded"] == requests, summary
-        canonical_s, canonical_mb, summary = _ingest(canonical, workdir / f"store-{name}-canonical")
+        canonical_s, canonical_mb, summary = _ingest(canonical, _fresh_store(workdir, f"store-{name}-canonical"))
         assert summary["loaded"] == requests, summary
         results.append({
             "source": name, "input rows": rows, "requests": requests,
