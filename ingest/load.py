@@ -252,27 +252,44 @@ def load_chunk(
     feedback = source.format in FEEDBACK_FORMATS
     with store.session():
         _script(store, "ingest_session")
-        _send_lines(store, chunk)
-        if feedback:
-            store.command(query("ingest_parse_feedback").text, _FEEDBACK_KINDS)
-        else:
-            store.command(query("ingest_parse").render())
-        _record_rejects(store, _validate(store, feedback))
-        _script(store, "ingest_keep_rejected_lines")
+        _script(store, "ingest_chunk_clear")
+        counts = _load_chunk(store, source, chunk, pending, report, feedback, turns, position)
+        _script(store, "ingest_chunk_clear")  # the session may idle until the next chunk: it holds no rows
         _release_memory(store)
-        if turns is None:
-            _decide(store, source, pending, feedback)
-            return _write(store, source, pending, report, feedback)
-        with turns.deciding(position):
-            unwritten_from = turns.unwritten_from(position)
-            if unwritten_from is not None and (
-                feedback  # its fold reads the live requests, which an earlier chunk may still be re-versioning
-                or store.query_rows(query("ingest_overlap").text, {"unwritten_from": unwritten_from})[0][0]
-            ):
-                turns.wait_written(position)
-            _decide(store, source, pending, feedback)
-        with turns.writing(position):
-            return _write(store, source, pending, report, feedback)
+        return counts
+
+
+def _load_chunk(
+    store: Store,
+    source: Source,
+    chunk: Chunk,
+    pending: Pending,
+    report: FileReport,
+    feedback: bool,
+    turns: _Turns | None,
+    position: int,
+) -> FileReport:
+    _send_lines(store, chunk)
+    if feedback:
+        store.command(query("ingest_parse_feedback").text, _FEEDBACK_KINDS)
+    else:
+        store.command(query("ingest_parse").render())
+    _record_rejects(store, _validate(store, feedback))
+    _script(store, "ingest_keep_rejected_lines")
+    _release_memory(store)
+    if turns is None:
+        _decide(store, source, pending, feedback)
+        return _write(store, source, pending, report, feedback)
+    with turns.deciding(position):
+        unwritten_from = turns.unwritten_from(position)
+        if unwritten_from is not None and (
+            feedback  # its fold reads the live requests, which an earlier chunk may still be re-versioning
+            or store.query_rows(query("ingest_overlap").text, {"unwritten_from": unwritten_from})[0][0]
+        ):
+            turns.wait_written(position)
+        _decide(store, source, pending, feedback)
+    with turns.writing(position):
+        return _write(store, source, pending, report, feedback)
 
 
 def _decide(store: Store, source: Source, pending: Pending, feedback: bool) -> None:
@@ -310,11 +327,8 @@ def _write(store: Store, source: Source, pending: Pending, report: FileReport, f
     )
     store.command(query("ingest_write_quarantine").text, names)
     if feedback:
-        counts = _counts(store, "ingest_feedback_counts", {"version": pending.version}, report, already)
-    else:
-        counts = _counts(store, "ingest_chunk_counts", {}, report, already)
-    _release_memory(store)
-    return counts
+        return _counts(store, "ingest_feedback_counts", {"version": pending.version}, report, already)
+    return _counts(store, "ingest_chunk_counts", {}, report, already)
 
 
 def _release_memory(store: Store) -> None:
@@ -576,6 +590,13 @@ def ingest(
 ) -> IngestReport:
     """Load every file under ``paths`` into the store and account for every row (``chunk_rows`` and
     ``chunks_in_flight``: see ``ingest_file``)."""
+    with store.reusing_sessions(chunks_in_flight + 1):  # the chunks' threads and the bookkeeping between them
+        return _ingest(store, paths, fmt, chunk_rows, chunks_in_flight, progress)
+
+
+def _ingest(
+    store: Store, paths: list[str], fmt: str, chunk_rows: int, chunks_in_flight: int, progress: Progress | None
+) -> IngestReport:
     _frugal_allocators()
     warm_up(feedback=None)  # the import takes 5 to 8 s of one core: begun first, it is done by the first validation
     migrate(store)

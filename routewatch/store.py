@@ -9,6 +9,7 @@ A server store needs no lock.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -32,6 +34,9 @@ from routewatch.locks import POLL_S, file_lock, others_waiting
 from routewatch.sqlfiles import query
 
 _CHDB_BUSY = "Cannot lock file"
+# The engine runs one embedded store per process: another path opens once the sessions on the first are closed.
+_CHDB_OTHER_PATH = "EmbeddedServer already initialized"
+_LINGERING: weakref.WeakSet[Store] = weakref.WeakSet()  # stores of this process that may hold idle sessions
 # The HTTP driver logs a failed connection before raising it; routewatch reports the raised error, in words.
 logging.getLogger("clickhouse_connect.driver._backend").setLevel(logging.CRITICAL)
 _OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^\"'()\]]+)")
@@ -145,8 +150,10 @@ class Store:
         self._paused = False
         self._lock_stack: ExitStack | None = None
         self.linger_s = linger_s if self.embedded else 0.0
-        self._parked: Client | None = None  # an idle session kept open (it counts as a holder)
+        self._parked: list[Client] = []  # idle sessions kept open (each counts as a holder)
         self._parked_until = 0.0
+        self._parked_at_most = 1
+        self._closed_at_exit = False
         self._watcher: threading.Thread | None = None
         self.opened = 0  # embedded sessions opened by this object (reused parked ones not counted)
 
@@ -283,20 +290,25 @@ class Store:
 
     def _unpark(self) -> Client | None:
         with self._hold:
-            client, self._parked = self._parked, None
-            return client
+            return self._parked.pop() if self._parked else None
 
     def _park(self, client: Client) -> bool:
-        """Keep an idle session open for ``linger_s`` (one at most; never while another process waits)."""
+        """Keep an idle session open for ``linger_s`` (``_parked_at_most`` of them; never while another process
+        waits)."""
         if self.linger_s <= 0 or self._someone_waits():
             return False
         with self._hold:
-            if self._parked is not None or self._paused:
+            if len(self._parked) >= self._parked_at_most or self._paused:
                 return False
-            self._parked, self._parked_until = client, time.monotonic() + self.linger_s
+            self._parked.append(client)
+            _LINGERING.add(self)
+            self._parked_until = time.monotonic() + self.linger_s
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch_parked, name="routewatch-linger", daemon=True)
                 self._watcher.start()
+            if not self._closed_at_exit:  # an idle session is closed, not left to the interpreter's teardown
+                atexit.register(self._close_parked)
+                self._closed_at_exit = True
         return True
 
     def _someone_waits(self) -> bool:
@@ -305,20 +317,48 @@ class Store:
         return others_waiting(self._waiting, this_process_too=True)
 
     def _watch_parked(self) -> None:
-        """Close the parked session when it has idled ``linger_s`` or another process waits for the store."""
+        """Close the parked sessions when they have idled ``linger_s`` or another process waits for the store."""
         while True:
             time.sleep(POLL_S * 2)
             with self._hold:
-                client = self._parked
-                if client is not None and time.monotonic() < self._parked_until and not self._someone_waits():
+                if self._parked and time.monotonic() < self._parked_until and not self._someone_waits():
                     continue
-                self._parked, self._watcher = None, None
-            if client is not None:
+                self._watcher = None
+            self._close_parked()
+            return
+
+    def _close_parked(self) -> None:
+        while (client := self._unpark()) is not None:
+            try:
+                client.close()
+            finally:
+                self._release()
+
+    @contextmanager
+    def reusing_sessions(self, count: int) -> Iterator[None]:
+        """Inside, up to ``count`` idle embedded sessions stay open for the next units of work, whichever thread runs
+        them, until the block ends or another process waits for the store (no-op on a server).
+
+        Each embedded session opened and closed costs some 0.2 s and leaves about nine of the engine's threads, with
+        their allocator caches, behind: a 1M-row ingest of 25 chunks grew by some 100 MB this way (BENCHMARKS.md)."""
+        if not self.embedded:
+            yield
+            return
+        with self._hold:
+            before = self.linger_s, self._parked_at_most
+            self.linger_s, self._parked_at_most = max(self.linger_s, 3600.0), max(count, before[1])
+        try:
+            yield
+        finally:
+            with self._hold:
+                self.linger_s, self._parked_at_most = before
+                surplus = self._parked[before[1] :] if before[0] > 0 else list(self._parked)
+                self._parked = [client for client in self._parked if client not in surplus]
+            for client in surplus:
                 try:
                     client.close()
                 finally:
                     self._release()
-            return
 
     def _open_embedded_with_retry(self) -> Client:
         # A process that is not routewatch (or an older one) may hold chDB's own lock: wait for it too.
@@ -327,11 +367,20 @@ class Store:
             try:
                 return self._open()
             except StoreError as exc:
+                if _CHDB_OTHER_PATH in str(exc) and self._close_idle_elsewhere():
+                    continue
                 if _CHDB_BUSY not in str(exc) or time.monotonic() > deadline:
                     if _CHDB_BUSY in str(exc):
                         raise StoreBusy(self._busy_message()) from None
                     raise
                 time.sleep(POLL_S * 4)
+
+    def _close_idle_elsewhere(self) -> bool:
+        """Close the idle sessions other stores of this process keep on other paths; whether there were any."""
+        others = [store for store in list(_LINGERING) if store.path != self.path and store._parked]
+        for store in others:
+            store._close_parked()
+        return bool(others)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -418,14 +467,9 @@ class Store:
             client.raw_insert(table, [column], insert_block=text, fmt=fmt, settings=settings)
 
     def close(self) -> None:
-        """Close this thread's server client and a parked embedded session, if any."""
+        """Close this thread's server client and the parked embedded sessions, if any."""
         client = getattr(self._local, "server_client", None)
         if client is not None:
             client.close()
             self._local.server_client = None
-        parked = self._unpark()
-        if parked is not None:
-            try:
-                parked.close()
-            finally:
-                self._release()
+        self._close_parked()

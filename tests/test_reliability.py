@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -170,6 +171,38 @@ def test_a_lingering_reader_reuses_its_session_and_steps_aside_for_another_proce
     finally:
         reader.close()
     assert Store(f"chdb://{tmp_path / 's'}", lock_timeout_s=1).query_rows("SELECT 1") == [(1,)]  # released
+
+
+def test_reused_sessions_serve_every_thread_step_aside_and_close_when_the_block_ends(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 's'}"
+    store = Store(dsn)
+
+    def work(n: int) -> int:
+        with store.session():
+            store.command("CREATE TEMPORARY TABLE IF NOT EXISTS t (n UInt64) ENGINE = Memory")
+            time.sleep(0.05)
+            return int(store.query_rows("SELECT {n:UInt64}", {"n": n})[0][0])
+
+    with store.reusing_sessions(2):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            assert list(pool.map(work, range(12))) == list(range(12))
+        assert store.opened <= 2
+        # Idle sessions hold the store; another store (another process would do the same) gets it at once.
+        asked = time.monotonic()
+        assert Store(dsn, lock_timeout_s=10).query_rows("SELECT 2") == [(2,)]
+        assert time.monotonic() - asked < 5
+        opened = store.opened
+        assert work(3) == 3 and store.opened == opened + 1
+    # The block's end closed its sessions and let go of the store (not only when someone waits for it).
+    assert store._holders == 0 and not store._parked
+
+
+def test_an_idle_session_on_one_path_makes_way_for_a_store_on_another(tmp_path: Path) -> None:
+    # The engine runs one embedded store per process: a command's idle session must not lock the process to its path.
+    first = Store(f"chdb://{tmp_path / 'first'}", linger_s=60)
+    assert first.query_rows("SELECT 1") == [(1,)]
+    assert Store(f"chdb://{tmp_path / 'second'}", lock_timeout_s=5).query_rows("SELECT 2") == [(2,)]
+    assert first.query_rows("SELECT 3") == [(3,)] and first.opened == 2
 
 
 def test_a_lingering_reader_steps_aside_for_another_store_of_its_own_process(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 -- name: ingest_session
 -- params: none
--- returns: nothing; creates (or empties) the session-local tables one ingest chunk works in. The tables a chunk
--- keeps while it waits for its turn to decide or write are compressed (LZ4): memory goes to the chunks in flight.
+-- returns: nothing; creates the session-local tables one ingest chunk works in (ingest_chunk_clear empties them). The
+-- tables a chunk keeps while it waits for its turn to decide or write are compressed (LZ4): memory goes to the chunks
+-- in flight.
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_text (line String) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_lines (line_no UInt64, raw String) ENGINE = Memory SETTINGS compress = 1;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_typed
@@ -74,10 +75,3 @@ CREATE TEMPORARY TABLE IF NOT EXISTS chunk_feedback
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_rejects (line_no UInt64, reasons Array(String)) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_rejected_lines (line_no UInt64, raw String) ENGINE = Memory;
 CREATE TEMPORARY TABLE IF NOT EXISTS chunk_decided AS requests ENGINE = Memory SETTINGS compress = 1;
-TRUNCATE TABLE chunk_text;
-TRUNCATE TABLE chunk_lines;
-TRUNCATE TABLE chunk_typed;
-TRUNCATE TABLE chunk_feedback;
-TRUNCATE TABLE chunk_rejects;
-TRUNCATE TABLE chunk_rejected_lines;
-TRUNCATE TABLE chunk_decided
