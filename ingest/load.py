@@ -254,7 +254,8 @@ def load_chunk(
         _script(store, "ingest_session")
         _script(store, "ingest_chunk_clear")
         counts = _load_chunk(store, source, chunk, pending, report, feedback, turns, position)
-        _script(store, "ingest_chunk_clear")  # the session may idle until the next chunk: it holds no rows
+        if store.embedded:  # an idle session holds no rows (on a server, the thread's next chunk empties them)
+            _script(store, "ingest_chunk_clear")
         _release_memory(store)
         return counts
 
@@ -590,7 +591,7 @@ def ingest(
 ) -> IngestReport:
     """Load every file under ``paths`` into the store and account for every row (``chunk_rows`` and
     ``chunks_in_flight``: see ``ingest_file``)."""
-    with store.reusing_sessions(chunks_in_flight + 1):  # the chunks' threads and the bookkeeping between them
+    with store.reusing_sessions(chunks_in_flight):  # one a chunk in flight; the bookkeeping takes one of them
         return _ingest(store, paths, fmt, chunk_rows, chunks_in_flight, progress)
 
 

@@ -15,10 +15,10 @@ SECTIONS = ("alerts", "sources")  # [alerts] rules (alerts/rules.py), [sources.*
 
 # How ingest streams a file (issue 16): lines a chunk, and chunks in flight at once (one parses and validates while the
 # other decides and writes). Peak memory grows mostly with the chunk's size; speed too, with two in flight (each chunk
-# costs a validation, a parse analysed anew and a write of fixed cost). Chosen by a sweep at 1M and 5M rows
-# (BENCHMARKS.md): 0.84 to 1.12 GB at 1M rows and 0.9 to 1.0 GB at 5M on 2 cores. Smaller machines lower them
-# (20,000 x 2: 0.83 to 0.86 GB, a quarter slower); 80,000 x 2 took 35 s instead of 40 for 1M rows, in 1.1 to 1.15 GB.
-INGEST_CHUNK_ROWS = 40_000
+# costs a validation, a parse analysed anew and a write of fixed cost). Chosen by a sweep at 1M rows and checked at 5M
+# (BENCHMARKS.md, the sixteenth session): 0.92 GB at 1M rows and 0.96 GB at 5M on 2 cores. Smaller machines lower them
+# (40,000 x 2: 0.86 to 0.90 GB, about a tenth slower); 60,000 x 2 peaked at 0.92 to 0.96 GB at 1M, 80,000 x 2 at 1.0.
+INGEST_CHUNK_ROWS = 50_000
 INGEST_CHUNKS_IN_FLIGHT = 2
 
 # Setting name -> environment variable. Every setting is documented in the README; a test checks that.

@@ -1,9 +1,10 @@
 """The ClickHouse store: one clickhouse-connect client for embedded chDB and for a ClickHouse server.
 
-An embedded chDB store admits one process at a time, so routewatch opens it only for units of work (a query,
-a chunk of an ingest) under a file lock, and waits a bounded time for the lock. Threads of one process share
-the lock and each has its own client (chDB runs their queries side by side). A process that waits leaves a
-marker, and a long job steps aside between units of work (``yield_to_waiters``), so readers get their turn.
+An embedded chDB store admits one process at a time, so routewatch holds it for units of work (a query, a chunk
+of an ingest) under a file lock, and waits a bounded time for the lock. Threads of one process share the lock and
+each has its own client (chDB runs their queries side by side). A process may keep idle sessions open between units
+of work (``linger_s``, ``reusing_sessions``). A process that waits leaves a marker: idle sessions close at once, and a
+long job steps aside between units of work (``yield_to_waiters``), so readers get their turn.
 A server store needs no lock.
 """
 
@@ -37,8 +38,10 @@ _CHDB_BUSY = "Cannot lock file"
 # The engine runs one embedded store per process: another path opens once the sessions on the first are closed.
 _CHDB_OTHER_PATH = "EmbeddedServer already initialized"
 _LINGERING: weakref.WeakSet[Store] = weakref.WeakSet()  # stores of this process that may hold idle sessions
+_LINGERING_LOCK = threading.Lock()
 # The HTTP driver logs a failed connection before raising it; routewatch reports the raised error, in words.
 logging.getLogger("clickhouse_connect.driver._backend").setLevel(logging.CRITICAL)
+LOG = logging.getLogger("routewatch.store")
 _OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^\"'()\]]+)")
 _CLUSTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -153,7 +156,6 @@ class Store:
         self._parked: list[Client] = []  # idle sessions kept open (each counts as a holder)
         self._parked_until = 0.0
         self._parked_at_most = 1
-        self._closed_at_exit = False
         self._watcher: threading.Thread | None = None
         self.opened = 0  # embedded sessions opened by this object (reused parked ones not counted)
 
@@ -238,6 +240,9 @@ class Store:
             return
         with self._hold:
             self._paused = True
+            idle, self._parked = self._parked, []
+        self._close(idle)
+        with self._hold:
             while self._holders:
                 self._hold.wait()
         try:
@@ -277,12 +282,14 @@ class Store:
                 raise
             self.opened += 1
         self._local.client, self._local.depth = client, 1
+        failed = True
         try:
             yield client
+            failed = False
         finally:
             self._local.depth = 0
             self._local.client = None
-            if not self._park(client):
+            if failed or not self._park(client):  # a failed unit may have left state in its session: not reused
                 try:
                     client.close()
                 finally:
@@ -290,7 +297,7 @@ class Store:
 
     def _unpark(self) -> Client | None:
         with self._hold:
-            return self._parked.pop() if self._parked else None
+            return self._parked.pop() if self._parked and not self._paused else None
 
     def _park(self, client: Client) -> bool:
         """Keep an idle session open for ``linger_s`` (``_parked_at_most`` of them; never while another process
@@ -301,14 +308,12 @@ class Store:
             if len(self._parked) >= self._parked_at_most or self._paused:
                 return False
             self._parked.append(client)
-            _LINGERING.add(self)
+            with _LINGERING_LOCK:
+                _LINGERING.add(self)
             self._parked_until = time.monotonic() + self.linger_s
             if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch_parked, name="routewatch-linger", daemon=True)
                 self._watcher.start()
-            if not self._closed_at_exit:  # an idle session is closed, not left to the interpreter's teardown
-                atexit.register(self._close_parked)
-                self._closed_at_exit = True
         return True
 
     def _someone_waits(self) -> bool:
@@ -328,19 +333,29 @@ class Store:
             return
 
     def _close_parked(self) -> None:
-        while (client := self._unpark()) is not None:
+        with self._hold:
+            idle, self._parked = self._parked, []
+        self._close(idle)
+
+    def _close(self, idle: list[Client]) -> None:
+        """Close sessions taken out of ``_parked``, each releasing its hold on the store whatever its close does."""
+        for client in idle:
             try:
                 client.close()
+            except Exception as exc:  # the session is gone either way; the others must still be closed
+                LOG.warning("closing an idle session of %s failed: %s", self.display, _scrub(str(exc), self._password))
             finally:
                 self._release()
 
     @contextmanager
     def reusing_sessions(self, count: int) -> Iterator[None]:
         """Inside, up to ``count`` idle embedded sessions stay open for the next units of work, whichever thread runs
-        them, until the block ends or another process waits for the store (no-op on a server).
+        them, until the block ends or another process (or another store of this one) waits for the store; then the
+        store's own ``linger_s`` applies again. One block at a time on a store (not re-entrant). No-op on a server.
 
-        Each embedded session opened and closed costs some 0.2 s and leaves about nine of the engine's threads, with
-        their allocator caches, behind: a 1M-row ingest of 25 chunks grew by some 100 MB this way (BENCHMARKS.md)."""
+        Each embedded session opened and closed costs some 0.2 s and leaves some of the engine's threads, with their
+        allocator caches, behind: a 1M-row ingest with a session per chunk ended with 140 more threads and about
+        100 MB more memory (BENCHMARKS.md, the sixteenth session)."""
         if not self.embedded:
             yield
             return
@@ -352,13 +367,10 @@ class Store:
         finally:
             with self._hold:
                 self.linger_s, self._parked_at_most = before
-                surplus = self._parked[before[1] :] if before[0] > 0 else list(self._parked)
-                self._parked = [client for client in self._parked if client not in surplus]
-            for client in surplus:
-                try:
-                    client.close()
-                finally:
-                    self._release()
+                self._parked_until = min(self._parked_until, time.monotonic() + self.linger_s)
+                kept = before[1] if self.linger_s > 0 else 0
+                self._parked, surplus = self._parked[:kept], self._parked[kept:]
+            self._close(surplus)
 
     def _open_embedded_with_retry(self) -> Client:
         # A process that is not routewatch (or an older one) may hold chDB's own lock: wait for it too.
@@ -377,7 +389,8 @@ class Store:
 
     def _close_idle_elsewhere(self) -> bool:
         """Close the idle sessions other stores of this process keep on other paths; whether there were any."""
-        others = [store for store in list(_LINGERING) if store.path != self.path and store._parked]
+        with _LINGERING_LOCK:
+            others = [store for store in _LINGERING if store.path != self.path and store._parked]
         for store in others:
             store._close_parked()
         return bool(others)
@@ -473,3 +486,12 @@ class Store:
             client.close()
             self._local.server_client = None
         self._close_parked()
+
+
+@atexit.register
+def _close_idle_sessions() -> None:
+    """Close every idle session of the process at exit (a clean release of the store's lock and files)."""
+    with _LINGERING_LOCK:
+        stores = list(_LINGERING)
+    for store in stores:
+        store._close_parked()

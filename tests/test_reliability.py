@@ -179,20 +179,23 @@ def test_reused_sessions_serve_every_thread_step_aside_and_close_when_the_block_
 
     def work(n: int) -> int:
         with store.session():
+            # A reused session still has its table: the rows of the units of work it served before.
             store.command("CREATE TEMPORARY TABLE IF NOT EXISTS t (n UInt64) ENGINE = Memory")
+            store.command("INSERT INTO t VALUES ({n:UInt64})", {"n": n})
             time.sleep(0.05)
-            return int(store.query_rows("SELECT {n:UInt64}", {"n": n})[0][0])
+            return int(store.query_rows("SELECT count() FROM t")[0][0])
 
     with store.reusing_sessions(2):
         with ThreadPoolExecutor(max_workers=2) as pool:
-            assert list(pool.map(work, range(12))) == list(range(12))
-        assert store.opened <= 2
+            served = list(pool.map(work, range(12)))
+        # Each session opened starts its count at 1 and counts on as it is reused, whichever thread takes it.
+        assert store.opened <= 2 and served.count(1) == store.opened and max(served) >= 6
         # Idle sessions hold the store; another store (another process would do the same) gets it at once.
         asked = time.monotonic()
         assert Store(dsn, lock_timeout_s=10).query_rows("SELECT 2") == [(2,)]
         assert time.monotonic() - asked < 5
         opened = store.opened
-        assert work(3) == 3 and store.opened == opened + 1
+        assert work(3) == 1 and store.opened == opened + 1  # a fresh session after stepping aside
     # The block's end closed its sessions and let go of the store (not only when someone waits for it).
     assert store._holders == 0 and not store._parked
 
@@ -200,9 +203,26 @@ def test_reused_sessions_serve_every_thread_step_aside_and_close_when_the_block_
 def test_an_idle_session_on_one_path_makes_way_for_a_store_on_another(tmp_path: Path) -> None:
     # The engine runs one embedded store per process: a command's idle session must not lock the process to its path.
     first = Store(f"chdb://{tmp_path / 'first'}", linger_s=60)
-    assert first.query_rows("SELECT 1") == [(1,)]
-    assert Store(f"chdb://{tmp_path / 'second'}", lock_timeout_s=5).query_rows("SELECT 2") == [(2,)]
-    assert first.query_rows("SELECT 3") == [(3,)] and first.opened == 2
+    try:
+        assert first.query_rows("SELECT 1") == [(1,)]
+        assert Store(f"chdb://{tmp_path / 'second'}", lock_timeout_s=5).query_rows("SELECT 2") == [(2,)]
+        assert first.query_rows("SELECT 3") == [(3,)] and first.opened == 2
+    finally:
+        first.close()
+
+
+def test_a_session_whose_work_failed_is_closed_not_reused(tmp_path: Path) -> None:
+    store = Store(f"chdb://{tmp_path / 's'}", linger_s=60)
+    try:
+        with pytest.raises(RuntimeError), store.session():
+            store.command("CREATE TEMPORARY TABLE left_over (n UInt8) ENGINE = Memory")
+            raise RuntimeError("the unit of work failed")
+        with store.session():  # a fresh session: the failed one's temporary table is gone with it
+            store.command("CREATE TEMPORARY TABLE left_over (n UInt8) ENGINE = Memory")
+        assert store.opened == 2
+        assert store.query_rows("SELECT 1") == [(1,)] and store.opened == 2  # a clean one is reused
+    finally:
+        store.close()
 
 
 def test_a_lingering_reader_steps_aside_for_another_store_of_its_own_process(tmp_path: Path) -> None:
