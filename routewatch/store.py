@@ -239,9 +239,8 @@ class Store:
         if not self.embedded or not others_waiting(self._waiting):
             return
         with self._hold:
-            self._paused = True
-            idle, self._parked = self._parked, []
-        self._close(idle)
+            self._paused = True  # from here on no session is parked or taken from the idle ones
+        self._close_parked()
         with self._hold:
             while self._holders:
                 self._hold.wait()
